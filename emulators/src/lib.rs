@@ -1,0 +1,2 @@
+pub mod codepipeline;
+pub mod slack;

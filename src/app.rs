@@ -1,0 +1,240 @@
+//! The composition root: builds every client once from [`Settings`], reads the secrets, runs the
+//! loops, and owns shutdown.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::config::timeout::TimeoutConfig;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::approvals::Approvals;
+use crate::config::{AwsSettings, Settings};
+use crate::inbound::approval_queue::ApprovalQueue;
+use crate::inbound::socket_mode::{self, Handlers};
+use crate::outbound::codepipeline::CodePipeline;
+use crate::outbound::parameter_store::{SlackTokens, TokenStore};
+use crate::outbound::slack::{self, SlackWeb};
+use crate::outbound::Clients;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// One CodePipeline attempt; the SDK's standard retries come on top.
+const CODEPIPELINE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The running daemon's parts.
+pub struct App {
+    settings: Arc<Settings>,
+    clients: Clients,
+    tokens: TokenStore,
+    slack_client: Arc<slack::Client>,
+}
+
+impl App {
+    /// Builds every client and reads the Slack tokens from Parameter Store, or takes
+    /// `dev_tokens` (the `SLACK_BOT_TOKEN`/`SLACK_APP_TOKEN` stand-ins for local development).
+    ///
+    /// # Errors
+    /// The tokens cannot be read (the error names the parameter) or the TLS roots cannot be
+    /// loaded.
+    pub async fn build(
+        settings: Settings,
+        dev_tokens: Option<SlackTokens>,
+    ) -> anyhow::Result<Self> {
+        // Both rustls back-ends are linked (the AWS SDK brings aws-lc-rs); pick one for the
+        // process. An error only means it was chosen already.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let aws = aws_config(&settings.aws).await;
+        let tokens = match dev_tokens {
+            Some(t) => {
+                tracing::warn!("using SLACK_BOT_TOKEN / SLACK_APP_TOKEN from the environment: local development only");
+                TokenStore::fixed(t)
+            }
+            None => {
+                TokenStore::from_parameter_store(
+                    aws_sdk_ssm::Client::new(&aws),
+                    &settings.parameter_store.path,
+                )
+                .await?
+            }
+        };
+        let slack_client = slack::build_client(settings.slack.api_url.as_deref())?;
+        let clients = Clients {
+            slack: SlackWeb::new(slack_client.clone(), tokens.clone()),
+            codepipeline: CodePipeline::new(codepipeline_client(&aws, &settings.aws)),
+            sqs: sqs_client(&aws, settings.approvals.wait_time_secs),
+        };
+        Ok(Self {
+            settings: Arc::new(settings),
+            clients,
+            tokens,
+            slack_client,
+        })
+    }
+
+    /// Runs until `shutdown` resolves, then stops taking work and waits for work in flight up
+    /// to the configured deadline.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let approvals = Arc::new(Approvals::new(self.clients.clone(), self.settings.clone()));
+        tracker.spawn(self.tokens.clone().refresh_periodically(
+            Duration::from_secs(self.settings.parameter_store.refresh_interval_secs),
+            cancel.clone(),
+        ));
+        let handlers = Arc::new(Handlers {
+            approvals: approvals.clone(),
+            tracker: tracker.clone(),
+        });
+        tracker.spawn(socket_mode::supervise(
+            self.slack_client.clone(),
+            handlers,
+            self.tokens.clone(),
+            self.settings.slack.clone(),
+            cancel.clone(),
+        ));
+        let queue = ApprovalQueue::new(
+            self.clients.sqs.clone(),
+            self.settings.approvals.clone(),
+            approvals,
+        );
+        tracker.spawn(queue.run(cancel.clone()));
+
+        shutdown.await;
+        tracing::info!("shutting down: no new work; finishing work in flight");
+        cancel.cancel();
+        tracker.close();
+        let grace = self.settings.shutdown_grace();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::error!(
+                grace_secs = grace.as_secs(),
+                "work still in flight at the shutdown deadline; abandoning it"
+            );
+        } else {
+            tracing::info!("shutdown complete");
+        }
+    }
+}
+
+/// One line of `chatops check`.
+pub struct CheckLine {
+    pub what: String,
+    pub result: Result<String, String>,
+}
+
+/// Checks what `run` needs: the tokens, `auth.test`, the queue. Never panics; every failure is
+/// a line.
+pub async fn check(settings: Settings, dev_tokens: Option<SlackTokens>) -> Vec<CheckLine> {
+    let mut lines = Vec::new();
+    let queue_url = settings.approvals.queue_url.clone();
+    let app = match App::build(settings, dev_tokens).await {
+        Ok(app) => {
+            lines.push(CheckLine {
+                what: "Slack tokens from Parameter Store".into(),
+                result: Ok("read".into()),
+            });
+            app
+        }
+        Err(e) => {
+            lines.push(CheckLine {
+                what: "Slack tokens from Parameter Store".into(),
+                result: Err(format!("{e:#}")),
+            });
+            return lines;
+        }
+    };
+    lines.push(CheckLine {
+        what: "Slack auth.test".into(),
+        result: app
+            .clients
+            .slack
+            .auth_test()
+            .await
+            .map(|id| format!("bot {} in {}", id.user_id, id.team))
+            .map_err(|e| e.to_string()),
+    });
+    lines.push(CheckLine {
+        what: format!("SQS queue {queue_url}"),
+        result: app
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map(|out| {
+                let waiting = out
+                    .attributes
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                            .cloned()
+                    })
+                    .unwrap_or_else(|| "?".into());
+                format!("reachable, {waiting} message(s) waiting")
+            })
+            .map_err(|e| DisplayErrorContext(&e).to_string()),
+    });
+    lines
+}
+
+/// One AWS configuration for every client. A loopback endpoint means a local emulator, which
+/// gets static test credentials; anything else uses the default credential chain.
+async fn aws_config(aws: &AwsSettings) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(aws.region.clone()))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .build(),
+        );
+    if let Some(url) = &aws.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let endpoints = [&aws.endpoint_url, &aws.codepipeline_endpoint_url];
+    if endpoints
+        .iter()
+        .any(|u| u.as_deref().is_some_and(is_loopback))
+    {
+        loader = loader.credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ));
+    }
+    loader.load().await
+}
+
+fn is_loopback(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or_default();
+    ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|h| host.starts_with(h))
+}
+
+fn codepipeline_client(aws: &SdkConfig, settings: &AwsSettings) -> aws_sdk_codepipeline::Client {
+    let mut config = aws_sdk_codepipeline::config::Builder::from(aws).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(CODEPIPELINE_ATTEMPT_TIMEOUT)
+            .build(),
+    );
+    if let Some(url) = &settings.codepipeline_endpoint_url {
+        config = config.endpoint_url(url);
+    }
+    aws_sdk_codepipeline::Client::from_conf(config.build())
+}
+
+/// The SQS client; an attempt may take the long-poll wait plus a margin, never less (shorter
+/// would time out every empty poll).
+fn sqs_client(aws: &SdkConfig, wait_time_secs: i32) -> aws_sdk_sqs::Client {
+    let wait = u64::try_from(wait_time_secs).unwrap_or(20);
+    let config = aws_sdk_sqs::config::Builder::from(aws)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(Duration::from_secs(wait + 10))
+                .build(),
+        )
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}

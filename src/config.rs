@@ -1,0 +1,411 @@
+//! Typed settings: one TOML file, overridden by `CHATOPS__SECTION__KEY` environment variables.
+//!
+//! Everything that is not secret lives here; secrets come from Parameter Store
+//! (`outbound::parameter_store`). Unknown keys and bad values are rejected before anything
+//! connects, with an error naming the key (the binary exits with code 2).
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::ids::{ChannelId, PipelineName, UserGroupId, UserId};
+
+/// Prefix of the environment variables that override file values.
+pub const ENV_PREFIX: &str = "CHATOPS__";
+
+/// The whole configuration of the daemon.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub aws: AwsSettings,
+    #[serde(default)]
+    pub slack: SlackSettings,
+    pub parameter_store: ParameterStoreSettings,
+    pub approvals: ApprovalSettings,
+    #[serde(default)]
+    pub shutdown: ShutdownSettings,
+    /// One entry per pipeline the bot serves.
+    #[serde(default, rename = "pipelines")]
+    pub pipelines: Vec<PipelineSettings>,
+}
+
+/// Region and optional endpoint overrides (unset in production).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSettings {
+    pub region: String,
+    /// Endpoint for every AWS client (a local emulator such as ministack).
+    pub endpoint_url: Option<String>,
+    /// Endpoint for CodePipeline only; wins over `endpoint_url`.
+    pub codepipeline_endpoint_url: Option<String>,
+}
+
+/// Slack connection settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackSettings {
+    /// Web API base URL without trailing slash; unset means `https://slack.com/api`.
+    pub api_url: Option<String>,
+    /// Socket Mode connections held at once (Slack allows 10; two survive a refresh).
+    pub socket_connections: u32,
+    /// Wait between failed Socket Mode connection attempts.
+    pub reconnect_secs: u64,
+    /// How long a user group's member list is trusted before it is fetched again.
+    pub usergroup_cache_secs: u64,
+}
+
+impl Default for SlackSettings {
+    fn default() -> Self {
+        Self {
+            api_url: None,
+            socket_connections: 2,
+            reconnect_secs: 5,
+            usergroup_cache_secs: 300,
+        }
+    }
+}
+
+/// Where the Slack tokens live in Parameter Store and how often they are re-read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterStoreSettings {
+    /// Hierarchical path, e.g. `/prod/chatops`; the tokens are `<path>/slack/bot_token` and
+    /// `<path>/slack/app_token`.
+    pub path: String,
+    #[serde(default = "default_refresh_secs")]
+    pub refresh_interval_secs: u64,
+}
+
+fn default_refresh_secs() -> u64 {
+    300
+}
+
+/// The approval intake queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSettings {
+    /// SQS queue subscribed to the approval SNS topic(s).
+    pub queue_url: String,
+    /// Long-poll wait, 0–20 seconds.
+    #[serde(default = "default_wait_secs")]
+    pub wait_time_secs: i32,
+    /// First delay before a message whose prompt could not be posted is received again.
+    #[serde(default = "default_retry_base_secs")]
+    pub retry_base_secs: u64,
+    /// Longest such delay; also used for messages that can never be handled.
+    #[serde(default = "default_retry_max_secs")]
+    pub retry_max_secs: u64,
+}
+
+fn default_wait_secs() -> i32 {
+    20
+}
+fn default_retry_base_secs() -> u64 {
+    5
+}
+fn default_retry_max_secs() -> u64 {
+    300
+}
+
+/// Graceful shutdown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownSettings {
+    /// Deadline for in-flight work after SIGINT/SIGTERM.
+    pub grace_secs: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        Self { grace_secs: 10 }
+    }
+}
+
+/// A pipeline the bot serves: where its prompts go and who may decide them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSettings {
+    pub name: PipelineName,
+    pub channel: ChannelId,
+    #[serde(default)]
+    pub approver_users: Vec<UserId>,
+    #[serde(default)]
+    pub approver_groups: Vec<UserGroupId>,
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {message}")]
+    Syntax { path: String, message: String },
+    #[error("configuration key `{key}`: {message}")]
+    Key { key: String, message: String },
+}
+
+impl ConfigError {
+    fn key(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Key {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `path`, applies `CHATOPS__…` overrides from `env`, and validates the result.
+    ///
+    /// # Errors
+    /// Any unreadable file, unknown key or bad value, named in the error.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string(), env)
+    }
+
+    /// As [`Settings::load`], from text (`origin` names it in errors).
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    path: origin.to_owned(),
+                    message: e.message().to_owned(),
+                })?;
+        for (name, raw) in env {
+            if let Some(key) = name.strip_prefix(ENV_PREFIX) {
+                apply_override(&mut table, key, &raw)?;
+            }
+        }
+        let settings: Settings = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::key(e.path().to_string(), e.inner().message()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The settings of `pipeline`, if the bot serves it.
+    pub fn pipeline(&self, pipeline: &str) -> Option<&PipelineSettings> {
+        self.pipelines.iter().find(|p| p.name.as_str() == pipeline)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, url) in [
+            ("aws.endpoint_url", &self.aws.endpoint_url),
+            (
+                "aws.codepipeline_endpoint_url",
+                &self.aws.codepipeline_endpoint_url,
+            ),
+            ("slack.api_url", &self.slack.api_url),
+        ] {
+            if let Some(url) = url {
+                check_url(key, url)?;
+                if url.ends_with('/') {
+                    return Err(ConfigError::key(key, "must not end with `/`"));
+                }
+            }
+        }
+        check_url("approvals.queue_url", &self.approvals.queue_url)?;
+        if self.aws.region.is_empty() {
+            return Err(ConfigError::key("aws.region", "must not be empty"));
+        }
+        if !(0..=20).contains(&self.approvals.wait_time_secs) {
+            return Err(ConfigError::key(
+                "approvals.wait_time_secs",
+                "must be between 0 and 20 (SQS long-poll limit)",
+            ));
+        }
+        if self.approvals.retry_base_secs == 0
+            || self.approvals.retry_max_secs < self.approvals.retry_base_secs
+            || self.approvals.retry_max_secs > 43_200
+        {
+            return Err(ConfigError::key(
+                "approvals.retry_max_secs",
+                "need 0 < retry_base_secs <= retry_max_secs <= 43200 (SQS visibility limit)",
+            ));
+        }
+        let path = &self.parameter_store.path;
+        if !path.starts_with('/') || path.len() > 2048 || path.ends_with('/') && path.len() > 1 {
+            return Err(ConfigError::key(
+                "parameter_store.path",
+                "must start with `/`, not end with `/`, and be at most 2048 characters",
+            ));
+        }
+        if self.parameter_store.refresh_interval_secs < 10 {
+            return Err(ConfigError::key(
+                "parameter_store.refresh_interval_secs",
+                "must be at least 10",
+            ));
+        }
+        if !(1..=10).contains(&self.slack.socket_connections) {
+            return Err(ConfigError::key(
+                "slack.socket_connections",
+                "must be between 1 and 10 (Slack's limit per app)",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, p) in self.pipelines.iter().enumerate() {
+            if !seen.insert(p.name.as_str()) {
+                return Err(ConfigError::key(
+                    format!("pipelines[{i}].name"),
+                    format!("pipeline `{}` is configured twice", p.name),
+                ));
+            }
+            if p.approver_users.is_empty() && p.approver_groups.is_empty() {
+                return Err(ConfigError::key(
+                    format!("pipelines[{i}].approver_users"),
+                    "a pipeline needs at least one approver user or group",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// How long to wait for in-flight work at shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown.grace_secs)
+    }
+}
+
+fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ConfigError::key(key, "must be an http:// or https:// URL"))
+    }
+}
+
+/// Sets `SECTION__KEY` (case-insensitive) in `table`. The value is read as a TOML literal when
+/// it is one (`20`, `true`, `["U1"]`), else as a string.
+fn apply_override(table: &mut toml::Table, key: &str, raw: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = key.split("__").map(str::to_lowercase).collect();
+    let shown = format!("{ENV_PREFIX}{key}");
+    let Some((last, parents)) = path.split_last() else {
+        return Err(ConfigError::key(shown, "empty key"));
+    };
+    let mut cursor = table;
+    for part in parents {
+        let entry = cursor
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cursor = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::key(&shown, format!("`{part}` is not a section")))?;
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    cursor.insert(last.clone(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [aws]
+        region = "eu-west-1"
+        [parameter_store]
+        path = "/prod/chatops"
+        [approvals]
+        queue_url = "https://sqs.eu-west-1.amazonaws.com/123456789012/approvals"
+        [[pipelines]]
+        name = "web-app"
+        channel = "C0123456789"
+        approver_users = ["U0123ABCD"]
+        approver_groups = ["S0123ABCD"]
+    "#;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::parse(
+            text,
+            "test.toml",
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn a_minimal_file_gets_production_defaults() {
+        let s = parse(MINIMAL, &[]).expect("valid");
+        assert_eq!(s.approvals.wait_time_secs, 20);
+        assert_eq!(s.slack.socket_connections, 2);
+        assert!(s.slack.api_url.is_none());
+        assert_eq!(
+            s.pipeline("web-app").map(|p| p.channel.as_str()),
+            Some("C0123456789")
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_section() {
+        let text = MINIMAL.replace("region =", "regoin =");
+        let err = parse(&text, &[]).expect_err("typo").to_string();
+        assert!(err.contains("aws"), "{err}");
+        assert!(err.contains("regoin"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_channel_id_is_named_with_its_index() {
+        let text = MINIMAL.replace("C0123456789", "#deploys");
+        let err = parse(&text, &[]).expect_err("bad channel").to_string();
+        assert!(err.contains("pipelines[0].channel"), "{err}");
+    }
+
+    #[test]
+    fn environment_variables_override_the_file_with_typed_values() {
+        let s = parse(
+            MINIMAL,
+            &[
+                ("CHATOPS__APPROVALS__WAIT_TIME_SECS", "3"),
+                ("CHATOPS__SLACK__API_URL", "http://127.0.0.1:9/api"),
+                ("UNRELATED", "x"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(s.approvals.wait_time_secs, 3);
+        assert_eq!(s.slack.api_url.as_deref(), Some("http://127.0.0.1:9/api"));
+    }
+
+    #[test]
+    fn an_unknown_environment_key_is_rejected() {
+        let err = parse(MINIMAL, &[("CHATOPS__AWS__REGOIN", "x")])
+            .expect_err("unknown")
+            .to_string();
+        assert!(err.contains("aws.regoin"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        let err = parse(MINIMAL, &[("CHATOPS__APPROVALS__WAIT_TIME_SECS", "21")])
+            .expect_err("21 s")
+            .to_string();
+        assert!(err.contains("approvals.wait_time_secs"), "{err}");
+    }
+
+    #[test]
+    fn a_pipeline_without_approvers_is_rejected() {
+        let text = MINIMAL
+            .replace("approver_users = [\"U0123ABCD\"]", "")
+            .replace("approver_groups = [\"S0123ABCD\"]", "");
+        let err = parse(&text, &[]).expect_err("no approvers").to_string();
+        assert!(err.contains("pipelines[0].approver_users"), "{err}");
+    }
+}

@@ -1,0 +1,165 @@
+//! The SQS long-poll loop: approval notifications → [`Approvals::announce`].
+//!
+//! A message is deleted only after Slack accepted its prompt (or it was a redelivery of one
+//! already posted). On a Slack failure its visibility is set to a growing delay so it comes back
+//! for another try. A message that can never be handled is logged with its id and left to the
+//! queue's redrive policy, hidden for the longest delay so it does not spin.
+
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::approvals::announce::Announced;
+use crate::approvals::{notification, Approvals};
+use crate::config::ApprovalSettings;
+
+/// Pause after a failed `ReceiveMessage` before polling again.
+const RECEIVE_ERROR_PAUSE: Duration = Duration::from_secs(2);
+
+/// The intake loop; `run` until cancelled.
+pub struct ApprovalQueue {
+    sqs: aws_sdk_sqs::Client,
+    settings: ApprovalSettings,
+    approvals: Arc<Approvals>,
+}
+
+impl ApprovalQueue {
+    /// A loop over `settings.queue_url`.
+    pub fn new(
+        sqs: aws_sdk_sqs::Client,
+        settings: ApprovalSettings,
+        approvals: Arc<Approvals>,
+    ) -> Self {
+        Self {
+            sqs,
+            settings,
+            approvals,
+        }
+    }
+
+    /// Long-polls until `cancel` fires. A receive in flight is abandoned at cancellation (what SQS
+    /// handed out reappears after its visibility timeout); messages in hand are finished.
+    pub async fn run(self, cancel: CancellationToken) {
+        tracing::info!(queue = %self.settings.queue_url, "approval intake started");
+        loop {
+            let received = tokio::select! {
+                () = cancel.cancelled() => break,
+                r = self
+                    .sqs
+                    .receive_message()
+                    .queue_url(&self.settings.queue_url)
+                    .wait_time_seconds(self.settings.wait_time_secs)
+                    .max_number_of_messages(10)
+                    .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .send() => r,
+            };
+            match received {
+                Ok(out) => {
+                    for message in out.messages.unwrap_or_default() {
+                        let span = tracing::info_span!(
+                            "sqs_message",
+                            message_id = message.message_id.as_deref().unwrap_or("-"),
+                            pipeline = tracing::field::Empty,
+                            token_hash = tracing::field::Empty,
+                        );
+                        self.handle(message).instrument(span).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %DisplayErrorContext(&e), "ReceiveMessage failed");
+                    tokio::select! {
+                        () = cancel.cancelled() => break,
+                        () = tokio::time::sleep(RECEIVE_ERROR_PAUSE) => {}
+                    }
+                }
+            }
+        }
+        tracing::info!("approval intake stopped");
+    }
+
+    async fn handle(&self, message: Message) {
+        let receive_count: u32 = message
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        let request = match notification::parse(message.body.as_deref().unwrap_or_default()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, receive_count, "message is not an approval notification; left for the redrive policy");
+                self.hide(&message, self.settings.retry_max_secs).await;
+                return;
+            }
+        };
+        let span = tracing::Span::current();
+        span.record("pipeline", request.approval.pipeline.as_str());
+        span.record("token_hash", request.approval.token.hash());
+        match self.approvals.announce(&request).await {
+            Ok(Announced::Posted(p)) => {
+                tracing::info!(channel = %p.channel, ts = %p.ts, "approval prompt posted");
+                self.delete(&message).await;
+            }
+            Ok(Announced::AlreadyPosted(p)) => {
+                tracing::info!(channel = %p.channel, ts = %p.ts, "redelivered notification; prompt already posted");
+                self.delete(&message).await;
+            }
+            Err(e) if e.is_transient() => {
+                let delay = self.retry_delay(receive_count);
+                tracing::warn!(error = %e, receive_count, retry_in_secs = delay, "prompt not posted; the message will come back");
+                self.hide(&message, delay).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, receive_count, "approval cannot be handled; left for the redrive policy");
+                self.hide(&message, self.settings.retry_max_secs).await;
+            }
+        }
+    }
+
+    /// `retry_base_secs` doubled per earlier receive, capped at `retry_max_secs`.
+    fn retry_delay(&self, receive_count: u32) -> u64 {
+        let doublings = receive_count.saturating_sub(1).min(16);
+        self.settings
+            .retry_base_secs
+            .saturating_mul(1 << doublings)
+            .min(self.settings.retry_max_secs)
+    }
+
+    async fn delete(&self, message: &Message) {
+        let Some(handle) = message.receipt_handle.as_deref() else {
+            return;
+        };
+        // A failed delete only means a redelivery, which the posted-token record absorbs.
+        if let Err(e) = self
+            .sqs
+            .delete_message()
+            .queue_url(&self.settings.queue_url)
+            .receipt_handle(handle)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %DisplayErrorContext(&e), "DeleteMessage failed; expect a redelivery");
+        }
+    }
+
+    async fn hide(&self, message: &Message, secs: u64) {
+        let Some(handle) = message.receipt_handle.as_deref() else {
+            return;
+        };
+        let secs = i32::try_from(secs).unwrap_or(i32::MAX);
+        if let Err(e) = self
+            .sqs
+            .change_message_visibility()
+            .queue_url(&self.settings.queue_url)
+            .receipt_handle(handle)
+            .visibility_timeout(secs)
+            .send()
+            .await
+        {
+            tracing::warn!(error = %DisplayErrorContext(&e), "ChangeMessageVisibility failed");
+        }
+    }
+}

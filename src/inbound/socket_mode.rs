@@ -1,0 +1,167 @@
+//! Slack Socket Mode wiring: the listener, its callbacks, and a supervisor that reconnects with a
+//! new app token when Parameter Store hands one out.
+//!
+//! slack-morphism sends an envelope's ack only after the callback returns, and reads one
+//! envelope at a time per socket. So callbacks only convert the payload and hand the work to a
+//! tracked task: no network call ever happens before the ack.
+
+use slack_morphism::prelude::*;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::approvals::decide::Click;
+use crate::approvals::{Approvals, Decision};
+use crate::config::SlackSettings;
+use crate::outbound::parameter_store::TokenStore;
+use crate::outbound::slack::{Client, Connector};
+
+/// What the callbacks reach through slack-morphism's user state.
+pub struct Handlers {
+    pub approvals: Arc<Approvals>,
+    /// Tracks every task a callback spawns, so shutdown can wait for them.
+    pub tracker: TaskTracker,
+}
+
+/// Holds Socket Mode connections open until `cancel` fires; when the app token changes, opens
+/// the new connections before closing the old ones.
+pub async fn supervise(
+    client: Arc<Client>,
+    handlers: Arc<Handlers>,
+    tokens: TokenStore,
+    settings: SlackSettings,
+    cancel: CancellationToken,
+) {
+    let mut changes = tokens.subscribe();
+    let mut app_token = tokens.current().app.clone();
+    let mut listener = listen(&client, &handlers, &settings, &app_token).await;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let new_token = changes.borrow_and_update().app.clone();
+                if new_token != app_token {
+                    tracing::info!("app token changed; reconnecting Socket Mode");
+                    let replacement = listen(&client, &handlers, &settings, &new_token).await;
+                    if let Some(old) = std::mem::replace(&mut listener, replacement) {
+                        old.shutdown().await;
+                    }
+                    app_token = new_token;
+                }
+            }
+        }
+    }
+    if let Some(listener) = listener {
+        listener.shutdown().await;
+    }
+    tracing::info!("Socket Mode closed");
+}
+
+async fn listen(
+    client: &Arc<Client>,
+    handlers: &Arc<Handlers>,
+    settings: &SlackSettings,
+    app_token: &crate::secret::Secret,
+) -> Option<SlackClientSocketModeListener<Connector>> {
+    let environment = Arc::new(
+        SlackClientEventsListenerEnvironment::new(client.clone())
+            .with_error_handler(on_error)
+            .with_user_state(handlers.clone()),
+    );
+    let callbacks = SlackSocketModeListenerCallbacks::new().with_interaction_events(on_interaction);
+    let config = SlackClientSocketModeConfig::new()
+        .with_max_connections_count(settings.socket_connections)
+        .with_initial_backoff_in_seconds(0)
+        .with_reconnect_timeout_in_seconds(settings.reconnect_secs);
+    let listener = SlackClientSocketModeListener::new(&config, environment, callbacks);
+    let token = SlackApiToken::new(app_token.expose().to_owned().into());
+    if let Err(e) = listener.listen_for(&token).await {
+        tracing::error!(error = %e, "cannot register the app token for Socket Mode");
+        return None;
+    }
+    listener.start().await;
+    Some(listener)
+}
+
+/// Interactive envelopes: button clicks are converted and handed to a tracked task.
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    _client: Arc<Client>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    let state = states.read().await;
+    let Some(handlers) = state.get_user_state::<Arc<Handlers>>() else {
+        return Ok(());
+    };
+    match event {
+        SlackInteractionEvent::BlockActions(ev) => {
+            for click in clicks(ev) {
+                let span = tracing::info_span!(
+                    "click",
+                    user = %click.user_id,
+                    pipeline = tracing::field::Empty,
+                    token_hash = tracing::field::Empty,
+                );
+                let approvals = handlers.approvals.clone();
+                handlers
+                    .tracker
+                    .spawn(async move { approvals.decide(click).await }.instrument(span));
+            }
+        }
+        other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignored interaction"),
+    }
+    Ok(())
+}
+
+/// The approval clicks in a `block_actions` payload (other actions are not ours).
+fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<Click> {
+    let SlackInteractionActionContainer::Message(container) = &ev.container else {
+        return Vec::new();
+    };
+    let Some(user) = ev.user else {
+        return Vec::new();
+    };
+    let channel_id = container
+        .channel_id
+        .clone()
+        .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()));
+    let Some(channel_id) = channel_id else {
+        return Vec::new();
+    };
+    let (message_text, message_blocks) = ev
+        .message
+        .map(|m| (m.content.text, m.content.blocks.unwrap_or_default()))
+        .unwrap_or_default();
+    ev.actions
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|action| {
+            Some(Click {
+                decision: Decision::from_action_id(&action.action_id.0)?,
+                value: action.value.unwrap_or_default(),
+                user_id: user.id.0.clone(),
+                user_name: user.username.clone().or_else(|| user.name.clone()),
+                team_id: ev.team.id.0.clone(),
+                channel_id: channel_id.0.clone(),
+                message_ts: container.message_ts.0.clone(),
+                message_text: message_text.clone(),
+                message_blocks: message_blocks.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Errors inside the listener (including frames it cannot parse): logged, and acked with 200
+/// so Slack does not redeliver something that will never get better.
+fn on_error(
+    err: Box<dyn std::error::Error + Send + Sync>,
+    _client: Arc<Client>,
+    _states: SlackClientEventsUserState,
+) -> HttpStatusCode {
+    tracing::warn!(error = %err, "Socket Mode envelope not handled");
+    HttpStatusCode::OK
+}

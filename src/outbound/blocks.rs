@@ -1,0 +1,256 @@
+//! Block Kit rendering of approval prompts and their outcomes. Pure: no I/O.
+//!
+//! Untrusted text (custom data, names, user names) is mrkdwn-escaped (`&`, `<`, `>` only, as
+//! Slack documents) and cut to Block Kit's limits with an ellipsis; lengths are counted in UTF-16
+//! code units, the stricter reading of Slack's "characters".
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
+
+use crate::approvals::{ApprovalRequest, Decision};
+
+/// `block_id` of the Approve/Reject buttons, removed when the prompt is restamped.
+pub const ACTIONS_BLOCK: &str = "approval_actions";
+/// `block_id` of the line that tells the outcome.
+const OUTCOME_BLOCK: &str = "approval_outcome";
+const SECTION_TEXT_MAX: usize = 3000;
+const FIELD_MAX: usize = 2000;
+const HEADER_MAX: usize = 150;
+const URL_MAX: usize = 3000;
+
+/// A template produced something slack-morphism cannot read as Block Kit (a bug here).
+#[derive(Debug, thiserror::Error)]
+#[error("rendered blocks are not valid Block Kit: {0}")]
+pub struct RenderError(#[from] serde_json::Error);
+
+/// How a prompt ended; shown in place of its buttons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Decided through this bot.
+    Decided {
+        decision: Decision,
+        user_id: String,
+        at: DateTime<Utc>,
+    },
+    /// CodePipeline says it was already approved or rejected (console, CLI, another channel).
+    AlreadyDecided { at: DateTime<Utc> },
+    /// CodePipeline no longer accepts the token: expired or superseded.
+    NoLongerValid { at: DateTime<Utc> },
+}
+
+/// The prompt posted when an approval is pending.
+///
+/// # Errors
+/// Only on a template bug (see [`RenderError`]).
+pub fn approval_prompt(req: &ApprovalRequest) -> Result<SlackMessageContent, RenderError> {
+    let a = &req.approval;
+    let mut blocks = vec![
+        json!({"type": "header", "text": plain(&format!("Approval needed: {}", a.pipeline), HEADER_MAX)}),
+        json!({"type": "section", "fields": [
+            mrkdwn_field("Pipeline", a.pipeline.as_str()),
+            mrkdwn_field("Stage", a.stage.as_str()),
+            mrkdwn_field("Action", a.action.as_str()),
+            mrkdwn_field("Region", &req.region),
+        ]}),
+    ];
+    if let Some(data) = req.custom_data.as_deref().filter(|d| !d.trim().is_empty()) {
+        blocks.push(
+            json!({"type": "section", "text": {"type": "mrkdwn", "verbatim": true,
+            "text": escape_cut(data, SECTION_TEXT_MAX)}}),
+        );
+    }
+    let links: Vec<String> = [
+        (&req.review_link, "Review in CodePipeline"),
+        (&req.external_entity_link, "External link"),
+        (&req.console_link, "Pipeline console"),
+    ]
+    .into_iter()
+    .filter_map(|(url, label)| url.as_deref().and_then(|u| link(u, label)))
+    .chain(req.expires.map(|e| format!("Expires {}", slack_date(e))))
+    .collect();
+    if !links.is_empty() {
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": links.join("  ·  ")}]}));
+    }
+    let what = format!("{} / {} / {}", a.pipeline, a.stage, a.action);
+    blocks.push(
+        json!({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": [
+            button(Decision::Approve, "primary", &a.encode(), &what),
+            button(Decision::Reject, "danger", &a.encode(), &what),
+        ]}),
+    );
+    content(&escape(&format!("Approval needed: {what}")), blocks)
+}
+
+/// The prompt as it stands (`current` blocks and mrkdwn-safe `fallback` text, from the click
+/// payload) with its buttons replaced by `outcome`.
+///
+/// # Errors
+/// Only on a template bug (see [`RenderError`]).
+pub fn restamp(
+    current: &[SlackBlock],
+    fallback: &str,
+    outcome: &Outcome,
+) -> Result<SlackMessageContent, RenderError> {
+    let mut blocks: Vec<Value> = serde_json::to_value(current)?
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|b| {
+            let id = b.get("block_id").and_then(Value::as_str);
+            id != Some(ACTIONS_BLOCK) && id != Some(OUTCOME_BLOCK)
+        })
+        .collect();
+    let line = outcome_line(outcome);
+    blocks.push(json!({"type": "section", "block_id": OUTCOME_BLOCK,
+        "text": {"type": "mrkdwn", "text": line}}));
+    content(&format!("{fallback}: {}", outcome_summary(outcome)), blocks)
+}
+
+fn outcome_line(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Decided {
+            decision,
+            user_id,
+            at,
+        } => {
+            let mark = match decision {
+                Decision::Approve => ":white_check_mark:",
+                Decision::Reject => ":x:",
+            };
+            format!(
+                "{mark} *{}* by <@{}> {}",
+                decision.past_tense(),
+                escape(user_id),
+                slack_date(*at)
+            )
+        }
+        Outcome::AlreadyDecided { at } => format!(
+            ":information_source: This approval was already decided outside this prompt (seen {}).",
+            slack_date(*at)
+        ),
+        Outcome::NoLongerValid { at } => format!(
+            ":hourglass: This approval expired or was superseded (seen {}).",
+            slack_date(*at)
+        ),
+    }
+}
+
+fn outcome_summary(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Decided {
+            decision, user_id, ..
+        } => format!("{} by <@{}>", decision.past_tense(), escape(user_id)),
+        Outcome::AlreadyDecided { .. } => "already decided".into(),
+        Outcome::NoLongerValid { .. } => "expired or superseded".into(),
+    }
+}
+
+/// `text` is the notification fallback, already mrkdwn-safe.
+fn content(text: &str, blocks: Vec<Value>) -> Result<SlackMessageContent, RenderError> {
+    let blocks: Vec<SlackBlock> = serde_json::from_value(Value::Array(blocks))?;
+    Ok(SlackMessageContent::new()
+        .with_text(cut(text, SECTION_TEXT_MAX))
+        .with_blocks(blocks))
+}
+
+fn button(decision: Decision, style: &str, value: &str, what: &str) -> Value {
+    let verb = match decision {
+        Decision::Approve => "Approve",
+        Decision::Reject => "Reject",
+    };
+    json!({
+        "type": "button", "action_id": decision.action_id(), "style": style, "value": value,
+        "text": plain(verb, 75),
+        "confirm": {
+            "title": plain(&format!("{verb} this deployment?"), 100),
+            "text": plain(&format!("{verb} {what}?"), 300),
+            "confirm": plain(verb, 30),
+            "deny": plain("Cancel", 30),
+            "style": style,
+        }
+    })
+}
+
+fn plain(text: &str, max: usize) -> Value {
+    json!({"type": "plain_text", "text": cut(text, max), "emoji": true})
+}
+
+fn mrkdwn_field(label: &str, value: &str) -> Value {
+    let head = format!("*{label}*\n");
+    let text = head.clone() + &escape_cut(value, FIELD_MAX - utf16_len(&head));
+    json!({"type": "mrkdwn", "text": text})
+}
+
+/// A Slack date in the reader's time zone, with a UTC fallback.
+pub fn slack_date(at: DateTime<Utc>) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} at {{time}}|{}>",
+        at.timestamp(),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// A mrkdwn link, or `None` when `url` is not a plain http(s) URL.
+fn link(url: &str, label: &str) -> Option<String> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && utf16_len(url) <= URL_MAX
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '|'));
+    ok.then(|| format!("<{}|{label}>", url.replace('&', "&amp;")))
+}
+
+/// Escapes the three mrkdwn control characters.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Escapes `text` and cuts it to `max` UTF-16 units, never inside an entity.
+fn escape_cut(text: &str, max: usize) -> String {
+    let escaped = escape(text);
+    if utf16_len(&escaped) <= max {
+        return escaped;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let piece = escape(c.encode_utf8(&mut [0; 4]));
+        let len = utf16_len(&piece);
+        if used + len > max - 1 {
+            out.push('…');
+            return out;
+        }
+        used += len;
+        out.push_str(&piece);
+    }
+    out
+}
+
+/// Cuts already-safe `text` to `max` UTF-16 units with an ellipsis.
+fn cut(text: &str, max: usize) -> String {
+    if utf16_len(text) <= max {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        if used + c.len_utf16() > max - 1 {
+            break;
+        }
+        used += c.len_utf16();
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+fn utf16_len(s: &str) -> usize {
+    s.encode_utf16().count()
+}
+
+#[cfg(test)]
+mod tests;

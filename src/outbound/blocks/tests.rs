@@ -1,0 +1,150 @@
+//! Rendering tests: Block Kit limits, escaping, Unicode, restamping.
+
+use super::*;
+use crate::approvals::notification;
+
+fn request(custom_data: Option<&str>) -> ApprovalRequest {
+    let mut r = notification::parse(include_str!("../../../tests/fixtures/approval-raw.json"))
+        .expect("fixture");
+    r.custom_data = custom_data.map(str::to_owned);
+    r
+}
+
+fn json_blocks(c: &SlackMessageContent) -> Vec<Value> {
+    serde_json::to_value(c.blocks.as_ref().expect("blocks"))
+        .expect("json")
+        .as_array()
+        .cloned()
+        .expect("array")
+}
+
+fn section_texts(c: &SlackMessageContent) -> Vec<String> {
+    json_blocks(c)
+        .iter()
+        .filter_map(|b| {
+            b.pointer("/text/text")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn the_prompt_has_header_fields_links_expiry_and_two_confirmed_buttons() {
+    let c = approval_prompt(&request(Some("ship it"))).expect("render");
+    let blocks = json_blocks(&c);
+    assert_eq!(blocks[0]["type"], "header");
+    let fields = blocks[1]["fields"].as_array().expect("fields");
+    assert_eq!(fields.len(), 4);
+    assert!(fields[0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("MyFirstPipeline")));
+    let context = blocks
+        .iter()
+        .find(|b| b["type"] == "context")
+        .expect("links");
+    let links = context["elements"][0]["text"].as_str().expect("text");
+    assert!(links.contains("|Review in CodePipeline>"));
+    assert!(links.contains("<http://example.com|External link>"));
+    assert!(links.contains("<!date^1467922920^"), "{links}");
+    let actions = blocks.last().expect("actions");
+    assert_eq!(actions["block_id"], ACTIONS_BLOCK);
+    let buttons = actions["elements"].as_array().expect("buttons");
+    assert_eq!(buttons[0]["style"], "primary");
+    assert_eq!(buttons[1]["style"], "danger");
+    for b in buttons {
+        assert!(b["confirm"]["title"]["text"].as_str().is_some());
+        let value = b["value"].as_str().expect("value");
+        let back = crate::approvals::ApprovalRef::decode(value).expect("round trip");
+        assert_eq!(back, request(None).approval);
+    }
+    assert!(c
+        .text
+        .is_some_and(|t| t.contains("MyFirstPipeline / MyApprovalStage")));
+}
+
+#[test]
+fn custom_data_is_escaped_so_it_cannot_mention_or_link() {
+    let c =
+        approval_prompt(&request(Some("<!channel> & <https://evil|Approve> *x*"))).expect("render");
+    let texts = section_texts(&c);
+    let data = texts
+        .iter()
+        .find(|t| t.contains("channel"))
+        .expect("custom data");
+    assert_eq!(
+        data,
+        "&lt;!channel&gt; &amp; &lt;https://evil|Approve&gt; *x*"
+    );
+}
+
+#[test]
+fn very_long_custom_data_is_cut_within_the_section_limit_with_an_ellipsis() {
+    for unit in ["a", "&", "😀", "é", "<"] {
+        let c = approval_prompt(&request(Some(&unit.repeat(10_000)))).expect("render");
+        let texts = section_texts(&c);
+        let data = texts.iter().find(|t| t.ends_with('…')).expect("cut text");
+        assert!(data.encode_utf16().count() <= SECTION_TEXT_MAX, "{unit}");
+        assert!(
+            !data.trim_end_matches('…').ends_with("&am"),
+            "{unit}: entity split"
+        );
+    }
+}
+
+#[test]
+fn short_unicode_custom_data_is_kept_whole() {
+    let text = "Déploiement 🚀 — 日本語 OK";
+    let c = approval_prompt(&request(Some(text))).expect("render");
+    assert!(section_texts(&c).iter().any(|t| t == text));
+}
+
+#[test]
+fn links_that_are_not_plain_http_urls_are_left_out() {
+    let mut r = request(None);
+    r.external_entity_link = Some("javascript:alert(1)".into());
+    r.console_link = Some("https://x|<!channel>".into());
+    let c = approval_prompt(&r).expect("render");
+    let context = json_blocks(&c)
+        .into_iter()
+        .find(|b| b["type"] == "context")
+        .expect("context");
+    let text = context["elements"][0]["text"]
+        .as_str()
+        .expect("text")
+        .to_owned();
+    assert!(!text.contains("javascript"));
+    assert!(!text.contains("!channel"));
+}
+
+#[test]
+fn restamping_replaces_the_buttons_with_the_outcome() {
+    let prompt = approval_prompt(&request(Some("notes"))).expect("render");
+    let blocks = prompt.blocks.clone().expect("blocks");
+    let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
+    let outcome = Outcome::Decided {
+        decision: Decision::Reject,
+        user_id: "U0ALICE".into(),
+        at,
+    };
+    let stamped = restamp(&blocks, "Approval needed", &outcome).expect("render");
+    let out = json_blocks(&stamped);
+    assert!(out.iter().all(|b| b["block_id"] != ACTIONS_BLOCK));
+    let last = out.last().expect("outcome");
+    let line = last["text"]["text"].as_str().expect("text");
+    assert!(line.contains("*Rejected* by <@U0ALICE>"), "{line}");
+    assert!(line.contains("<!date^1700000000^"));
+    assert_eq!(out.len(), json_blocks(&prompt).len());
+    // Restamping twice keeps one outcome line.
+    let again = restamp(
+        &stamped.blocks.expect("blocks"),
+        "x",
+        &Outcome::NoLongerValid { at },
+    )
+    .expect("render");
+    let again = json_blocks(&again);
+    assert_eq!(again.len(), out.len());
+    assert!(again.last().expect("line")["text"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("expired or was superseded")));
+}

@@ -1,0 +1,195 @@
+//! Slack tokens from SSM Parameter Store: `GetParametersByPath` (recursive, decrypted, every
+//! page) under one hierarchical path, held in memory, refreshed on an interval and at once when
+//! Slack rejects the token.
+
+use aws_sdk_ssm::error::DisplayErrorContext;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Mutex};
+use tokio_util::sync::CancellationToken;
+
+use crate::secret::Secret;
+
+/// Name of the bot token under the configured path.
+pub const BOT_TOKEN: &str = "slack/bot_token";
+/// Name of the app-level token under the configured path.
+pub const APP_TOKEN: &str = "slack/app_token";
+/// A forced refresh is skipped when the last read is younger than this (no stampede on a
+/// burst of `invalid_auth`).
+const MIN_FORCED_REFRESH: Duration = Duration::from_secs(5);
+
+/// The two Slack tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackTokens {
+    /// `xoxb-…`: Web API calls.
+    pub bot: Secret,
+    /// `xapp-…`: Socket Mode (`apps.connections.open`).
+    pub app: Secret,
+}
+
+/// Why the tokens could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("parameter {0} is missing")]
+    Missing(String),
+    #[error("parameter {0} is empty")]
+    Empty(String),
+    #[error("parameter {name} does not hold a {expected} token")]
+    WrongKind {
+        name: String,
+        expected: &'static str,
+    },
+    #[error("GetParametersByPath on {path} failed: {cause}")]
+    Aws { path: String, cause: String },
+}
+
+/// Where the tokens come from.
+#[derive(Clone)]
+enum Source {
+    ParameterStore {
+        ssm: aws_sdk_ssm::Client,
+        path: String,
+    },
+    /// `SLACK_BOT_TOKEN` / `SLACK_APP_TOKEN`: local development only, never refreshed.
+    Environment,
+}
+
+/// The current tokens, shared by every Slack caller; cheap to clone.
+#[derive(Clone)]
+pub struct TokenStore {
+    source: Source,
+    current: watch::Sender<Arc<SlackTokens>>,
+    last_read: Arc<Mutex<Instant>>,
+}
+
+impl TokenStore {
+    /// Reads the tokens once under `path` (fails fast at start-up).
+    ///
+    /// # Errors
+    /// A missing, empty or wrong-kind parameter (named in full), or the AWS call failing.
+    pub async fn from_parameter_store(
+        ssm: aws_sdk_ssm::Client,
+        path: &str,
+    ) -> Result<Self, SecretsError> {
+        let source = Source::ParameterStore {
+            ssm,
+            path: path.to_owned(),
+        };
+        let tokens = read(&source).await?;
+        Ok(Self::with(source, tokens))
+    }
+
+    /// Tokens given directly (the development stand-ins); refreshing keeps them.
+    pub fn fixed(tokens: SlackTokens) -> Self {
+        Self::with(Source::Environment, tokens)
+    }
+
+    fn with(source: Source, tokens: SlackTokens) -> Self {
+        Self {
+            source,
+            current: watch::Sender::new(Arc::new(tokens)),
+            last_read: Arc::new(Mutex::new(Instant::now())),
+        }
+    }
+
+    /// The tokens now.
+    pub fn current(&self) -> Arc<SlackTokens> {
+        self.current.borrow().clone()
+    }
+
+    /// Notified whenever the tokens change (the Socket Mode supervisor reconnects on a new app
+    /// token).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<SlackTokens>> {
+        self.current.subscribe()
+    }
+
+    /// Re-reads the tokens now, unless they were read less than a few seconds ago; called when
+    /// Slack answers `invalid_auth` or `token_revoked`. Returns the tokens after the attempt.
+    pub async fn refresh_now(&self) -> Arc<SlackTokens> {
+        self.refresh(MIN_FORCED_REFRESH).await
+    }
+
+    async fn refresh(&self, min_age: Duration) -> Arc<SlackTokens> {
+        let mut last_read = self.last_read.lock().await;
+        if last_read.elapsed() >= min_age {
+            match read(&self.source).await {
+                Ok(tokens) => {
+                    *last_read = Instant::now();
+                    self.current.send_if_modified(|current| {
+                        let changed = **current != tokens;
+                        if changed {
+                            tracing::info!("Slack tokens changed in Parameter Store");
+                            *current = Arc::new(tokens);
+                        }
+                        changed
+                    });
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "cannot refresh the Slack tokens; keeping the current ones");
+                }
+            }
+        }
+        self.current()
+    }
+
+    /// Re-reads the tokens every `interval` until `cancel` fires.
+    pub async fn refresh_periodically(self, interval: Duration, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            self.refresh(Duration::ZERO).await;
+        }
+    }
+}
+
+async fn read(source: &Source) -> Result<SlackTokens, SecretsError> {
+    let (ssm, path) = match source {
+        Source::ParameterStore { ssm, path } => (ssm, path),
+        Source::Environment => {
+            return Err(SecretsError::Aws {
+                path: "(environment)".into(),
+                cause: "tokens from the environment are not re-read".into(),
+            })
+        }
+    };
+    let mut values = HashMap::new();
+    let mut pages = ssm
+        .get_parameters_by_path()
+        .path(path)
+        .recursive(true)
+        .with_decryption(true)
+        .max_results(10)
+        .into_paginator()
+        .send();
+    // A page may be empty and still carry a NextToken: the paginator follows it to the end.
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| SecretsError::Aws {
+            path: path.clone(),
+            cause: DisplayErrorContext(e).to_string(),
+        })?;
+        for p in page.parameters.unwrap_or_default() {
+            if let (Some(name), Some(value)) = (p.name, p.value) {
+                values.insert(name, Secret::new(value));
+            }
+        }
+    }
+    let take = |suffix: &str, prefix: &'static str| {
+        let name = format!("{path}/{suffix}");
+        match values.get(&name) {
+            None => Err(SecretsError::Missing(name)),
+            Some(v) if v.expose().trim().is_empty() => Err(SecretsError::Empty(name)),
+            Some(v) if !v.expose().starts_with(prefix) => Err(SecretsError::WrongKind {
+                name,
+                expected: prefix,
+            }),
+            Some(v) => Ok(v.clone()),
+        }
+    };
+    Ok(SlackTokens {
+        bot: take(BOT_TOKEN, "xoxb-")?,
+        app: take(APP_TOKEN, "xapp-")?,
+    })
+}

@@ -1,0 +1,212 @@
+//! The Slack Web API client: post, update, ephemeral replies, user-group members, `auth.test`.
+//!
+//! Every call takes the current bot token from the [`TokenStore`]; when Slack answers
+//! `invalid_auth` or `token_revoked` the store re-reads Parameter Store and the call is tried once
+//! more with the new token.
+
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ids::{ChannelId, UserGroupId, UserId};
+use crate::outbound::parameter_store::{SlackTokens, TokenStore};
+
+/// The hyper connector type, http-capable when an emulator URL is configured.
+pub type Connector = SlackClientHyperHttpsConnector;
+/// The slack-morphism client over [`Connector`].
+pub type Client = SlackClient<Connector>;
+
+/// A failed Slack call, as the callers branch on it.
+#[derive(Debug, thiserror::Error)]
+pub enum SlackError {
+    /// Slack answered `ok: false`.
+    #[error("Slack answered `{code}`{}", details(.errors))]
+    Api {
+        code: String,
+        errors: Option<Vec<String>>,
+    },
+    /// HTTP 429: wait before calling again.
+    #[error("Slack rate limit (retry after {retry_after:?})")]
+    RateLimited { retry_after: Option<Duration> },
+    /// Network, HTTP status or decoding failure.
+    #[error("Slack call failed: {0}")]
+    Transport(String),
+}
+
+fn details(errors: &Option<Vec<String>>) -> String {
+    errors
+        .as_ref()
+        .map(|e| format!(": {}", e.join("; ")))
+        .unwrap_or_default()
+}
+
+impl SlackError {
+    fn is_auth(&self) -> bool {
+        matches!(self, Self::Api { code, .. } if code == "invalid_auth" || code == "token_revoked")
+    }
+
+    /// How long Slack asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl From<SlackClientError> for SlackError {
+    fn from(e: SlackClientError) -> Self {
+        match e {
+            SlackClientError::ApiError(e) => Self::Api {
+                code: e.code,
+                errors: e.errors,
+            },
+            SlackClientError::RateLimitError(e) => Self::RateLimited {
+                retry_after: e.retry_after,
+            },
+            other => Self::Transport(other.to_string()),
+        }
+    }
+}
+
+/// Builds the slack-morphism client: plain `https` against slack.com; `http` allowed too when an
+/// emulator URL is configured (slack-morphism's own connector is HTTPS-only).
+///
+/// # Errors
+/// The system's root certificates cannot be loaded.
+pub fn build_client(api_url: Option<&str>) -> std::io::Result<Arc<Client>> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?;
+    let https = match api_url {
+        Some(_) => builder.https_or_http(),
+        None => builder.https_only(),
+    }
+    .enable_http1()
+    .enable_http2()
+    .build();
+    let mut connector = SlackClientHyperConnector::with_connector(https);
+    if let Some(url) = api_url {
+        connector = connector.with_slack_api_url(url);
+    }
+    Ok(Arc::new(SlackClient::new(connector)))
+}
+
+/// Runs `$call` (using the session `$s`) with the current bot token; after an auth error that a
+/// Parameter Store refresh cures, runs it once more with the new token. (A macro, not a closure
+/// taking the session: the session borrows the token, which a closure's future cannot express
+/// while staying `Send`.)
+macro_rules! with_bot_token {
+    ($self:ident, |$s:ident| $call:expr) => {{
+        let tokens = $self.tokens.current();
+        let token = SlackApiToken::new(tokens.bot.expose().to_owned().into());
+        let $s = $self.client.open_session(&token);
+        match $call.await.map_err(SlackError::from) {
+            Err(e) if $self.refreshed_after(&e, &tokens).await => {
+                let tokens = $self.tokens.current();
+                let token = SlackApiToken::new(tokens.bot.expose().to_owned().into());
+                let $s = $self.client.open_session(&token);
+                $call.await.map_err(SlackError::from)
+            }
+            other => other,
+        }
+    }};
+}
+
+/// The Web API with the bot token; cheap to clone.
+#[derive(Clone)]
+pub struct SlackWeb {
+    client: Arc<Client>,
+    tokens: TokenStore,
+}
+
+/// What `auth.test` says about the bot.
+pub struct Identity {
+    pub team: String,
+    pub user_id: String,
+}
+
+impl SlackWeb {
+    /// Wraps `client`, authenticating with the bot token of `tokens`.
+    pub fn new(client: Arc<Client>, tokens: TokenStore) -> Self {
+        Self { client, tokens }
+    }
+
+    /// Whether a call that failed with `error` under `used` should be tried again: an auth
+    /// error, and Parameter Store now has other tokens.
+    async fn refreshed_after(&self, error: &SlackError, used: &Arc<SlackTokens>) -> bool {
+        error.is_auth() && !Arc::ptr_eq(&self.tokens.refresh_now().await, used)
+    }
+
+    /// `chat.postMessage`; returns the new message's `ts`.
+    ///
+    /// # Errors
+    /// Slack refused the post or could not be reached.
+    pub async fn post(
+        &self,
+        channel: &ChannelId,
+        content: SlackMessageContent,
+        thread_ts: Option<&str>,
+    ) -> Result<String, SlackError> {
+        let mut req = SlackApiChatPostMessageRequest::new(channel.as_str().into(), content);
+        req.thread_ts = thread_ts.map(|ts| SlackTs::new(ts.to_owned()));
+        let resp = with_bot_token!(self, |s| s.chat_post_message(&req))?;
+        Ok(resp.ts.0)
+    }
+
+    /// `chat.update` of the bot's own message.
+    ///
+    /// # Errors
+    /// Slack refused the update or could not be reached.
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), SlackError> {
+        let req =
+            SlackApiChatUpdateRequest::new(channel.into(), content, SlackTs::new(ts.to_owned()));
+        with_bot_token!(self, |s| s.chat_update(&req))?;
+        Ok(())
+    }
+
+    /// `chat.postEphemeral`: a message only `user` sees.
+    ///
+    /// # Errors
+    /// Slack refused the message or could not be reached.
+    pub async fn ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), SlackError> {
+        let req = SlackApiChatPostEphemeralRequest::new(
+            channel.into(),
+            user.into(),
+            SlackMessageContent::new().with_text(text.to_owned()),
+        );
+        with_bot_token!(self, |s| s.chat_post_ephemeral(&req))?;
+        Ok(())
+    }
+
+    /// `usergroups.users.list`: the members of a user group.
+    ///
+    /// # Errors
+    /// Slack refused the call or could not be reached.
+    pub async fn usergroup_members(&self, group: &UserGroupId) -> Result<Vec<UserId>, SlackError> {
+        let req = SlackApiUserGroupsUsersListRequest::new(group.as_str().into());
+        let resp = with_bot_token!(self, |s| s.usergroups_users_list(&req))?;
+        Ok(resp
+            .users
+            .into_iter()
+            .filter_map(|u| UserId::parse(&u.0).ok())
+            .collect())
+    }
+
+    /// `auth.test`: checks the bot token.
+    ///
+    /// # Errors
+    /// The token is not accepted or Slack cannot be reached.
+    pub async fn auth_test(&self) -> Result<Identity, SlackError> {
+        let resp = with_bot_token!(self, |s| s.auth_test())?;
+        Ok(Identity {
+            team: resp.team,
+            user_id: resp.user_id.0,
+        })
+    }
+}
