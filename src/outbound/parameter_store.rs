@@ -15,7 +15,7 @@ use crate::secret::Secret;
 pub const BOT_TOKEN: &str = "slack/bot_token";
 /// Name of the app-level token under the configured path.
 pub const APP_TOKEN: &str = "slack/app_token";
-/// A forced refresh is skipped when the last read is younger than this (no stampede on a
+/// A forced refresh is skipped when the last forced one is younger than this (no stampede on a
 /// burst of `invalid_auth`).
 const MIN_FORCED_REFRESH: Duration = Duration::from_secs(5);
 
@@ -60,7 +60,8 @@ enum Source {
 pub struct TokenStore {
     source: Source,
     current: watch::Sender<Arc<SlackTokens>>,
-    last_read: Arc<Mutex<Instant>>,
+    /// When the last forced refresh ran; the lock also serialises refreshes.
+    last_forced: Arc<Mutex<Option<Instant>>>,
 }
 
 impl TokenStore {
@@ -89,7 +90,7 @@ impl TokenStore {
         Self {
             source,
             current: watch::Sender::new(Arc::new(tokens)),
-            last_read: Arc::new(Mutex::new(Instant::now())),
+            last_forced: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -104,33 +105,34 @@ impl TokenStore {
         self.current.subscribe()
     }
 
-    /// Re-reads the tokens now, unless they were read less than a few seconds ago; called when
-    /// Slack answers `invalid_auth` or `token_revoked`. Returns the tokens after the attempt.
+    /// Re-reads the tokens now, unless another forced refresh ran a few seconds ago; called
+    /// when Slack answers `invalid_auth` or `token_revoked`. Returns the tokens after the attempt.
     pub async fn refresh_now(&self) -> Arc<SlackTokens> {
-        self.refresh(MIN_FORCED_REFRESH).await
-    }
-
-    async fn refresh(&self, min_age: Duration) -> Arc<SlackTokens> {
-        let mut last_read = self.last_read.lock().await;
-        if last_read.elapsed() >= min_age {
-            match read(&self.source).await {
-                Ok(tokens) => {
-                    *last_read = Instant::now();
-                    self.current.send_if_modified(|current| {
-                        let changed = **current != tokens;
-                        if changed {
-                            tracing::info!("Slack tokens changed in Parameter Store");
-                            *current = Arc::new(tokens);
-                        }
-                        changed
-                    });
-                }
-                Err(error) => {
-                    tracing::error!(error = %error, "cannot refresh the Slack tokens; keeping the current ones");
-                }
-            }
+        let mut last_forced = self.last_forced.lock().await;
+        if last_forced.is_none_or(|at| at.elapsed() >= MIN_FORCED_REFRESH) {
+            *last_forced = Some(Instant::now());
+            self.reload().await;
         }
         self.current()
+    }
+
+    /// Reads the tokens and publishes them if they changed; on failure keeps the current ones.
+    async fn reload(&self) {
+        match read(&self.source).await {
+            Ok(tokens) => {
+                self.current.send_if_modified(|current| {
+                    let changed = **current != tokens;
+                    if changed {
+                        tracing::info!("Slack tokens changed in Parameter Store");
+                        *current = Arc::new(tokens);
+                    }
+                    changed
+                });
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "cannot refresh the Slack tokens; keeping the current ones");
+            }
+        }
     }
 
     /// Re-reads the tokens every `interval` until `cancel` fires.
@@ -140,7 +142,7 @@ impl TokenStore {
                 () = cancel.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}
             }
-            self.refresh(Duration::ZERO).await;
+            self.reload().await;
         }
     }
 }

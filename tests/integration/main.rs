@@ -1,1 +1,5 @@
+//! Integration tests: one binary, one harness (`support`), one file per capability.
 
+mod approvals;
+mod cli;
+mod support;

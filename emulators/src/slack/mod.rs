@@ -1,1 +1,179 @@
+//! Slack emulator: the Web API methods and the Socket Mode WebSocket chatops uses, served on
+//! loopback so integration tests (and the local sandbox) run the real bot end to end.
+//!
+//! Map: `state` holds the workspace behind one mutex; `web_api` serves HTTP, checking
+//! tokens and playing injected failures before `methods` runs (arguments in `args`,
+//! Block Kit limits in `blocks`); `response_url` serves interaction reply URLs;
+//! `socket` runs the WebSocket listener; `envelopes` builds and routes envelopes and
+//! waits for their acks. Behaviour follows shared/reference/slack-socket-mode.md and
+//! shared/reference/slack-interactivity-and-block-kit.md.
 
+mod args;
+mod blocks;
+mod envelopes;
+mod methods;
+mod response_url;
+mod socket;
+mod state;
+mod web_api;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use envelopes::{Ack, EmulatorError, Envelope};
+pub use response_url::ResponsePost;
+pub use state::{Failure, Message};
+
+use state::Shared;
+
+/// Identity and credentials of the emulated workspace and app.
+#[derive(Clone, Debug)]
+pub struct SlackConfig {
+    /// The bot token (`xoxb-…`) accepted by the bot methods.
+    pub bot_token: String,
+    /// The app-level token (`xapp-…`) accepted by `apps.connections.open`.
+    pub app_token: String,
+    /// Workspace id (`T…`).
+    pub team_id: String,
+    /// App id (`A…`), reported in `hello` and payloads.
+    pub app_id: String,
+    /// The bot's user id (`U…`), the author of everything it posts.
+    pub bot_user_id: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            bot_token: "xoxb-test-bot".to_owned(),
+            app_token: "xapp-test-app".to_owned(),
+            team_id: "T0TEST".to_owned(),
+            app_id: "A0TEST".to_owned(),
+            bot_user_id: "U0BOT".to_owned(),
+        }
+    }
+}
+
+/// Handle on a running emulator; cheap to clone, all clones see the same workspace.
+#[derive(Clone)]
+pub struct SlackEmulator {
+    shared: Arc<Shared>,
+}
+
+impl SlackEmulator {
+    /// Binds the Web API (HTTP) and the Socket Mode WebSocket on `127.0.0.1:0` each and
+    /// serves both until `shutdown` is cancelled.
+    ///
+    /// # Errors
+    /// Binding either listener failed.
+    pub async fn start(
+        config: SlackConfig,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<SlackEmulator> {
+        let http = TcpListener::bind("127.0.0.1:0").await?;
+        let ws = TcpListener::bind("127.0.0.1:0").await?;
+        let shared = Arc::new(Shared::new(config, http.local_addr()?, ws.local_addr()?));
+        tokio::spawn(web_api::serve(http, shared.clone(), shutdown.clone()));
+        tokio::spawn(socket::serve(ws, shared.clone(), shutdown));
+        Ok(SlackEmulator { shared })
+    }
+
+    /// `http://127.0.0.1:PORT/api`, without a trailing slash: methods live at
+    /// `{api_url}/{method}` (what slack-morphism's `with_slack_api_url` expects).
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.shared.base_url())
+    }
+
+    /// Adds a channel; `chat.*` calls to unknown channels fail with `channel_not_found`.
+    pub fn add_channel(&self, id: &str, name: &str) {
+        let mut inner = self.shared.lock();
+        inner.channels.insert(id.to_owned(), name.to_owned());
+    }
+
+    /// Adds a user (needed as `chat.postEphemeral` target; names show up in payloads).
+    pub fn add_user(&self, id: &str, name: &str) {
+        let mut inner = self.shared.lock();
+        inner.users.insert(id.to_owned(), name.to_owned());
+    }
+
+    /// Adds (or replaces) a user group for `usergroups.users.list`.
+    pub fn add_usergroup(&self, id: &str, members: &[&str]) {
+        let members = members.iter().map(|&m| m.to_owned()).collect();
+        self.shared.lock().usergroups.insert(id.to_owned(), members);
+    }
+
+    /// Stores a message written by a human `user` (one the bot may not `chat.update`);
+    /// returns its ts.
+    pub fn add_user_message(&self, channel: &str, user: &str, text: &str) -> String {
+        let mut inner = self.shared.lock();
+        let ts = inner.next_ts();
+        inner.messages.push(Message {
+            channel: channel.to_owned(),
+            ts: ts.clone(),
+            thread_ts: None,
+            user: user.to_owned(),
+            text: Some(text.to_owned()),
+            blocks: Value::Null,
+            edited_count: 0,
+        });
+        ts
+    }
+
+    /// Rotates the bot token: the previous one now answers `token_revoked`.
+    pub fn set_bot_token(&self, token: &str) {
+        let mut inner = self.shared.lock();
+        let old = std::mem::replace(&mut inner.bot_token, token.to_owned());
+        rotate(&mut inner.revoked, old, token);
+    }
+
+    /// Rotates the app-level token: the previous one now answers `token_revoked`.
+    pub fn set_app_token(&self, token: &str) {
+        let mut inner = self.shared.lock();
+        let old = std::mem::replace(&mut inner.app_token, token.to_owned());
+        rotate(&mut inner.revoked, old, token);
+    }
+
+    /// Top-level and thread messages of `channel` in post order, with current content.
+    pub fn messages(&self, channel: &str) -> Vec<Message> {
+        let inner = self.shared.lock();
+        let in_channel = inner.messages.iter().filter(|m| m.channel == channel);
+        in_channel.cloned().collect()
+    }
+
+    /// Ephemeral messages shown to `user` in `channel`, in post order.
+    pub fn ephemerals(&self, channel: &str, user: &str) -> Vec<Message> {
+        let inner = self.shared.lock();
+        let visible = inner.ephemerals.iter();
+        let visible = visible.filter(|(to, m)| to == user && m.channel == channel);
+        visible.map(|(_, m)| m.clone()).collect()
+    }
+
+    /// Makes the next `times` calls of `method` fail with `failure` (queued after any
+    /// failures injected earlier).
+    pub fn fail_next(&self, method: &str, failure: Failure, times: u32) {
+        let mut inner = self.shared.lock();
+        let queue = inner.failures.entry(method.to_owned()).or_default();
+        queue.extend(std::iter::repeat_n(failure, times as usize));
+    }
+
+    /// How many calls reached `method`, failed ones included.
+    pub fn calls(&self, method: &str) -> usize {
+        self.shared.lock().calls.get(method).copied().unwrap_or(0)
+    }
+
+    /// Views opened with `views.open`, as answered (with their `id`), in order.
+    pub fn views_opened(&self) -> Vec<Value> {
+        self.shared.lock().views.clone()
+    }
+}
+
+/// Revokes `old` unless it is also the new token; a token reinstated is valid again.
+fn rotate(revoked: &mut HashSet<String>, old: String, new: &str) {
+    revoked.remove(new);
+    if old != new {
+        revoked.insert(old);
+    }
+}

@@ -1,0 +1,295 @@
+//! The execution state machine, forward half: start an execution and advance it stage by
+//! stage (superseding older executions, minting approval tokens, queueing notifications).
+//! Pure transitions on [`State`]; the caller holds the mutex, publishes the returned
+//! notifications afterwards and never awaits while holding it. Decisions, expiry and stops
+//! are in `decisions.rs`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::model::{ActionKind, ExecutionMode};
+use super::notify::{self, ApprovalNotice, Publication};
+use super::state::{
+    ActionRun, ActionStatus, Approval, ApprovalState, Execution, ExecutionStatus, Pipeline,
+    StageStatus, State,
+};
+
+/// How long an approval waits before it fails ([UG] `approvals.md`).
+pub(crate) fn approval_lifetime() -> TimeDelta {
+    TimeDelta::days(7)
+}
+
+/// A `StartPipelineExecution`, checked.
+pub(crate) struct StartRequest {
+    pub(crate) pipeline: String,
+    pub(crate) started_by: String,
+    pub(crate) client_token: Option<String>,
+    /// (source action name, revision id) replacing the defined revision.
+    pub(crate) source_overrides: Vec<(String, String)>,
+    pub(crate) variables: Vec<(String, String)>,
+}
+
+impl State {
+    /// Records a new execution (or finds the one this client token started) and returns its
+    /// id and whether it is new and so must be advanced.
+    pub(crate) fn start_execution(
+        &mut self,
+        request: StartRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(String, bool), ApiError> {
+        let pipeline = self.pipeline_mut(&request.pipeline)?;
+        if let Some(id) = request
+            .client_token
+            .as_ref()
+            .and_then(|t| pipeline.client_tokens.get(t))
+        {
+            return Ok((id.clone(), false));
+        }
+        let mut sources = Vec::new();
+        for action in pipeline.def.stages.iter().flat_map(|s| &s.actions) {
+            if let ActionKind::Source {
+                revision_id,
+                revision_summary,
+            } = &action.kind
+            {
+                sources.push((
+                    action.name.clone(),
+                    revision_id.clone(),
+                    revision_summary.clone(),
+                ));
+            }
+        }
+        for (action, revision) in request.source_overrides {
+            let source = sources.iter_mut().find(|(name, _, _)| *name == action);
+            let Some(source) = source else {
+                return Err(ApiError::Validation(format!(
+                    "sourceRevisions names '{action}', which is not a source action of the pipeline"
+                )));
+            };
+            source.1 = revision;
+        }
+        let id = Uuid::new_v4().to_string();
+        let stage_count = pipeline.def.stages.len();
+        pipeline.executions.push(Execution {
+            id: id.clone(),
+            status: ExecutionStatus::InProgress,
+            status_summary: None,
+            started: now,
+            updated: now,
+            started_by: request.started_by,
+            stop_reason: None,
+            sources,
+            variables: request.variables,
+            stage: 0,
+            stages: vec![None; stage_count],
+            actions: pipeline
+                .def
+                .stages
+                .iter()
+                .map(|s| s.actions.iter().map(|_| None).collect())
+                .collect(),
+        });
+        if let Some(token) = request.client_token {
+            pipeline.client_tokens.insert(token, id.clone());
+        }
+        Ok((id, true))
+    }
+
+    /// Runs the execution forward until it waits for an approval or ends; returns the
+    /// approval notifications to publish.
+    pub(crate) fn advance(
+        &mut self,
+        pipeline: &str,
+        execution_id: &str,
+        region: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<Publication> {
+        let mut publications = Vec::new();
+        let State {
+            pipelines,
+            approvals,
+            ..
+        } = self;
+        let Some(pipeline) = pipelines.get_mut(pipeline) else {
+            return publications;
+        };
+        loop {
+            let stage_count = pipeline.def.stages.len();
+            let Some(execution) = pipeline.execution_mut(execution_id) else {
+                break;
+            };
+            let stage = execution.stage;
+            let waiting = execution.actions.get(stage).is_some_and(|runs| {
+                runs.iter()
+                    .flatten()
+                    .any(|r| r.status == ActionStatus::InProgress)
+            });
+            match execution.status {
+                ExecutionStatus::Stopping if !waiting => {
+                    execution.status = ExecutionStatus::Stopped;
+                    set_stage_status(execution, StageStatus::Stopped);
+                    execution.updated = now;
+                    break;
+                }
+                ExecutionStatus::InProgress => {}
+                _ => break,
+            }
+            if stage == stage_count {
+                execution.status = ExecutionStatus::Succeeded;
+                execution.updated = now;
+                break;
+            }
+            if execution.stages[stage].is_none() {
+                enter_stage(
+                    pipeline,
+                    approvals,
+                    execution_id,
+                    stage,
+                    region,
+                    now,
+                    &mut publications,
+                );
+            } else if waiting {
+                break;
+            } else {
+                set_stage_status(execution, StageStatus::Succeeded);
+                execution.stage += 1;
+                execution.updated = now;
+            }
+        }
+        publications
+    }
+}
+
+/// Starts every action of `stage`: sources and builds succeed, approvals mint a token and
+/// queue their notification. In SUPERSEDED mode, an older execution in that stage is superseded.
+fn enter_stage(
+    pipeline: &mut Pipeline,
+    approvals: &mut HashMap<String, Approval>,
+    execution_id: &str,
+    stage: usize,
+    region: &str,
+    now: DateTime<Utc>,
+    publications: &mut Vec<Publication>,
+) {
+    if pipeline.def.execution_mode == ExecutionMode::Superseded {
+        for older in pipeline.executions.iter_mut().filter(|e| {
+            e.id != execution_id && e.status == ExecutionStatus::InProgress && e.stage == stage
+        }) {
+            close_open_actions(older, approvals, StageStatus::Cancelled, now);
+            older.status = ExecutionStatus::Superseded;
+            older.status_summary = Some(format!("Superseded by execution {execution_id}"));
+            older.updated = now;
+        }
+    }
+    pipeline.latest_in_stage[stage] = Some(execution_id.to_owned());
+    let pipeline_name = pipeline.def.name.clone();
+    let stage_def = &pipeline.def.stages[stage];
+    let Some(execution) = pipeline
+        .executions
+        .iter_mut()
+        .find(|e| e.id == execution_id)
+    else {
+        return;
+    };
+    execution.stages[stage] = Some(StageStatus::InProgress);
+    for (index, action) in stage_def.actions.iter().enumerate() {
+        let mut run = ActionRun {
+            action_execution_id: Uuid::new_v4().to_string(),
+            status: ActionStatus::Succeeded,
+            summary: None,
+            last_status_change: now,
+            token: None,
+            last_updated_by: None,
+            external_execution_id: format!("{}:{}", action.name, Uuid::new_v4()),
+        };
+        match &action.kind {
+            ActionKind::Source { .. } => {
+                if let Some((_, revision, summary)) = execution
+                    .sources
+                    .iter()
+                    .find(|(name, _, _)| *name == action.name)
+                {
+                    run.external_execution_id.clone_from(revision);
+                    run.summary = Some(summary.clone());
+                }
+            }
+            ActionKind::Build => {}
+            ActionKind::ManualApproval {
+                notification_arn,
+                custom_data,
+                external_entity_link,
+            } => {
+                let token = Uuid::new_v4().to_string();
+                let expires = now + approval_lifetime();
+                run.status = ActionStatus::InProgress;
+                run.token = Some(token.clone());
+                run.external_execution_id.clone_from(&token);
+                approvals.insert(
+                    token.clone(),
+                    Approval {
+                        pipeline: pipeline_name.clone(),
+                        execution_id: execution_id.to_owned(),
+                        stage,
+                        action: index,
+                        expires,
+                        state: ApprovalState::Pending,
+                    },
+                );
+                if let Some(topic_arn) = notification_arn {
+                    publications.push(notify::approval_publication(&ApprovalNotice {
+                        topic_arn,
+                        region,
+                        pipeline: &pipeline_name,
+                        stage: &stage_def.name,
+                        action: &action.name,
+                        token: &token,
+                        expires,
+                        custom_data: custom_data.as_deref(),
+                        external_entity_link: external_entity_link.as_deref(),
+                    }));
+                }
+            }
+        }
+        execution.actions[stage][index] = Some(run);
+    }
+    execution.updated = now;
+}
+
+/// Abandons the in-progress actions of the current stage (voiding their tokens) and gives
+/// the stage its final status.
+pub(crate) fn close_open_actions(
+    execution: &mut Execution,
+    approvals: &mut HashMap<String, Approval>,
+    stage_status: StageStatus,
+    now: DateTime<Utc>,
+) {
+    let stage = execution.stage;
+    for run in execution
+        .actions
+        .get_mut(stage)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if run.status == ActionStatus::InProgress {
+            run.status = ActionStatus::Abandoned;
+            run.last_status_change = now;
+            if let Some(approval) = run.token.take().and_then(|t| approvals.get_mut(&t)) {
+                approval.state = ApprovalState::Void;
+            }
+        }
+    }
+    set_stage_status(execution, stage_status);
+    execution.updated = now;
+}
+
+/// Gives the execution's current stage a status (no-op past the last stage).
+pub(crate) fn set_stage_status(execution: &mut Execution, status: StageStatus) {
+    if let Some(slot) = execution.stages.get_mut(execution.stage) {
+        *slot = Some(status);
+    }
+}

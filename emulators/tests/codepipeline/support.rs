@@ -1,0 +1,259 @@
+//! One harness for every simulator test: ministack clients, a unique topic + queue +
+//! subscription, a running simulator with one pipeline, and polling helpers with deadlines.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_codepipeline::config::{Credentials, Region};
+use aws_sdk_codepipeline::error::SdkError;
+use aws_sdk_codepipeline::operation::put_approval_result::{
+    PutApprovalResultError, PutApprovalResultOutput,
+};
+use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+use emulators::codepipeline::{CodePipelineSim, PendingApproval, PipelineDef, SimConfig};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// How long any background effect may take to show.
+const DEADLINE: Duration = Duration::from_secs(15);
+
+pub const ACCOUNT_ID: &str = "000000000000";
+
+/// A simulator under test and the clients that talk to it.
+pub struct Harness {
+    pub sim: CodePipelineSim,
+    /// `aws-sdk-codepipeline` pointed at the simulator (default retries).
+    pub codepipeline: aws_sdk_codepipeline::Client,
+    pub sdk_config: aws_config::SdkConfig,
+    pub sqs: aws_sdk_sqs::Client,
+    pub topic_arn: String,
+    pub queue_url: String,
+    /// The pipeline the harness created (`PipelineDef::with_approval` unless customised).
+    pub pipeline: String,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+fn ministack_url() -> String {
+    std::env::var("MINISTACK_URL").unwrap_or_else(|_| {
+        panic!(
+            "MINISTACK_URL is not set: these tests need ministack for SNS and SQS; \
+             start it and export MINISTACK_URL=http://127.0.0.1:4566"
+        )
+    })
+}
+
+/// A harness whose pipeline is `PipelineDef::with_approval`.
+pub async fn harness() -> Harness {
+    harness_with(PipelineDef::with_approval).await
+}
+
+/// A harness whose pipeline is built by `define(pipeline_name, topic_arn)`.
+pub async fn harness_with(define: impl FnOnce(&str, &str) -> PipelineDef) -> Harness {
+    let ministack = ministack_url();
+    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(&ministack)
+        .load()
+        .await;
+    let sns = aws_sdk_sns::Client::new(&sdk_config);
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config);
+    let unique = Uuid::new_v4().simple().to_string();
+    let topic_arn = sns
+        .create_topic()
+        .name(format!("approvals-{unique}"))
+        .send()
+        .await
+        .expect("create topic on ministack")
+        .topic_arn
+        .expect("topic arn");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("approvals-{unique}"))
+        .send()
+        .await
+        .expect("create queue on ministack")
+        .queue_url
+        .expect("queue url");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("queue arn");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("subscribe queue to topic");
+
+    let shutdown = CancellationToken::new();
+    let config = SimConfig {
+        region: "us-east-1".to_owned(),
+        account_id: ACCOUNT_ID.to_owned(),
+        sns_endpoint_url: ministack,
+    };
+    let sim = CodePipelineSim::start(config, shutdown.clone())
+        .await
+        .expect("simulator binds");
+    let pipeline = format!("pipeline-{unique}");
+    sim.create_pipeline(define(&pipeline, &topic_arn));
+    let codepipeline = codepipeline_client(&sdk_config, &sim, None);
+    Harness {
+        sim,
+        codepipeline,
+        sdk_config,
+        sqs,
+        topic_arn,
+        queue_url,
+        pipeline,
+        shutdown,
+    }
+}
+
+/// A CodePipeline client for the simulator, optionally with its own retry policy.
+pub fn codepipeline_client(
+    sdk_config: &aws_config::SdkConfig,
+    sim: &CodePipelineSim,
+    retry: Option<aws_config::retry::RetryConfig>,
+) -> aws_sdk_codepipeline::Client {
+    let mut config =
+        aws_sdk_codepipeline::config::Builder::from(sdk_config).endpoint_url(sim.endpoint_url());
+    if let Some(retry) = retry {
+        config = config.retry_config(retry);
+    }
+    aws_sdk_codepipeline::Client::from_conf(config.build())
+}
+
+/// Polls `check` until it yields a value; panics naming `what` after the deadline.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Harness {
+    /// Waits until the execution waits at an approval; returns that approval.
+    pub async fn pending(&self, execution_id: &str) -> PendingApproval {
+        eventually("a pending approval", || async {
+            self.sim
+                .pending_approval(&self.pipeline)
+                .filter(|p| p.execution_id == execution_id)
+        })
+        .await
+    }
+
+    /// Starts an execution through the test handle and waits for its approval.
+    pub async fn start_and_wait(&self) -> PendingApproval {
+        let execution_id = self.sim.start_execution(&self.pipeline).await;
+        self.pending(&execution_id).await
+    }
+
+    /// Waits until the execution reaches `status`, read through `GetPipelineExecution`.
+    pub async fn wait_for_status(&self, execution_id: &str, status: &str) {
+        eventually(&format!("execution status {status}"), || async {
+            let output = self
+                .codepipeline
+                .get_pipeline_execution()
+                .pipeline_name(&self.pipeline)
+                .pipeline_execution_id(execution_id)
+                .send()
+                .await
+                .expect("GetPipelineExecution");
+            let execution = output.pipeline_execution?;
+            (execution.status?.as_str() == status).then_some(())
+        })
+        .await;
+    }
+
+    /// `PutApprovalResult` for the pending approval, with any token and status.
+    pub async fn put(
+        &self,
+        pending: &PendingApproval,
+        token: &str,
+        status: ApprovalStatus,
+        summary: &str,
+    ) -> Result<PutApprovalResultOutput, SdkError<PutApprovalResultError>> {
+        put_with(
+            &self.codepipeline,
+            &self.pipeline,
+            pending,
+            token,
+            status,
+            summary,
+        )
+        .await
+    }
+
+    /// Long-polls the harness queue (bounded) for one message body.
+    pub async fn receive_one(&self) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .wait_time_seconds(2)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if let Some(body) = received
+                .messages
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|m| m.body)
+            {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "no message reached the queue");
+        }
+    }
+}
+
+/// `PutApprovalResult` through a given client.
+pub async fn put_with(
+    client: &aws_sdk_codepipeline::Client,
+    pipeline: &str,
+    pending: &PendingApproval,
+    token: &str,
+    status: ApprovalStatus,
+    summary: &str,
+) -> Result<PutApprovalResultOutput, SdkError<PutApprovalResultError>> {
+    let result = ApprovalResult::builder()
+        .summary(summary)
+        .status(status)
+        .build()
+        .expect("summary and status set");
+    client
+        .put_approval_result()
+        .pipeline_name(pipeline)
+        .stage_name(&pending.stage)
+        .action_name(&pending.action)
+        .token(token)
+        .result(result)
+        .send()
+        .await
+}

@@ -1,0 +1,58 @@
+# Shared by scripts/test and scripts/sandbox: the project's venv and a ministack it starts
+# and stops itself, on 127.0.0.1 only. Source it; do not run it.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+RUN_DIR="$ROOT/.run"
+
+# Creates .venv and installs the pinned requirements when they changed.
+ensure_venv() {
+  local stamp="$VENV/.requirements"
+  if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+  fi
+  if ! cmp -s "$ROOT/scripts/requirements.txt" "$stamp"; then
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+    cp "$ROOT/scripts/requirements.txt" "$stamp"
+  fi
+}
+
+# A free TCP port on 127.0.0.1.
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Starts ministack in the background; sets MINISTACK_URL and MINISTACK_PID.
+start_ministack() {
+  mkdir -p "$RUN_DIR"
+  local port data
+  port=$(free_port)
+  data=$(mktemp -d "$RUN_DIR/ministack-data.XXXXXX")
+  BIND_HOST=127.0.0.1 GATEWAY_PORT="$port" S3_DATA_DIR="$data" LOG_LEVEL=WARNING \
+    "$VENV/bin/ministack" >"$RUN_DIR/ministack.log" 2>&1 &
+  MINISTACK_PID=$!
+  MINISTACK_URL="http://127.0.0.1:$port"
+  export MINISTACK_URL
+  local deadline=$((SECONDS + 60))
+  until curl -sf "$MINISTACK_URL/_ministack/health" >/dev/null 2>&1; do
+    if ! kill -0 "$MINISTACK_PID" 2>/dev/null; then
+      echo "ministack exited; its log:" >&2
+      cat "$RUN_DIR/ministack.log" >&2
+      return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "ministack did not become healthy within 60 s" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "ministack ready at $MINISTACK_URL (pid $MINISTACK_PID)"
+}
+
+# Stops the ministack this shell started, by PID.
+stop_ministack() {
+  if [ -n "${MINISTACK_PID:-}" ] && kill -0 "$MINISTACK_PID" 2>/dev/null; then
+    kill "$MINISTACK_PID" 2>/dev/null || true
+    wait "$MINISTACK_PID" 2>/dev/null || true
+  fi
+}

@@ -1,0 +1,331 @@
+//! The approval loop end to end: CodePipeline simulator → SNS → SQS (ministack) → the bot →
+//! Slack emulator → click over Socket Mode → PutApprovalResult → restamped prompt.
+
+use emulators::slack::Failure;
+use serde_json::json;
+
+use crate::support::{
+    eventually, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY,
+};
+
+const APPROVE: &str = "approval:approve";
+const REJECT: &str = "approval:reject";
+
+#[tokio::test]
+async fn an_approver_approves_and_the_pipeline_moves_on() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (execution, prompt) = bot.start_and_wait_for_prompt().await;
+    assert!(has_buttons(&prompt));
+    let blocks = prompt.blocks.to_string();
+    assert!(blocks.contains(&bot.pipeline), "{blocks}");
+    assert!(blocks.contains("<!date^"), "expiry shown: {blocks}");
+
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+
+    let restamped = bot
+        .wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
+        .await;
+    assert!(restamped.blocks.to_string().contains("<!date^"));
+    let results = bot.codepipeline.approval_results();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].status, "Approved");
+    assert!(results[0].summary.contains(ALICE), "{}", results[0].summary);
+    assert!(results[0].summary.chars().count() <= 512);
+    eventually("the execution to succeed", || async {
+        (bot.codepipeline
+            .execution_status(&bot.pipeline, &execution)
+            .as_deref()
+            == Some("Succeeded"))
+        .then_some(())
+    })
+    .await;
+    assert_eq!(bot.prompts().len(), 1, "exactly one prompt");
+}
+
+#[tokio::test]
+async fn a_group_member_rejects_with_raw_delivery_and_the_execution_fails() {
+    let bot = Bot::spawn(Options {
+        raw_delivery: true,
+        ..Options::default()
+    })
+    .await;
+    let (execution, prompt) = bot.start_and_wait_for_prompt().await;
+
+    bot.click(&prompt.ts, REJECT, BOB).await;
+
+    bot.wait_for_restamp(&prompt.ts, "*Rejected* by <@U0BOB>")
+        .await;
+    let results = bot.codepipeline.approval_results();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].status, "Rejected");
+    eventually("the execution to fail", || async {
+        (bot.codepipeline
+            .execution_status(&bot.pipeline, &execution)
+            .as_deref()
+            == Some("Failed"))
+        .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_redelivered_notification_is_posted_once() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let published = bot
+        .codepipeline
+        .notifications()
+        .into_iter()
+        .last()
+        .expect("a notification was published");
+    // SNS and SQS are at-least-once: deliver the very same notification twice more.
+    for _ in 0..2 {
+        bot.aws
+            .sns
+            .publish()
+            .topic_arn(&bot.aws.topic_arn)
+            .subject(&published.subject)
+            .message(published.message.to_string())
+            .send()
+            .await
+            .expect("publish");
+    }
+    eventually("the queue to be drained", || async {
+        (bot.aws.queue_depth().await == 0).then_some(())
+    })
+    .await;
+    let prompts = bot.prompts();
+    assert_eq!(prompts.len(), 1, "one prompt for one token");
+    assert_eq!(prompts[0].ts, prompt.ts);
+}
+
+#[tokio::test]
+async fn someone_who_is_not_an_approver_is_told_so_and_nothing_reaches_codepipeline() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    bot.click(&prompt.ts, APPROVE, MALLORY).await;
+
+    let reply = bot.wait_for_ephemeral(MALLORY, "not an approver").await;
+    let text = reply.text.unwrap_or_default();
+    assert!(
+        text.contains("<@U0ALICE>") && text.contains("<!subteam^S0RELEASE>"),
+        "{text}"
+    );
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+    assert!(
+        has_buttons(&bot.message(&prompt.ts)),
+        "the prompt stays open"
+    );
+}
+
+#[tokio::test]
+async fn a_double_click_records_one_decision() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    let first = bot.slack.click(CHANNEL, &prompt.ts, APPROVE, ALICE);
+    let second = bot.slack.click(CHANNEL, &prompt.ts, APPROVE, ALICE);
+    let (first, second) = tokio::join!(first, second);
+    for e in [first.expect("click"), second.expect("click")] {
+        assert!(e.acked(DEADLINE).await.is_some());
+    }
+
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
+        .await;
+    bot.wait_for_ephemeral(ALICE, "changed nothing").await;
+    assert_eq!(bot.codepipeline.approval_results().len(), 1);
+}
+
+#[tokio::test]
+async fn two_people_at_once_end_with_one_result_and_a_consistent_message() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    let (a, b) = tokio::join!(
+        bot.slack.click(CHANNEL, &prompt.ts, APPROVE, ALICE),
+        bot.slack.click(CHANNEL, &prompt.ts, REJECT, BOB),
+    );
+    for e in [a.expect("click"), b.expect("click")] {
+        assert!(e.acked(DEADLINE).await.is_some());
+    }
+
+    let winner = eventually("one decision", || async {
+        bot.codepipeline.approval_results().into_iter().next()
+    })
+    .await;
+    let expected = match winner.status.as_str() {
+        "Approved" => "*Approved* by <@U0ALICE>",
+        _ => "*Rejected* by <@U0BOB>",
+    };
+    let loser = if winner.status == "Approved" {
+        BOB
+    } else {
+        ALICE
+    };
+    bot.wait_for_restamp(&prompt.ts, expected).await;
+    bot.wait_for_ephemeral(loser, "changed nothing").await;
+    assert_eq!(bot.codepipeline.approval_results().len(), 1);
+    assert_eq!(
+        bot.message(&prompt.ts)
+            .blocks
+            .to_string()
+            .matches("approval_outcome")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_expired_approval_says_so_and_loses_its_buttons() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    bot.codepipeline.expire_approvals(&bot.pipeline);
+
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+
+    bot.wait_for_restamp(&prompt.ts, "expired or was superseded")
+        .await;
+    bot.wait_for_ephemeral(ALICE, "expired or was superseded")
+        .await;
+    assert!(bot.codepipeline.approval_results().is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_decided_in_the_console_is_shown_as_already_decided() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let pending = bot
+        .codepipeline
+        .pending_approval(&bot.pipeline)
+        .expect("pending");
+    bot.codepipeline
+        .decide_in_console(
+            &bot.pipeline,
+            &pending.token,
+            true,
+            "approved in the console",
+        )
+        .expect("console decision");
+
+    bot.click(&prompt.ts, REJECT, ALICE).await;
+
+    bot.wait_for_restamp(&prompt.ts, "already decided").await;
+    bot.wait_for_ephemeral(ALICE, "already decided").await;
+}
+
+#[tokio::test]
+async fn a_prompt_that_slack_refuses_at_first_is_posted_once_slack_recovers() {
+    let bot = Bot::spawn(Options::default()).await;
+    bot.slack
+        .fail_next("chat.postMessage", Failure::ServerError, 1);
+    bot.slack.fail_next(
+        "chat.postMessage",
+        Failure::RateLimited {
+            retry_after_secs: 1,
+        },
+        1,
+    );
+
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    assert!(bot.slack.calls("chat.postMessage") >= 3);
+    eventually("the queue to be drained", || async {
+        (bot.aws.queue_depth().await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(bot.prompts().len(), 1);
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
+}
+
+#[tokio::test]
+async fn a_refresh_requested_disconnect_loses_no_click() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    bot.slack.disconnect("refresh_requested");
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+
+    bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
+    assert!(
+        bot.slack.wait_for_connections(2, DEADLINE).await,
+        "the bot reconnects to two sockets"
+    );
+    bot.slack.drop_connection();
+    let (_, second) = bot.start_and_wait_for_prompt().await;
+    bot.click(&second.ts, REJECT, ALICE).await;
+    bot.wait_for_restamp(&second.ts, "*Rejected*").await;
+}
+
+#[tokio::test]
+async fn a_tampered_button_value_is_refused_without_calling_codepipeline() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let mut blocks = prompt.blocks.clone();
+    let actions = blocks
+        .as_array_mut()
+        .and_then(|b| b.iter_mut().find(|b| b["type"] == "actions"))
+        .expect("the buttons");
+    let value = &mut actions["elements"][0]["value"];
+    *value = json!(value
+        .as_str()
+        .unwrap_or_default()
+        .replace(&bot.pipeline, "other-pipeline"));
+    let content = serde_json::from_value(json!({"text": "tampered", "blocks": blocks}))
+        .expect("message content");
+    let web = bot.web();
+    let channel = chatops::ids::ChannelId::parse(CHANNEL).expect("channel");
+    let ts = web.post(&channel, content, None).await.expect("post");
+
+    bot.click(&ts, APPROVE, ALICE).await;
+
+    bot.wait_for_ephemeral(ALICE, "not served by this bot")
+        .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_rotated_bot_token_is_reread_from_parameter_store_on_invalid_auth() {
+    let bot = Bot::spawn(Options::default()).await;
+    let rotated = format!("xoxb-rotated-{}", bot.aws.id);
+    bot.aws.put_parameter("slack/bot_token", &rotated).await;
+    bot.slack.set_bot_token(&rotated);
+
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    assert_eq!(
+        bot.slack.calls("chat.postMessage"),
+        2,
+        "refused once with the old token, then posted at once with the new one"
+    );
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
+}
+
+#[tokio::test]
+async fn shutdown_during_a_click_finishes_the_decision_and_stops_cleanly() {
+    let mut bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.stop().await;
+
+    assert_eq!(bot.codepipeline.approval_results().len(), 1);
+    let m = bot.message(&prompt.ts);
+    assert!(!has_buttons(&m) && m.blocks.to_string().contains("*Approved*"));
+}
+
+#[tokio::test]
+async fn shutdown_mid_long_poll_leaves_new_notifications_in_the_queue() {
+    let mut bot = Bot::spawn(Options::default()).await;
+    bot.stop().await;
+
+    bot.codepipeline.start_execution(&bot.pipeline).await;
+
+    eventually("the notification to wait in the queue", || async {
+        (bot.aws.queue_depth().await == 1).then_some(())
+    })
+    .await;
+    assert!(bot.prompts().is_empty());
+}

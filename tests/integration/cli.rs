@@ -1,0 +1,218 @@
+//! The `chatops` binary as an operator runs it: configuration errors, `check`, start-up failures,
+//! logs, and SIGTERM.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use crate::support::{Bot, ALICE, DEADLINE};
+
+/// `chatops <args>` with a clean environment for the variables the bot reads.
+fn chatops(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatops"));
+    cmd.args(args)
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("SLACK_APP_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// A running `chatops` whose output is drained from the start (a full pipe would stall it).
+struct Running {
+    child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+fn drain(stream: impl AsyncRead + Unpin + Send + 'static) -> JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut stream = stream;
+        let mut s = String::new();
+        let _ = stream.read_to_string(&mut s).await;
+        s
+    })
+}
+
+fn start(cmd: &mut Command) -> Running {
+    let mut child = cmd.spawn().expect("spawn chatops");
+    let stdout = drain(child.stdout.take().expect("stdout piped"));
+    let stderr = drain(child.stderr.take().expect("stderr piped"));
+    Running {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+/// Waits for the process to exit; its status, stdout and stderr.
+async fn finish(mut running: Running) -> (ExitStatus, String, String) {
+    let status = tokio::time::timeout(DEADLINE, running.child.wait())
+        .await
+        .expect("chatops exits within the deadline")
+        .expect("wait");
+    (
+        status,
+        running.stdout.await.expect("stdout"),
+        running.stderr.await.expect("stderr"),
+    )
+}
+
+async fn run(cmd: &mut Command) -> (ExitStatus, String, String) {
+    finish(start(cmd)).await
+}
+
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("chatops-cli-{}-{name}.toml", std::process::id()));
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+const VALID: &str = include_str!("../../config/chatops.example.toml");
+
+fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[tokio::test]
+async fn the_documented_example_configuration_is_valid() {
+    let settings = chatops::config::Settings::parse(VALID, "example", Vec::new())
+        .expect("config/chatops.example.toml parses");
+    assert!(!settings.pipelines.is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_key_stops_the_program_with_exit_code_2_naming_the_key() {
+    let path = config_file("typo", &VALID.replace("region =", "regoin ="));
+    let (status, _, stderr) = run(&mut chatops(&["run", "--config", arg(&path)])).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("aws.regoin"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_bad_environment_override_stops_the_program_with_exit_code_2() {
+    let path = config_file("env", VALID);
+    let (status, _, stderr) =
+        run(chatops(&["check", "--config", arg(&path)])
+            .env("CHATOPS__APPROVALS__WAIT_TIME_SECS", "60"))
+        .await;
+    assert_eq!(status.code(), Some(2));
+    assert!(stderr.contains("approvals.wait_time_secs"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_missing_parameter_stops_start_up_naming_it_in_full() {
+    let bot = Bot::prepare(false).await;
+    let name = format!("{}/slack/app_token", bot.aws.parameter_path);
+    bot.aws
+        .ssm
+        .delete_parameter()
+        .name(&name)
+        .send()
+        .await
+        .expect("delete parameter");
+    let path = bot.write_config();
+
+    let (status, _, stderr) = run(&mut chatops(&["run", "--config", arg(&path)])).await;
+
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stderr.contains(&format!("parameter {name} is missing")),
+        "{stderr}"
+    );
+    assert_eq!(bot.slack.open_connections(), 0, "nothing connected");
+}
+
+#[tokio::test]
+async fn a_blank_parameter_stops_start_up_naming_it() {
+    let bot = Bot::prepare(false).await;
+    bot.aws.put_parameter("slack/bot_token", " ").await;
+    let (status, _, stderr) =
+        run(&mut chatops(&["run", "--config", arg(&bot.write_config())])).await;
+    assert_eq!(status.code(), Some(1));
+    let name = format!("{}/slack/bot_token", bot.aws.parameter_path);
+    assert!(
+        stderr.contains(&format!("parameter {name} is empty")),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn check_prints_a_line_per_dependency_and_fails_on_any_cross() {
+    let bot = Bot::prepare(false).await;
+    let path = bot.write_config();
+
+    let (status, stdout, _) = run(&mut chatops(&["check", "--config", arg(&path)])).await;
+    assert!(status.success(), "{stdout}");
+    for line in [
+        "✓ configuration",
+        "✓ Slack tokens",
+        "✓ Slack auth.test",
+        "✓ SQS queue",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+
+    let missing_queue = format!("{}/000000000000/no-such-queue", bot.aws.endpoint);
+    let (status, stdout, _) = run(chatops(&["check", "--config", arg(&path)])
+        .env("CHATOPS__APPROVALS__QUEUE_URL", missing_queue))
+    .await;
+    assert_eq!(status.code(), Some(1));
+    assert!(stdout.contains("✓ Slack auth.test"), "{stdout}");
+    assert!(stdout.contains("✗ SQS queue"), "{stdout}");
+
+    bot.slack.set_bot_token("xoxb-someone-else");
+    let (status, stdout, _) = run(&mut chatops(&["check", "--config", arg(&path)])).await;
+    assert_eq!(status.code(), Some(1));
+    assert!(stdout.contains("✗ Slack auth.test"), "{stdout}");
+}
+
+#[tokio::test]
+async fn the_daemon_approves_logs_json_without_secrets_and_exits_0_on_sigterm() {
+    let bot = Bot::prepare(false).await;
+    let path = bot.write_config();
+    let running = start(
+        chatops(&["run", "--config", arg(&path), "--log-format", "json"]).env("RUST_LOG", "trace"),
+    );
+    assert!(
+        bot.slack.wait_for_connections(2, DEADLINE).await,
+        "connected"
+    );
+
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    bot.click(&prompt.ts, "approval:approve", ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
+
+    let pid = running.child.id().expect("pid").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let (status, _, stderr) = finish(running).await;
+
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("shutdown complete"), "{stderr}");
+    for secret in [&bot.aws.bot_token, &bot.aws.app_token] {
+        assert!(
+            !stderr.contains(secret.as_str()),
+            "a token leaked into the logs"
+        );
+    }
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() > 10);
+    for line in lines {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "not a JSON log line: {line}");
+    }
+    assert!(
+        stderr.contains("\"token_hash\""),
+        "spans carry the token hash"
+    );
+}

@@ -1,0 +1,141 @@
+//! Per-test AWS resources on ministack: an SNS topic, an SQS queue subscribed to it, and the
+//! Slack tokens as SecureString parameters, all under unique names.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_ssm::types::ParameterType;
+
+pub const REGION: &str = "us-east-1";
+
+/// ministack's URL, from the environment the test script sets.
+pub fn ministack_url() -> String {
+    std::env::var("MINISTACK_URL")
+        .expect("MINISTACK_URL is not set: run the tests with scripts/test, which starts ministack")
+}
+
+/// An SDK configuration pointed at ministack.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(ministack_url())
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+/// What one test owns on ministack.
+pub struct Resources {
+    pub id: String,
+    pub endpoint: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub parameter_path: String,
+    pub bot_token: String,
+    pub app_token: String,
+}
+
+impl Resources {
+    /// Creates the topic, queue, subscription and token parameters.
+    pub async fn create(raw_delivery: bool) -> Resources {
+        let config = sdk_config().await;
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let sns = aws_sdk_sns::Client::new(&config);
+        let ssm = aws_sdk_ssm::Client::new(&config);
+        let topic_arn = sns
+            .create_topic()
+            .name(format!("approvals-{id}"))
+            .send()
+            .await
+            .expect("create topic")
+            .topic_arn
+            .expect("topic arn");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("approvals-{id}"))
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("queue arn");
+        let mut subscribe = sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn);
+        if raw_delivery {
+            subscribe = subscribe.attributes("RawMessageDelivery", "true");
+        }
+        subscribe.send().await.expect("subscribe");
+        let parameter_path = format!("/test/{id}/chatops");
+        let resources = Resources {
+            bot_token: format!("xoxb-test-{id}"),
+            app_token: format!("xapp-test-{id}"),
+            endpoint: ministack_url(),
+            id,
+            sqs,
+            sns,
+            ssm,
+            topic_arn,
+            queue_url,
+            parameter_path,
+        };
+        resources
+            .put_parameter("slack/bot_token", &resources.bot_token.clone())
+            .await;
+        resources
+            .put_parameter("slack/app_token", &resources.app_token.clone())
+            .await;
+        resources
+    }
+
+    /// Writes (or overwrites) a SecureString under the test's path.
+    pub async fn put_parameter(&self, name: &str, value: &str) {
+        self.ssm
+            .put_parameter()
+            .name(format!("{}/{name}", self.parameter_path))
+            .value(value)
+            .r#type(ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+
+    /// Messages in the queue, visible or in flight.
+    pub async fn queue_depth(&self) -> usize {
+        let attributes = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .expect("queue attributes")
+            .attributes
+            .unwrap_or_default();
+        [
+            QueueAttributeName::ApproximateNumberOfMessages,
+            QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        ]
+        .iter()
+        .filter_map(|k| attributes.get(k).and_then(|v| v.parse::<usize>().ok()))
+        .sum()
+    }
+}

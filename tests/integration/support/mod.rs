@@ -1,0 +1,289 @@
+//! The one test harness: emulators in-process on 127.0.0.1:0, ministack from `MINISTACK_URL`,
+//! unique AWS resources per test, the real `App` built from a real TOML configuration.
+
+pub mod aws;
+
+use emulators::codepipeline::{CodePipelineSim, PipelineDef, SimConfig};
+use emulators::slack::{Envelope, Message, SlackConfig, SlackEmulator};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use chatops::app::App;
+use chatops::config::Settings;
+use chatops::outbound::parameter_store::{SlackTokens, TokenStore};
+use chatops::outbound::slack::{self, SlackWeb};
+use chatops::secret::Secret;
+
+/// How long any wait in a test may take before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+pub const CHANNEL: &str = "C0DEPLOYS";
+/// A configured approver, by user id.
+pub const ALICE: &str = "U0ALICE";
+/// An approver through the user group [`APPROVERS_GROUP`].
+pub const BOB: &str = "U0BOB";
+/// Not an approver.
+pub const MALLORY: &str = "U0MALLORY";
+pub const APPROVERS_GROUP: &str = "S0RELEASE";
+
+/// Polls `check` until it yields `Some`, failing the test after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Installs a test subscriber when `TEST_LOG` is set.
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        chatops::telemetry::init(chatops::telemetry::LogFormat::Human);
+    }
+}
+
+/// Knobs a test may turn before the bot starts.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// SNS → SQS raw message delivery (no SNS envelope).
+    pub raw_delivery: bool,
+    /// Extra `CHATOPS__…` overrides.
+    pub env: Vec<(String, String)>,
+}
+
+/// A running bot with its emulators and AWS resources.
+pub struct Bot {
+    pub slack: SlackEmulator,
+    pub codepipeline: CodePipelineSim,
+    pub aws: aws::Resources,
+    pub pipeline: String,
+    pub config_toml: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    run: Option<JoinHandle<()>>,
+    emulators: CancellationToken,
+}
+
+impl Bot {
+    /// Starts emulators, creates the AWS resources, builds and runs the real app in-process, and
+    /// waits until its Socket Mode connections are open.
+    pub async fn spawn(options: Options) -> Bot {
+        let mut bot = Self::prepare(options.raw_delivery).await;
+        let settings =
+            Settings::parse(&bot.config_toml, "test", options.env).expect("test settings");
+        let app = App::build(settings, None).await.expect("app builds");
+        let (tx, rx) = oneshot::channel();
+        bot.run = Some(tokio::spawn(app.run(async {
+            let _ = rx.await;
+        })));
+        bot.shutdown = Some(tx);
+        assert!(
+            bot.slack.wait_for_connections(2, DEADLINE).await,
+            "the bot opened two Socket Mode connections"
+        );
+        bot
+    }
+
+    /// Everything but the bot: emulators, AWS resources, and the configuration text.
+    pub async fn prepare(raw_delivery: bool) -> Bot {
+        init_logs();
+        let emulators = CancellationToken::new();
+        let aws = aws::Resources::create(raw_delivery).await;
+        let slack = SlackEmulator::start(
+            SlackConfig {
+                bot_token: aws.bot_token.clone(),
+                app_token: aws.app_token.clone(),
+                ..SlackConfig::default()
+            },
+            emulators.clone(),
+        )
+        .await
+        .expect("Slack emulator starts");
+        slack.add_channel(CHANNEL, "deploys");
+        for (id, name) in [(ALICE, "alice"), (BOB, "bob"), (MALLORY, "mallory")] {
+            slack.add_user(id, name);
+        }
+        slack.add_usergroup(APPROVERS_GROUP, &[BOB]);
+        let codepipeline = CodePipelineSim::start(
+            SimConfig {
+                region: aws::REGION.into(),
+                account_id: "000000000000".into(),
+                sns_endpoint_url: aws.endpoint.clone(),
+            },
+            emulators.clone(),
+        )
+        .await
+        .expect("CodePipeline simulator starts");
+        let pipeline = format!("web-{}", aws.id);
+        codepipeline.create_pipeline(PipelineDef::with_approval(&pipeline, &aws.topic_arn));
+        let config_toml = format!(
+            r#"
+            [aws]
+            region = "{region}"
+            endpoint_url = "{endpoint}"
+            codepipeline_endpoint_url = "{codepipeline}"
+
+            [slack]
+            api_url = "{slack}"
+            reconnect_secs = 1
+
+            [parameter_store]
+            path = "{path}"
+
+            [approvals]
+            queue_url = "{queue}"
+            wait_time_secs = 1
+            retry_base_secs = 1
+            retry_max_secs = 2
+
+            [shutdown]
+            grace_secs = 10
+
+            [[pipelines]]
+            name = "{pipeline}"
+            channel = "{CHANNEL}"
+            approver_users = ["{ALICE}"]
+            approver_groups = ["{APPROVERS_GROUP}"]
+            "#,
+            region = aws::REGION,
+            endpoint = aws.endpoint,
+            codepipeline = codepipeline.endpoint_url(),
+            slack = slack.api_url(),
+            path = aws.parameter_path,
+            queue = aws.queue_url,
+        );
+        Bot {
+            slack,
+            codepipeline,
+            aws,
+            pipeline,
+            config_toml,
+            shutdown: None,
+            run: None,
+            emulators,
+        }
+    }
+
+    /// Writes the configuration to a fresh file for the `chatops` binary.
+    pub fn write_config(&self) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("chatops-{}.toml", self.aws.id));
+        std::fs::write(&path, &self.config_toml).expect("write config");
+        path
+    }
+
+    /// Starts an execution and waits for its prompt; returns the execution id and the prompt.
+    pub async fn start_and_wait_for_prompt(&self) -> (String, Message) {
+        let before = self.prompts().len();
+        let execution = self.codepipeline.start_execution(&self.pipeline).await;
+        let prompt = eventually("the approval prompt", || async {
+            self.prompts().into_iter().nth(before)
+        })
+        .await;
+        (execution, prompt)
+    }
+
+    /// Top-level messages in the pipeline's channel that are approval prompts.
+    pub fn prompts(&self) -> Vec<Message> {
+        self.slack
+            .messages(CHANNEL)
+            .into_iter()
+            .filter(|m| m.thread_ts.is_none())
+            .collect()
+    }
+
+    /// The current version of the message posted at `ts`.
+    pub fn message(&self, ts: &str) -> Message {
+        self.slack
+            .messages(CHANNEL)
+            .into_iter()
+            .find(|m| m.ts == ts)
+            .expect("message exists")
+    }
+
+    /// Clicks a button of the prompt at `ts` and waits for the ack.
+    pub async fn click(&self, ts: &str, action_id: &str, user: &str) -> Envelope {
+        let envelope = self
+            .slack
+            .click(CHANNEL, ts, action_id, user)
+            .await
+            .expect("click delivered");
+        assert!(
+            envelope.acked(DEADLINE).await.is_some(),
+            "the click was acknowledged"
+        );
+        envelope
+    }
+
+    /// Waits until the prompt at `ts` has no buttons and says `needle`.
+    pub async fn wait_for_restamp(&self, ts: &str, needle: &str) -> Message {
+        eventually(&format!("the prompt to say {needle:?}"), || async {
+            let m = self.message(ts);
+            (!has_buttons(&m) && m.blocks.to_string().contains(needle)).then_some(m)
+        })
+        .await
+    }
+
+    /// Waits for an ephemeral message to `user` containing `needle`.
+    pub async fn wait_for_ephemeral(&self, user: &str, needle: &str) -> Message {
+        eventually(
+            &format!("an ephemeral to {user} saying {needle:?}"),
+            || async {
+                self.slack
+                    .ephemerals(CHANNEL, user)
+                    .into_iter()
+                    .find(|m| m.text.as_deref().is_some_and(|t| t.contains(needle)))
+            },
+        )
+        .await
+    }
+
+    /// A Web API client with the bot's token, for a test posting as the bot.
+    pub fn web(&self) -> SlackWeb {
+        let client = slack::build_client(Some(&self.slack.api_url())).expect("client");
+        SlackWeb::new(
+            client,
+            TokenStore::fixed(SlackTokens {
+                bot: Secret::new(self.aws.bot_token.clone()),
+                app: Secret::new(self.aws.app_token.clone()),
+            }),
+        )
+    }
+
+    /// Triggers shutdown and waits for `App::run` to return.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(run) = self.run.take() {
+            tokio::time::timeout(DEADLINE, run)
+                .await
+                .expect("the bot stops within the deadline")
+                .expect("the bot's task did not panic");
+        }
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.emulators.cancel();
+    }
+}
+
+/// Whether a message still shows an actions block.
+pub fn has_buttons(m: &Message) -> bool {
+    m.blocks
+        .as_array()
+        .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "actions"))
+}
