@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::approvals::Approvals;
+use crate::commands::Commands;
 use crate::config::{AwsSettings, Settings};
 use crate::inbound::approval_queue::ApprovalQueue;
 use crate::inbound::socket_mode::{self, Handlers};
@@ -85,6 +86,7 @@ impl App {
         ));
         let handlers = Arc::new(Handlers {
             approvals: approvals.clone(),
+            commands: Arc::new(Commands::new(self.settings.clone())),
             tracker: tracker.clone(),
         });
         tracker.spawn(socket_mode::supervise(

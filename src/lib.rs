@@ -3,19 +3,22 @@
 //! Data flows one way:
 //!
 //! ```text
-//! inbound/ (Socket Mode callbacks, SQS long-poll)  →  approvals/ (domain)  →  outbound/ (Slack, AWS)
+//! inbound/ (Socket Mode callbacks, SQS long-poll)  →  approvals/, commands/ (domain)  →  outbound/ (Slack, AWS)
 //! ```
 //!
 //! - [`config`]: typed settings from one TOML file plus `CHATOPS__…` overrides.
 //! - [`app`]: the composition root; builds every client once, runs the loops, owns shutdown.
 //! - [`inbound`]: adapters that convert what arrives and hand it to the domain.
 //! - [`approvals`]: parse notifications, post prompts, apply decisions.
+//! - [`commands`]: the slash-command registry (`/deploy`, `/redshift-alerts`).
 //! - [`outbound`]: the Slack Web API, CodePipeline, Parameter Store, Block Kit rendering.
 
 pub mod app;
 pub mod approvals;
 pub mod bounded;
+pub mod commands;
 pub mod config;
+pub mod error;
 pub mod ids;
 pub mod inbound;
 pub mod outbound;

@@ -1,2 +1,3 @@
 pub mod codepipeline;
+pub mod ministack;
 pub mod slack;

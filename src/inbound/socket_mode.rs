@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use crate::approvals::decide::Click;
 use crate::approvals::{Approvals, Decision};
+use crate::commands::{Commands, Invocation};
 use crate::config::SlackSettings;
 use crate::outbound::parameter_store::TokenStore;
 use crate::outbound::slack::{Client, Connector};
@@ -20,6 +21,7 @@ use crate::outbound::slack::{Client, Connector};
 /// What the callbacks reach through slack-morphism's user state.
 pub struct Handlers {
     pub approvals: Arc<Approvals>,
+    pub commands: Arc<Commands>,
     /// Tracks every task a callback spawns, so shutdown can wait for them.
     pub tracker: TaskTracker,
 }
@@ -72,7 +74,9 @@ async fn listen(
             .with_error_handler(on_error)
             .with_user_state(handlers.clone()),
     );
-    let callbacks = SlackSocketModeListenerCallbacks::new().with_interaction_events(on_interaction);
+    let callbacks = SlackSocketModeListenerCallbacks::new()
+        .with_interaction_events(on_interaction)
+        .with_command_events(on_command);
     let config = SlackClientSocketModeConfig::new()
         .with_max_connections_count(settings.socket_connections)
         .with_initial_backoff_in_seconds(0)
@@ -115,6 +119,46 @@ async fn on_interaction(
         other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignored interaction"),
     }
     Ok(())
+}
+
+/// Slash commands: parsed here (pure, microseconds); the ack carries the immediate reply and the
+/// rest runs in a tracked task.
+async fn on_command(
+    event: SlackCommandEvent,
+    _client: Arc<Client>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let state = states.read().await;
+    let Some(handlers) = state.get_user_state::<Arc<Handlers>>() else {
+        return Ok(SlackCommandEventResponse::new(SlackMessageContent::new()));
+    };
+    let invocation = Invocation {
+        command: event.command.0,
+        text: event.text.unwrap_or_default(),
+        user_id: event.user_id.0,
+        channel_id: event.channel_id.0,
+        team_id: event.team_id.0,
+        response_url: event.response_url.0.to_string(),
+        trigger_id: event.trigger_id.0,
+    };
+    let span = tracing::info_span!(
+        "command",
+        command = %crate::ids::shorten(&invocation.command),
+        user = %invocation.user_id,
+    );
+    let accepted = handlers.commands.accept(invocation);
+    if let Some(work) = accepted.work {
+        handlers.tracker.spawn(work.instrument(span));
+    }
+    let response_type = if accepted.reply.in_channel {
+        SlackMessageResponseType::InChannel
+    } else {
+        SlackMessageResponseType::Ephemeral
+    };
+    Ok(
+        SlackCommandEventResponse::new(SlackMessageContent::new().with_text(accepted.reply.text))
+            .with_response_type(response_type),
+    )
 }
 
 /// The approval clicks in a `block_actions` payload (other actions are not ours).

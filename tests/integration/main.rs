@@ -2,4 +2,5 @@
 
 mod approvals;
 mod cli;
+mod commands;
 mod support;

@@ -4,14 +4,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_codepipeline::config::{Credentials, Region};
 use aws_sdk_codepipeline::error::SdkError;
 use aws_sdk_codepipeline::operation::put_approval_result::{
     PutApprovalResultError, PutApprovalResultOutput,
 };
 use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
 use emulators::codepipeline::{CodePipelineSim, PendingApproval, PipelineDef, SimConfig};
+use emulators::ministack::{create_topic_queue, TopicQueue};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -58,48 +57,15 @@ pub async fn harness() -> Harness {
 /// A harness whose pipeline is built by `define(pipeline_name, topic_arn)`.
 pub async fn harness_with(define: impl FnOnce(&str, &str) -> PipelineDef) -> Harness {
     let ministack = ministack_url();
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(&ministack)
-        .load()
-        .await;
-    let sns = aws_sdk_sns::Client::new(&sdk_config);
+    let sdk_config = emulators::ministack::sdk_config(&ministack, "us-east-1").await;
     let sqs = aws_sdk_sqs::Client::new(&sdk_config);
     let unique = Uuid::new_v4().simple().to_string();
-    let topic_arn = sns
-        .create_topic()
-        .name(format!("approvals-{unique}"))
-        .send()
+    let TopicQueue {
+        topic_arn,
+        queue_url,
+    } = create_topic_queue(&sdk_config, &format!("approvals-{unique}"), false)
         .await
-        .expect("create topic on ministack")
-        .topic_arn
-        .expect("topic arn");
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(format!("approvals-{unique}"))
-        .send()
-        .await
-        .expect("create queue on ministack")
-        .queue_url
-        .expect("queue url");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-        .expect("queue arn");
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .expect("subscribe queue to topic");
+        .expect("topic and queue on ministack");
 
     let shutdown = CancellationToken::new();
     let config = SimConfig {

@@ -1,9 +1,10 @@
 //! Per-test AWS resources on ministack: an SNS topic, an SQS queue subscribed to it, and the
 //! Slack tokens as SecureString parameters, all under unique names.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_ssm::types::ParameterType;
+use emulators::ministack::{create_topic_queue, TopicQueue};
 
 pub const REGION: &str = "us-east-1";
 
@@ -15,14 +16,7 @@ pub fn ministack_url() -> String {
 
 /// An SDK configuration pointed at ministack.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(ministack_url())
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await
+    emulators::ministack::sdk_config(&ministack_url(), REGION).await
 }
 
 /// What one test owns on ministack.
@@ -47,41 +41,12 @@ impl Resources {
         let sqs = aws_sdk_sqs::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);
         let ssm = aws_sdk_ssm::Client::new(&config);
-        let topic_arn = sns
-            .create_topic()
-            .name(format!("approvals-{id}"))
-            .send()
+        let TopicQueue {
+            topic_arn,
+            queue_url,
+        } = create_topic_queue(&config, &format!("approvals-{id}"), raw_delivery)
             .await
-            .expect("create topic")
-            .topic_arn
-            .expect("topic arn");
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("approvals-{id}"))
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url
-            .expect("queue url");
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .expect("queue arn");
-        let mut subscribe = sns
-            .subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn);
-        if raw_delivery {
-            subscribe = subscribe.attributes("RawMessageDelivery", "true");
-        }
-        subscribe.send().await.expect("subscribe");
+            .expect("topic and queue on ministack");
         let parameter_path = format!("/test/{id}/chatops");
         let resources = Resources {
             bot_token: format!("xoxb-test-{id}"),

@@ -1,0 +1,79 @@
+//! Resources on ministack (any AWS endpoint, really) for the tests and, later, the sandbox:
+//! one SDK configuration with emulator credentials, and the SNS topic → SQS queue pair that
+//! carries approval notifications.
+
+use anyhow::Context;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+/// An SDK configuration for `endpoint` with static test credentials (ministack ignores them).
+pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "test", "test", None, None, "emulator",
+        ))
+        .load()
+        .await
+}
+
+/// A topic whose notifications land in a queue.
+#[derive(Debug, Clone)]
+pub struct TopicQueue {
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+/// Creates topic `name`, queue `name`, and the subscription between them (with SNS raw message
+/// delivery when `raw_delivery`).
+///
+/// # Errors
+/// Any of the AWS calls failing.
+pub async fn create_topic_queue(
+    config: &SdkConfig,
+    name: &str,
+    raw_delivery: bool,
+) -> anyhow::Result<TopicQueue> {
+    let sns = aws_sdk_sns::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let topic_arn = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .context("CreateTopic")?
+        .topic_arn
+        .context("CreateTopic returned no TopicArn")?;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .context("CreateQueue")?
+        .queue_url
+        .context("CreateQueue returned no QueueUrl")?;
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("GetQueueAttributes")?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .context("the queue has no QueueArn")?;
+    let mut subscribe = sns
+        .subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn);
+    if raw_delivery {
+        subscribe = subscribe.attributes("RawMessageDelivery", "true");
+    }
+    subscribe.send().await.context("Subscribe")?;
+    Ok(TopicQueue {
+        topic_arn,
+        queue_url,
+    })
+}
