@@ -1,8 +1,14 @@
 //! Posting the prompt for a pending approval, at most once per token.
 
+use std::time::Duration;
+
 use super::{ApprovalRequest, Approvals};
 use crate::outbound::blocks::{self, RenderError};
+use crate::outbound::codepipeline::ExecutionContext;
 use crate::outbound::slack::SlackError;
+
+/// How long the prompt may wait for the execution's context before it is posted without.
+const CONTEXT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where a prompt was posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,14 +61,21 @@ impl Approvals {
             .settings
             .pipeline(req.approval.pipeline.as_str())
             .ok_or_else(|| AnnounceError::UnknownPipeline(req.approval.pipeline.to_string()))?;
-        let content = blocks::approval_prompt(req)?;
-        let ts = self
-            .clients
-            .slack
-            .post(&pipeline.channel, content, None)
-            .await?;
+        let context = self.context(req).await;
+        let thread = context.as_ref().and_then(|c| {
+            self.threads
+                .lock()
+                .ok()
+                .and_then(|t| t.get(&c.execution_id).cloned())
+        });
+        let content = blocks::approval_prompt(req, context.as_ref())?;
+        let (channel, thread_ts) = match &thread {
+            Some(t) => (&t.channel, Some(t.ts.as_str())),
+            None => (&pipeline.channel, None),
+        };
+        let ts = self.clients.slack.post(channel, content, thread_ts).await?;
         let posted = Posted {
-            channel: pipeline.channel.to_string(),
+            channel: channel.to_string(),
             ts,
         };
         if let Ok(mut p) = self.posted.lock() {
@@ -70,4 +83,42 @@ impl Approvals {
         }
         Ok(Announced::Posted(posted))
     }
+
+    /// The execution behind `req`, or `None` when CodePipeline cannot say in time: the prompt
+    /// then shows the notification's own fields.
+    async fn context(&self, req: &ApprovalRequest) -> Option<ExecutionContext> {
+        let lookup = self.clients.codepipeline.execution_context(&req.approval);
+        match tokio::time::timeout(CONTEXT_TIMEOUT, lookup).await {
+            Ok(Ok(context)) => Some(context),
+            Ok(Err(reason)) => {
+                tracing::warn!(%reason, "no execution context for the prompt");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("execution context lookup timed out; posting without it");
+                None
+            }
+        }
+    }
+
+    /// Posts the approval prompts of `execution_id` as replies in the thread at `ts` in
+    /// `channel` (the thread that follows an execution started from Slack).
+    pub fn follow_in_thread(&self, execution_id: &str, channel: crate::ids::ChannelId, ts: &str) {
+        if let Ok(mut t) = self.threads.lock() {
+            t.insert(
+                execution_id.to_owned(),
+                Thread {
+                    channel,
+                    ts: ts.to_owned(),
+                },
+            );
+        }
+    }
+}
+
+/// A thread that follows one execution.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    pub channel: crate::ids::ChannelId,
+    pub ts: String,
 }

@@ -32,6 +32,8 @@ pub struct Approvals {
     posted: Mutex<BoundedMap<ApprovalToken, announce::Posted>>,
     /// Tokens being decided or decided through this process: one decision per token.
     decisions: Mutex<BoundedMap<ApprovalToken, decide::TokenState>>,
+    /// Executions followed in a Slack thread: their prompts go there.
+    threads: Mutex<BoundedMap<String, announce::Thread>>,
 }
 
 impl Approvals {
@@ -47,6 +49,7 @@ impl Approvals {
             access,
             posted: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
             decisions: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
+            threads: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
         }
     }
 }

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
 
 use crate::approvals::{ApprovalRequest, Decision};
+use crate::outbound::codepipeline::ExecutionContext;
 
 /// `block_id` of the Approve/Reject buttons, removed when the prompt is restamped.
 pub const ACTIONS_BLOCK: &str = "approval_actions";
@@ -43,7 +44,10 @@ pub enum Outcome {
 ///
 /// # Errors
 /// Only on a template bug (see [`RenderError`]).
-pub fn approval_prompt(req: &ApprovalRequest) -> Result<SlackMessageContent, RenderError> {
+pub fn approval_prompt(
+    req: &ApprovalRequest,
+    context: Option<&ExecutionContext>,
+) -> Result<SlackMessageContent, RenderError> {
     let a = &req.approval;
     let mut blocks = vec![
         json!({"type": "header", "text": plain(&format!("Approval needed: {}", a.pipeline), HEADER_MAX)}),
@@ -54,6 +58,10 @@ pub fn approval_prompt(req: &ApprovalRequest) -> Result<SlackMessageContent, Ren
             mrkdwn_field("Region", &req.region),
         ]}),
     ];
+    if let Some(context) = context {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
+            "text": cut(&execution_text(context), SECTION_TEXT_MAX)}}));
+    }
     if let Some(data) = req.custom_data.as_deref().filter(|d| !d.trim().is_empty()) {
         blocks.push(
             json!({"type": "section", "text": {"type": "mrkdwn", "verbatim": true,
@@ -106,6 +114,42 @@ pub fn restamp(
     blocks.push(json!({"type": "section", "block_id": OUTCOME_BLOCK,
         "text": {"type": "mrkdwn", "text": line}}));
     content(&format!("{fallback}: {}", outcome_summary(outcome)), blocks)
+}
+
+/// Revisions shown in a prompt; the rest are counted.
+const REVISIONS_SHOWN: usize = 5;
+
+/// The execution id, who started it, and its source revisions (escaped, each cut).
+fn execution_text(context: &ExecutionContext) -> String {
+    let mut lines = vec![format!("*Execution* `{}`", escape(&context.execution_id))];
+    if let Some(by) = &context.started_by {
+        lines.push(format!("*Started by* {}", escape_cut(by, 200)));
+    }
+    for r in context.revisions.iter().take(REVISIONS_SHOWN) {
+        let id = r.revision_id.as_deref().unwrap_or("unknown revision");
+        let short: String = id.chars().take(12).collect();
+        let id = r
+            .url
+            .as_deref()
+            .and_then(|u| link(u, &format!("`{}`", escape(&short))))
+            .unwrap_or_else(|| format!("`{}`", escape(&short)));
+        let summary = r
+            .summary
+            .as_deref()
+            .map(|s| escape_cut(s.lines().next().unwrap_or_default(), 300))
+            .unwrap_or_default();
+        lines.push(format!(
+            "• {}: {id} {summary}",
+            escape_cut(&r.artifact, 100)
+        ));
+    }
+    if context.revisions.len() > REVISIONS_SHOWN {
+        lines.push(format!(
+            "…and {} more revisions",
+            context.revisions.len() - REVISIONS_SHOWN
+        ));
+    }
+    lines.join("\n")
 }
 
 fn outcome_line(outcome: &Outcome) -> String {

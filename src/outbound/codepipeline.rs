@@ -28,6 +28,24 @@ pub enum DecisionError {
     Other(String),
 }
 
+/// What is being promoted: the execution waiting at an approval and its source revisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionContext {
+    pub execution_id: String,
+    pub revisions: Vec<Revision>,
+    /// Who or what started the execution (`trigger.triggerDetail`, e.g. an IAM ARN).
+    pub started_by: Option<String>,
+}
+
+/// One source revision of an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub artifact: String,
+    pub revision_id: Option<String>,
+    pub summary: Option<String>,
+    pub url: Option<String>,
+}
+
 /// The CodePipeline client.
 #[derive(Clone)]
 pub struct CodePipeline {
@@ -38,6 +56,73 @@ impl CodePipeline {
     /// Wraps an SDK client built by the composition root.
     pub fn new(client: aws_sdk_codepipeline::Client) -> Self {
         Self { client }
+    }
+
+    /// The execution waiting at `approval` (`GetPipelineState`: the stage's latest execution,
+    /// confirmed by the action's token) and its revisions and trigger (`GetPipelineExecution`).
+    ///
+    /// # Errors
+    /// A failed call, or no execution waits there with this token any more.
+    pub async fn execution_context(
+        &self,
+        approval: &ApprovalRef,
+    ) -> Result<ExecutionContext, String> {
+        let state = self
+            .client
+            .get_pipeline_state()
+            .name(approval.pipeline.as_str())
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        let stage = state
+            .stage_states()
+            .iter()
+            .find(|s| s.stage_name() == Some(approval.stage.as_str()))
+            .ok_or("the approval's stage is not in the pipeline state")?;
+        let action = stage
+            .action_states()
+            .iter()
+            .find(|a| a.action_name() == Some(approval.action.as_str()))
+            .and_then(|a| a.latest_execution())
+            .ok_or("the approval action has not run")?;
+        // PARALLEL pipelines hide the token and report it as the external execution id.
+        let token = Some(approval.token.as_str());
+        if action.token() != token && action.external_execution_id() != token {
+            return Err("the approval action now runs with another token".into());
+        }
+        let execution_id = stage
+            .latest_execution()
+            .map(|e| e.pipeline_execution_id().to_owned())
+            .ok_or("the stage has no execution")?;
+        let execution = self
+            .client
+            .get_pipeline_execution()
+            .pipeline_name(approval.pipeline.as_str())
+            .pipeline_execution_id(&execution_id)
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        let execution = execution.pipeline_execution();
+        let revisions = execution
+            .map(|e| e.artifact_revisions())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| Revision {
+                artifact: r.name().unwrap_or("source").to_owned(),
+                revision_id: r.revision_id().map(str::to_owned),
+                summary: r.revision_summary().map(str::to_owned),
+                url: r.revision_url().map(str::to_owned),
+            })
+            .collect();
+        let started_by = execution
+            .and_then(|e| e.trigger())
+            .and_then(|t| t.trigger_detail().or(t.trigger_type().map(|t| t.as_str())))
+            .map(str::to_owned);
+        Ok(ExecutionContext {
+            execution_id,
+            revisions,
+            started_by,
+        })
     }
 
     /// `PutApprovalResult` for `approval`; `summary` is cut to CodePipeline's limit.

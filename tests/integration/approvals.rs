@@ -19,6 +19,10 @@ async fn an_approver_approves_and_the_pipeline_moves_on() {
     let blocks = prompt.blocks.to_string();
     assert!(blocks.contains(&bot.pipeline), "{blocks}");
     assert!(blocks.contains("<!date^"), "expiry shown: {blocks}");
+    assert!(
+        blocks.contains(&format!("*Execution* `{execution}`")),
+        "{blocks}"
+    );
 
     bot.click(&prompt.ts, APPROVE, ALICE).await;
 
@@ -40,6 +44,19 @@ async fn an_approver_approves_and_the_pipeline_moves_on() {
     })
     .await;
     assert_eq!(bot.prompts().len(), 1, "exactly one prompt");
+}
+
+#[tokio::test]
+async fn a_failing_context_lookup_does_not_hold_back_the_prompt() {
+    let bot = Bot::spawn(Options::default()).await;
+    bot.codepipeline
+        .fail_next("GetPipelineState", "ValidationException", 1);
+
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    let blocks = prompt.blocks.to_string();
+    assert!(!blocks.contains("*Execution*"), "{blocks}");
+    assert!(has_buttons(&prompt));
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ fn section_texts(c: &SlackMessageContent) -> Vec<String> {
 
 #[test]
 fn the_prompt_has_header_fields_links_expiry_and_two_confirmed_buttons() {
-    let c = approval_prompt(&request(Some("ship it"))).expect("render");
+    let c = approval_prompt(&request(Some("ship it")), None).expect("render");
     let blocks = json_blocks(&c);
     assert_eq!(blocks[0]["type"], "header");
     let fields = blocks[1]["fields"].as_array().expect("fields");
@@ -65,8 +65,11 @@ fn the_prompt_has_header_fields_links_expiry_and_two_confirmed_buttons() {
 
 #[test]
 fn custom_data_is_escaped_so_it_cannot_mention_or_link() {
-    let c =
-        approval_prompt(&request(Some("<!channel> & <https://evil|Approve> *x*"))).expect("render");
+    let c = approval_prompt(
+        &request(Some("<!channel> & <https://evil|Approve> *x*")),
+        None,
+    )
+    .expect("render");
     let texts = section_texts(&c);
     let data = texts
         .iter()
@@ -81,7 +84,7 @@ fn custom_data_is_escaped_so_it_cannot_mention_or_link() {
 #[test]
 fn very_long_custom_data_is_cut_within_the_section_limit_with_an_ellipsis() {
     for unit in ["a", "&", "😀", "é", "<"] {
-        let c = approval_prompt(&request(Some(&unit.repeat(10_000)))).expect("render");
+        let c = approval_prompt(&request(Some(&unit.repeat(10_000))), None).expect("render");
         let texts = section_texts(&c);
         let data = texts.iter().find(|t| t.ends_with('…')).expect("cut text");
         assert!(data.encode_utf16().count() <= SECTION_TEXT_MAX, "{unit}");
@@ -95,7 +98,7 @@ fn very_long_custom_data_is_cut_within_the_section_limit_with_an_ellipsis() {
 #[test]
 fn short_unicode_custom_data_is_kept_whole() {
     let text = "Déploiement 🚀 — 日本語 OK";
-    let c = approval_prompt(&request(Some(text))).expect("render");
+    let c = approval_prompt(&request(Some(text)), None).expect("render");
     assert!(section_texts(&c).iter().any(|t| t == text));
 }
 
@@ -104,7 +107,7 @@ fn links_that_are_not_plain_http_urls_are_left_out() {
     let mut r = request(None);
     r.external_entity_link = Some("javascript:alert(1)".into());
     r.console_link = Some("https://x|<!channel>".into());
-    let c = approval_prompt(&r).expect("render");
+    let c = approval_prompt(&r, None).expect("render");
     let context = json_blocks(&c)
         .into_iter()
         .find(|b| b["type"] == "context")
@@ -119,7 +122,7 @@ fn links_that_are_not_plain_http_urls_are_left_out() {
 
 #[test]
 fn restamping_replaces_the_buttons_with_the_outcome() {
-    let prompt = approval_prompt(&request(Some("notes"))).expect("render");
+    let prompt = approval_prompt(&request(Some("notes")), None).expect("render");
     let blocks = prompt.blocks.clone().expect("blocks");
     let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
     let outcome = Outcome::Decided {
@@ -147,4 +150,34 @@ fn restamping_replaces_the_buttons_with_the_outcome() {
     assert!(again.last().expect("line")["text"]["text"]
         .as_str()
         .is_some_and(|t| t.contains("expired or was superseded")));
+}
+
+#[test]
+fn the_execution_context_shows_id_starter_and_escaped_revisions() {
+    let context = crate::outbound::codepipeline::ExecutionContext {
+        execution_id: "0f6b2a4c-1111-2222-3333-444455556666".into(),
+        started_by: Some("arn:aws:iam::123:user/<alice>".into()),
+        revisions: (0..7)
+            .map(|i| crate::outbound::codepipeline::Revision {
+                artifact: "SourceArtifact".into(),
+                revision_id: Some(format!("{i}abcdef0123456789")),
+                summary: Some(format!("Fix <!here> & more\nsecond line {i}")),
+                url: Some(format!("https://github.com/o/r/commit/{i}abcdef")),
+            })
+            .collect(),
+    };
+    let c = approval_prompt(&request(None), Some(&context)).expect("render");
+    let text = section_texts(&c)
+        .into_iter()
+        .find(|t| t.contains("*Execution*"))
+        .expect("execution section");
+    assert!(text.contains("`0f6b2a4c-1111-2222-3333-444455556666`"));
+    assert!(text.contains("&lt;alice&gt;"));
+    assert!(
+        text.contains("<https://github.com/o/r/commit/0abcdef|`0abcdef01234`>"),
+        "{text}"
+    );
+    assert!(text.contains("Fix &lt;!here&gt; &amp; more"));
+    assert!(!text.contains("second line"));
+    assert!(text.contains("…and 2 more revisions"));
 }
