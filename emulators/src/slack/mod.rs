@@ -15,6 +15,7 @@ mod methods;
 mod response_url;
 mod socket;
 mod state;
+mod ui;
 mod web_api;
 
 use std::collections::HashSet;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use envelopes::{Ack, EmulatorError, Envelope};
 pub use response_url::ResponsePost;
 pub use state::{Failure, Message};
+pub use ui::Control;
 
 use state::Shared;
 

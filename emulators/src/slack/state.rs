@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::envelopes::Ack;
 use super::response_url::ResponseTarget;
 use super::socket::Connection;
+use super::ui::Control;
 use super::SlackConfig;
 
 /// The bot id reported by `auth.test` and stamped on the bot's messages.
@@ -76,6 +77,8 @@ pub(super) struct Inner {
     pub(super) next_connection_id: u64,
     pub(super) round_robin: usize,
     pub(super) acks: HashMap<String, Vec<Ack>>,
+    /// Demo controls of the browser UI, in the order they were added.
+    pub(super) controls: Vec<(String, Control)>,
     last_ts: (u64, u32),
 }
 
@@ -143,6 +146,7 @@ impl Shared {
             next_connection_id: 0,
             round_robin: 0,
             acks: HashMap::new(),
+            controls: Vec::new(),
             last_ts: (0, 0),
         };
         Self {

@@ -20,12 +20,14 @@ use super::args::{ApiError, Args};
 use super::methods::{TokenKind, METHODS};
 use super::response_url;
 use super::state::{Failure, Inner, Shared};
+use super::ui;
 
 /// Serves HTTP until `shutdown` is cancelled.
 pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
     let app = Router::new()
         .route("/api/{method}", any(call_method))
         .route("/response/{id}", post(response_url::respond))
+        .merge(ui::routes())
         .with_state(shared);
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())

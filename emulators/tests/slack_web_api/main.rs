@@ -5,4 +5,5 @@
 
 mod socket_mode;
 mod support;
+mod ui;
 mod web_api;
