@@ -11,12 +11,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::approvals::Approvals;
+use crate::commands::deploy::Deploy;
+use crate::commands::redshift_alerts::{Clock, RedshiftAlerts};
 use crate::commands::Commands;
 use crate::config::{AwsSettings, Settings};
 use crate::inbound::approval_queue::ApprovalQueue;
+use crate::inbound::pipeline_events::PipelineEvents;
 use crate::inbound::socket_mode::{self, Handlers};
+use crate::outbound::athena::Athena;
 use crate::outbound::codepipeline::CodePipeline;
-use crate::outbound::parameter_store::{SlackTokens, TokenStore};
+use crate::outbound::parameter_store::{SlackTokens, StringList, TokenStore};
 use crate::outbound::slack::{self, SlackWeb};
 use crate::outbound::Clients;
 
@@ -30,6 +34,9 @@ pub struct App {
     clients: Clients,
     tokens: TokenStore,
     slack_client: Arc<slack::Client>,
+    /// The Redshift cluster list (when `/redshift-alerts` is configured).
+    clusters: Option<StringList>,
+    clock: Clock,
 }
 
 impl App {
@@ -47,17 +54,15 @@ impl App {
         // process. An error only means it was chosen already.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let aws = aws_config(&settings.aws).await;
+        let ssm = aws_sdk_ssm::Client::new(&aws);
         let tokens = match dev_tokens {
             Some(t) => {
                 tracing::warn!("using SLACK_BOT_TOKEN / SLACK_APP_TOKEN from the environment: local development only");
                 TokenStore::fixed(t)
             }
             None => {
-                TokenStore::from_parameter_store(
-                    aws_sdk_ssm::Client::new(&aws),
-                    &settings.parameter_store.path,
-                )
-                .await?
+                TokenStore::from_parameter_store(ssm.clone(), &settings.parameter_store.path)
+                    .await?
             }
         };
         let slack_client = slack::build_client(settings.slack.api_url.as_deref())?;
@@ -65,13 +70,27 @@ impl App {
             slack: SlackWeb::new(slack_client.clone(), tokens.clone()),
             codepipeline: CodePipeline::new(codepipeline_client(&aws, &settings.aws)),
             sqs: sqs_client(&aws, settings.approvals.wait_time_secs),
+            athena: Athena::new(aws_sdk_athena::Client::new(&aws)),
+        };
+        let clusters = match &settings.redshift_alerts {
+            Some(r) => Some(StringList::load(ssm, &r.cluster_list_parameter).await),
+            None => None,
         };
         Ok(Self {
             settings: Arc::new(settings),
             clients,
             tokens,
             slack_client,
+            clusters,
+            clock: chrono::Utc::now,
         })
+    }
+
+    /// Replaces the wall clock (tests pin "now" to their fixtures' dates).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs until `shutdown` resolves, then stops taking work and waits for work in flight up
@@ -80,13 +99,38 @@ impl App {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let approvals = Arc::new(Approvals::new(self.clients.clone(), self.settings.clone()));
-        tracker.spawn(self.tokens.clone().refresh_periodically(
-            Duration::from_secs(self.settings.parameter_store.refresh_interval_secs),
+        let refresh = Duration::from_secs(self.settings.parameter_store.refresh_interval_secs);
+        tracker.spawn(
+            self.tokens
+                .clone()
+                .refresh_periodically(refresh, cancel.clone()),
+        );
+        if let Some(clusters) = &self.clusters {
+            tracker.spawn(
+                clusters
+                    .clone()
+                    .refresh_periodically(refresh, cancel.clone()),
+            );
+        }
+        let deploy = Arc::new(Deploy::new(
+            self.settings.clone(),
+            self.clients.clone(),
+            approvals.clone(),
             cancel.clone(),
         ));
         let handlers = Arc::new(Handlers {
             approvals: approvals.clone(),
-            commands: Arc::new(Commands::new(self.settings.clone())),
+            commands: Arc::new(Commands::new(
+                self.settings.clone(),
+                RedshiftAlerts::new(
+                    self.settings.redshift_alerts.clone(),
+                    self.clients.athena.clone(),
+                    self.clients.slack.clone(),
+                    self.clusters.clone(),
+                    self.clock,
+                ),
+                deploy.clone(),
+            )),
             tracker: tracker.clone(),
         });
         tracker.spawn(socket_mode::supervise(
@@ -99,9 +143,27 @@ impl App {
         let queue = ApprovalQueue::new(
             self.clients.sqs.clone(),
             self.settings.approvals.clone(),
-            approvals,
+            approvals.clone(),
         );
         tracker.spawn(queue.run(cancel.clone()));
+        let approval_settings = &self.settings.approvals;
+        match &self.settings.events {
+            Some(events) => {
+                let intake = PipelineEvents {
+                    sqs: self.clients.sqs.clone(),
+                    queue_url: events.queue_url.clone(),
+                    wait_time_secs: events.wait_time_secs,
+                    hide_secs: approval_settings.retry_max_secs,
+                    approvals,
+                    deploy,
+                };
+                tracker.spawn(intake.run(cancel.clone()));
+            }
+            None => {
+                let every = Duration::from_secs(approval_settings.reconcile_secs);
+                tracker.spawn(approvals.reconcile_periodically(every, cancel.clone()));
+            }
+        }
 
         shutdown.await;
         tracing::info!("shutting down: no new work; finishing work in flight");

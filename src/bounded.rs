@@ -38,6 +38,11 @@ impl<K: Eq + Hash + Clone, V> BoundedMap<K, V> {
         }
     }
 
+    /// The remembered values, oldest first.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.order.iter().filter_map(|k| self.entries.get(k))
+    }
+
     /// Forgets `key`.
     pub fn remove(&mut self, key: &K) {
         if self.entries.remove(key).is_some() {
@@ -64,5 +69,6 @@ mod tests {
         assert_eq!(m.get(&"b"), None);
         m.insert("d", 4);
         assert_eq!(m.get(&"c"), Some(&3));
+        assert_eq!(m.values().copied().collect::<Vec<_>>(), vec![3, 4]);
     }
 }

@@ -11,6 +11,13 @@ use std::time::Duration;
 
 use crate::ids::{ChannelId, PipelineName, UserGroupId, UserId};
 
+mod approval_policy;
+pub use approval_policy::{ActionPolicySettings, EventsSettings, MAX_QUORUM};
+mod deploy;
+pub use deploy::DeploySettings;
+mod redshift_alerts;
+pub use redshift_alerts::{is_cluster_name, RedshiftAlertsSettings, SourceLayout};
+
 /// Prefix of the environment variables that override file values.
 pub const ENV_PREFIX: &str = "CHATOPS__";
 
@@ -28,6 +35,15 @@ pub struct Settings {
     /// One entry per pipeline the bot serves.
     #[serde(default, rename = "pipelines")]
     pub pipelines: Vec<PipelineSettings>,
+    /// CodePipeline state-change events; unset: open prompts are reconciled by polling.
+    #[serde(default)]
+    pub events: Option<EventsSettings>,
+    /// `/deploy`: how started executions are followed.
+    #[serde(default)]
+    pub deploy: DeploySettings,
+    /// `/redshift-alerts`; without this section the command answers that it is not configured.
+    #[serde(default)]
+    pub redshift_alerts: Option<RedshiftAlertsSettings>,
 }
 
 /// Region and optional endpoint overrides (unset in production).
@@ -96,6 +112,17 @@ pub struct ApprovalSettings {
     /// Longest such delay; also used for messages that can never be handled.
     #[serde(default = "default_retry_max_secs")]
     pub retry_max_secs: u64,
+    /// AWS principal (an execution's `trigger.triggerDetail`, e.g. an IAM ARN) → the Slack user
+    /// it is: that user started the execution and may not approve it.
+    #[serde(default)]
+    pub principals: std::collections::HashMap<String, UserId>,
+    /// Without an events queue: how often open prompts are checked against CodePipeline (the
+    /// bound on how long a prompt decided elsewhere stays stale).
+    #[serde(default = "approval_policy::default_reconcile_secs")]
+    pub reconcile_secs: u64,
+    /// At most this many open prompts are checked per round.
+    #[serde(default = "approval_policy::default_reconcile_batch")]
+    pub reconcile_batch: usize,
 }
 
 fn default_wait_secs() -> i32 {
@@ -132,6 +159,23 @@ pub struct PipelineSettings {
     pub approver_users: Vec<UserId>,
     #[serde(default)]
     pub approver_groups: Vec<UserGroupId>,
+    /// Channels where its prompts may be acted on; empty: where the bot posted them.
+    #[serde(default)]
+    pub act_in_channels: Vec<ChannelId>,
+    /// Distinct approvers needed (1–10).
+    #[serde(default = "approval_policy::default_quorum")]
+    pub quorum: u8,
+    /// Whether the one-click "Approve" (with a confirm dialog) is offered besides "Approve…".
+    #[serde(default = "approval_policy::default_true")]
+    pub one_click_approve: bool,
+    /// Per approval action overrides.
+    #[serde(default)]
+    pub actions: Vec<ActionPolicySettings>,
+    /// Who may start and stop it with `/deploy` (apart from approvers); none: nobody.
+    #[serde(default)]
+    pub deployer_users: Vec<UserId>,
+    #[serde(default)]
+    pub deployer_groups: Vec<UserGroupId>,
 }
 
 /// A configuration problem, naming the key at fault.
@@ -272,7 +316,21 @@ impl Settings {
                     "a pipeline needs at least one approver user or group",
                 ));
             }
+            p.validate_policy(i)?;
         }
+        if let Some(events) = &self.events {
+            events.validate(self.approvals.wait_time_secs)?;
+        }
+        if self.approvals.reconcile_secs == 0 || self.approvals.reconcile_batch == 0 {
+            return Err(ConfigError::key(
+                "approvals.reconcile_secs",
+                "reconcile_secs and reconcile_batch must be at least 1",
+            ));
+        }
+        if let Some(redshift) = &self.redshift_alerts {
+            redshift.validate()?;
+        }
+        self.deploy.validate()?;
         Ok(())
     }
 
@@ -320,7 +378,7 @@ fn apply_override(table: &mut toml::Table, key: &str, raw: &str) -> Result<(), C
 mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"
+    pub(super) const MINIMAL: &str = r#"
         [aws]
         region = "eu-west-1"
         [parameter_store]
@@ -334,7 +392,7 @@ mod tests {
         approver_groups = ["S0123ABCD"]
     "#;
 
-    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    pub(super) fn parse(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         Settings::parse(
             text,
             "test.toml",

@@ -78,6 +78,12 @@ id_type!(
     is_lowercase_uuid
 );
 id_type!(
+    /// A CodePipeline execution id (`pipelineExecutionId`): a lowercase UUID.
+    ExecutionId,
+    "a pipeline execution id (a lowercase UUID)",
+    is_lowercase_uuid
+);
+id_type!(
     /// A Slack channel ID (`C…`, `G…` or `D…`).
     ChannelId,
     "a Slack channel ID such as C0123456789",

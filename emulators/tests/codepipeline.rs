@@ -4,8 +4,12 @@
 //! test gets its own topic, queue and pipeline, its own simulator, and talks to the
 //! simulator through `aws-sdk-codepipeline` so every answer is checked by the SDK's parsers.
 
+#[path = "codepipeline/action_executions.rs"]
+mod action_executions;
 #[path = "codepipeline/approvals.rs"]
 mod approvals;
+#[path = "codepipeline/deploy.rs"]
+mod deploy;
 #[path = "codepipeline/executions.rs"]
 mod executions;
 #[path = "codepipeline/notifications.rs"]

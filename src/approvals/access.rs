@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::PipelineSettings;
+use super::policy::Policy;
 use crate::ids::{UserGroupId, UserId};
 use crate::outbound::slack::{SlackError, SlackWeb};
 
@@ -29,19 +29,34 @@ impl Access {
         }
     }
 
-    /// Whether `user` is one of `pipeline`'s approvers.
+    /// Whether `user` is one of `policy`'s approvers.
     ///
     /// # Errors
     /// A user group's members could not be read (the caller denies).
     pub async fn may_approve(
         &self,
-        pipeline: &PipelineSettings,
+        policy: &Policy<'_>,
         user: &UserId,
     ) -> Result<bool, SlackError> {
-        if pipeline.approver_users.contains(user) {
+        self.is_member(policy.approver_users, policy.approver_groups, user)
+            .await
+    }
+
+    /// Whether `user` is one of `users` or a member of one of `groups` (also `/deploy`'s
+    /// deployers).
+    ///
+    /// # Errors
+    /// A user group's members could not be read (the caller denies).
+    pub async fn is_member(
+        &self,
+        users: &[UserId],
+        groups: &[UserGroupId],
+        user: &UserId,
+    ) -> Result<bool, SlackError> {
+        if users.contains(user) {
             return Ok(true);
         }
-        for group in &pipeline.approver_groups {
+        for group in groups {
             if self.members(group).await?.contains(user) {
                 return Ok(true);
             }
@@ -65,20 +80,4 @@ impl Access {
         }
         Ok(members)
     }
-}
-
-/// The approvers of `pipeline` as Slack mentions, for a refusal message.
-pub fn approvers_mention(pipeline: &PipelineSettings) -> String {
-    pipeline
-        .approver_users
-        .iter()
-        .map(|u| format!("<@{u}>"))
-        .chain(
-            pipeline
-                .approver_groups
-                .iter()
-                .map(|g| format!("<!subteam^{g}>")),
-        )
-        .collect::<Vec<_>>()
-        .join(", ")
 }

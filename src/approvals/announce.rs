@@ -1,9 +1,14 @@
-//! Posting the prompt for a pending approval, at most once per token.
+//! Posting the prompt for a pending approval, at most once per token, and remembering it so it
+//! can be restamped later without a click.
 
+use chrono::{DateTime, Utc};
+use slack_morphism::prelude::SlackMessageContent;
 use std::time::Duration;
 
-use super::{ApprovalRequest, Approvals};
-use crate::outbound::blocks::{self, RenderError};
+use super::policy::{self, Policy};
+use super::{ApprovalRef, ApprovalRequest, Approvals};
+use crate::ids::{ApprovalToken, ChannelId, ExecutionId, UserId};
+use crate::outbound::blocks::{self, PromptOptions, RenderError};
 use crate::outbound::codepipeline::ExecutionContext;
 use crate::outbound::slack::SlackError;
 
@@ -15,6 +20,19 @@ const CONTEXT_TIMEOUT: Duration = Duration::from_secs(3);
 pub struct Posted {
     pub channel: String,
     pub ts: String,
+}
+
+/// A posted prompt, as this process remembers it.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub posted: Posted,
+    /// What the buttons carry (with the execution id when it was found).
+    pub approval: ApprovalRef,
+    /// The message as posted: the base for every restamp.
+    pub content: SlackMessageContent,
+    /// Who started the execution, when known: they may not approve it.
+    pub starter: Option<UserId>,
+    pub expires: Option<DateTime<Utc>>,
 }
 
 /// What became of an announcement.
@@ -53,35 +71,67 @@ impl Approvals {
     /// # Errors
     /// See [`AnnounceError`]; nothing is recorded on error, so a retry posts.
     pub async fn announce(&self, req: &ApprovalRequest) -> Result<Announced, AnnounceError> {
-        let token = &req.approval.token;
-        if let Some(posted) = self.posted.lock().ok().and_then(|p| p.get(token).cloned()) {
-            return Ok(Announced::AlreadyPosted(posted));
+        if let Some(prompt) = self.prompt(&req.approval.token) {
+            return Ok(Announced::AlreadyPosted(prompt.posted));
         }
         let pipeline = self
             .settings
             .pipeline(req.approval.pipeline.as_str())
             .ok_or_else(|| AnnounceError::UnknownPipeline(req.approval.pipeline.to_string()))?;
         let context = self.context(req).await;
+        let mut req = req.clone();
+        req.approval.execution = context
+            .as_ref()
+            .and_then(|c| ExecutionId::parse(&c.execution_id).ok());
+        let starter = req.approval.execution.as_ref().and_then(|e| {
+            policy::starter(
+                self.noted_starter(e),
+                context.as_ref().and_then(|c| c.started_by.as_deref()),
+                &self.settings.approvals.principals,
+            )
+        });
         let thread = context.as_ref().and_then(|c| {
             self.threads
                 .lock()
                 .ok()
                 .and_then(|t| t.get(&c.execution_id).cloned())
         });
-        let content = blocks::approval_prompt(req, context.as_ref())?;
+        let options = PromptOptions {
+            one_click: Policy::of(pipeline, &req.approval).one_click_approve,
+            starter: starter.as_ref(),
+        };
+        let content = blocks::approval_prompt(&req, context.as_ref(), options)?;
         let (channel, thread_ts) = match &thread {
             Some(t) => (&t.channel, Some(t.ts.as_str())),
             None => (&pipeline.channel, None),
         };
-        let ts = self.clients.slack.post(channel, content, thread_ts).await?;
+        let ts = self
+            .clients
+            .slack
+            .post(channel, content.clone(), thread_ts)
+            .await?;
         let posted = Posted {
             channel: channel.to_string(),
             ts,
         };
-        if let Ok(mut p) = self.posted.lock() {
-            p.insert(token.clone(), posted.clone());
+        if let Ok(mut p) = self.prompts.lock() {
+            p.insert(
+                req.approval.token.clone(),
+                Prompt {
+                    posted: posted.clone(),
+                    approval: req.approval.clone(),
+                    content,
+                    starter,
+                    expires: req.expires,
+                },
+            );
         }
         Ok(Announced::Posted(posted))
+    }
+
+    /// The prompt posted for `token`, if remembered.
+    pub(super) fn prompt(&self, token: &ApprovalToken) -> Option<Prompt> {
+        self.prompts.lock().ok().and_then(|p| p.get(token).cloned())
     }
 
     /// The execution behind `req`, or `None` when CodePipeline cannot say in time: the prompt
@@ -103,7 +153,7 @@ impl Approvals {
 
     /// Posts the approval prompts of `execution_id` as replies in the thread at `ts` in
     /// `channel` (the thread that follows an execution started from Slack).
-    pub fn follow_in_thread(&self, execution_id: &str, channel: crate::ids::ChannelId, ts: &str) {
+    pub fn follow_in_thread(&self, execution_id: &str, channel: ChannelId, ts: &str) {
         if let Ok(mut t) = self.threads.lock() {
             t.insert(
                 execution_id.to_owned(),
@@ -119,6 +169,6 @@ impl Approvals {
 /// A thread that follows one execution.
 #[derive(Debug, Clone)]
 pub struct Thread {
-    pub channel: crate::ids::ChannelId,
+    pub channel: ChannelId,
     pub ts: String,
 }

@@ -2,12 +2,22 @@
 //! decision a person makes.
 //!
 //! `notification` parses what arrives from SQS (pure), `announce` posts the prompt, `decide`
-//! handles a click, `access` says who may decide.
+//! handles a click or a reason modal's submission, `policy` and `access` say who may decide,
+//! `quorum` counts votes per token, `audit` records every attempt, `events` parses CodePipeline's
+//! state-change events (pure) and `reconcile` keeps open prompts true.
 
 pub mod access;
 pub mod announce;
+pub mod audit;
+mod check;
 pub mod decide;
+pub mod events;
+pub mod modal;
 pub mod notification;
+pub mod policy;
+pub mod quorum;
+pub mod reconcile;
+mod stamp;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +26,7 @@ use std::time::Duration;
 
 use crate::bounded::BoundedMap;
 use crate::config::Settings;
-use crate::ids::{ActionName, ApprovalToken, PipelineName, StageName};
+use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName, UserId};
 use crate::outbound::Clients;
 
 /// How many tokens the in-memory records remember (posted prompts, decisions).
@@ -28,12 +38,16 @@ pub struct Approvals {
     clients: Clients,
     settings: Arc<Settings>,
     access: access::Access,
-    /// Tokens whose prompt was posted: a redelivered notification is not posted twice.
-    posted: Mutex<BoundedMap<ApprovalToken, announce::Posted>>,
-    /// Tokens being decided or decided through this process: one decision per token.
-    decisions: Mutex<BoundedMap<ApprovalToken, decide::TokenState>>,
+    /// Tokens whose prompt was posted: a redelivered notification is not posted twice, and
+    /// the prompt can be restamped without a click.
+    prompts: Mutex<BoundedMap<ApprovalToken, announce::Prompt>>,
+    /// Per token: the quorum's votes, the decision in flight, or how it ended. One decision per
+    /// token.
+    decisions: Mutex<BoundedMap<ApprovalToken, quorum::TokenState>>,
     /// Executions followed in a Slack thread: their prompts go there.
     threads: Mutex<BoundedMap<String, announce::Thread>>,
+    /// Executions started from Slack (`/deploy`) → who started them.
+    starters: Mutex<BoundedMap<String, UserId>>,
 }
 
 impl Approvals {
@@ -47,10 +61,26 @@ impl Approvals {
             clients,
             settings,
             access,
-            posted: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
+            prompts: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
             decisions: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
             threads: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
+            starters: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
         }
+    }
+
+    /// Records that `user` started `execution_id` (from `/deploy`): they may not approve it.
+    pub fn note_starter(&self, execution_id: &str, user: &UserId) {
+        if let Ok(mut s) = self.starters.lock() {
+            s.insert(execution_id.to_owned(), user.clone());
+        }
+    }
+
+    /// Who started `execution_id` from Slack, if noted.
+    fn noted_starter(&self, execution_id: &ExecutionId) -> Option<UserId> {
+        self.starters
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&execution_id.to_string()).cloned())
     }
 }
 
@@ -79,6 +109,9 @@ pub struct ApprovalRef {
     pub action: ActionName,
     #[serde(rename = "t")]
     pub token: ApprovalToken,
+    /// The waiting execution, when CodePipeline said which it is.
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<ExecutionId>,
 }
 
 /// The largest button value Block Kit accepts.
@@ -103,8 +136,9 @@ impl ApprovalRef {
     }
 }
 
-/// What the person clicked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the person decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Decision {
     Approve,
     Reject,
@@ -119,19 +153,53 @@ impl Decision {
         }
     }
 
+    /// The verb on buttons and modals.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Approve => "Approve",
+            Self::Reject => "Reject",
+        }
+    }
+}
+
+/// Which prompt button was pressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Press {
+    /// "Approve" (behind a confirm dialog): decides at once, where the policy allows it.
+    Approve,
+    /// "Approve…": opens the reason modal, comment optional.
+    ApproveWithReason,
+    /// "Reject…": opens the reason modal, comment required.
+    RejectWithReason,
+}
+
+impl Press {
+    const ALL: [Self; 3] = [
+        Self::Approve,
+        Self::ApproveWithReason,
+        Self::RejectWithReason,
+    ];
+
     /// The button's `action_id`.
     pub fn action_id(self) -> &'static str {
         match self {
             Self::Approve => "approval:approve",
-            Self::Reject => "approval:reject",
+            Self::ApproveWithReason => "approval:approve_reason",
+            Self::RejectWithReason => "approval:reject",
         }
     }
 
-    /// The decision a button `action_id` stands for, if it is one of ours.
+    /// The button an `action_id` stands for, if it is one of ours.
     pub fn from_action_id(action_id: &str) -> Option<Self> {
-        [Self::Approve, Self::Reject]
-            .into_iter()
-            .find(|d| d.action_id() == action_id)
+        Self::ALL.into_iter().find(|p| p.action_id() == action_id)
+    }
+
+    /// The decision the button leads to.
+    pub fn decision(self) -> Decision {
+        match self {
+            Self::Approve | Self::ApproveWithReason => Decision::Approve,
+            Self::RejectWithReason => Decision::Reject,
+        }
     }
 }
 
@@ -145,6 +213,9 @@ mod tests {
             stage: StageName::parse("Approve").expect("name"),
             action: ActionName::parse("Manual").expect("name"),
             token: ApprovalToken::parse("1a2b3c4d-573f-4ea7-a67e-0123456789ab").expect("uuid"),
+            execution: Some(
+                ExecutionId::parse("0f6b2a4c-1111-4222-8333-444455556666").expect("uuid"),
+            ),
         }
     }
 
@@ -176,6 +247,7 @@ mod tests {
             good.replace("1a2b3c4d", "ZZZZ"),
             good.replace("\"p\"", "\"x\""),
             good.replace('}', ",\"extra\":1}"),
+            good.replace("0f6b2a4c", "not-an-id"),
             "x".repeat(5000),
         ] {
             assert!(ApprovalRef::decode(&bad).is_err(), "{bad}");
@@ -183,10 +255,21 @@ mod tests {
     }
 
     #[test]
-    fn action_ids_map_to_decisions() {
-        for d in [Decision::Approve, Decision::Reject] {
-            assert_eq!(Decision::from_action_id(d.action_id()), Some(d));
+    fn a_reference_without_an_execution_still_reads() {
+        let r = ApprovalRef {
+            execution: None,
+            ..sample()
+        };
+        assert!(!r.encode().contains("\"e\""));
+        assert_eq!(ApprovalRef::decode(&r.encode()), Ok(r));
+    }
+
+    #[test]
+    fn action_ids_map_to_buttons() {
+        for p in Press::ALL {
+            assert_eq!(Press::from_action_id(p.action_id()), Some(p));
         }
-        assert_eq!(Decision::from_action_id("other"), None);
+        assert_eq!(Press::from_action_id("other"), None);
+        assert_eq!(Press::RejectWithReason.decision(), Decision::Reject);
     }
 }

@@ -33,6 +33,27 @@ struct SnsEnvelope {
     message: String,
 }
 
+/// Why an SQS body could not be read as JSON.
+pub(super) enum SnsError {
+    /// The body itself.
+    Body(String),
+    /// The `Message` inside an SNS envelope.
+    Message(String),
+}
+
+/// An SQS body as JSON: the SNS envelope's `Message` when it is one (`Type` `Notification`
+/// with a string `Message`), else the body itself (raw delivery, or EventBridge → SQS).
+pub(super) fn unwrap_sns(body: &str) -> Result<serde_json::Value, SnsError> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| SnsError::Body(e.to_string()))?;
+    match serde_json::from_value::<SnsEnvelope>(value.clone()) {
+        Ok(envelope) if envelope.kind == "Notification" => {
+            serde_json::from_str(&envelope.message).map_err(|e| SnsError::Message(e.to_string()))
+        }
+        _ => Ok(value),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Notification {
@@ -59,13 +80,10 @@ struct Approval {
 /// # Errors
 /// The body is not an approval notification, or one of its fields is invalid.
 pub fn parse(body: &str) -> Result<ApprovalRequest, NotificationError> {
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| NotificationError::NotJson(e.to_string()))?;
-    let approval_json = match serde_json::from_value::<SnsEnvelope>(value.clone()) {
-        Ok(envelope) if envelope.kind == "Notification" => serde_json::from_str(&envelope.message)
-            .map_err(|e| NotificationError::EnvelopeMessageNotJson(e.to_string()))?,
-        _ => value,
-    };
+    let approval_json = unwrap_sns(body).map_err(|e| match e {
+        SnsError::Body(e) => NotificationError::NotJson(e),
+        SnsError::Message(e) => NotificationError::EnvelopeMessageNotJson(e),
+    })?;
     let n: Notification = serde_json::from_value(approval_json)
         .map_err(|e| NotificationError::NotAnApproval(e.to_string()))?;
     let a = n.approval;
@@ -76,6 +94,7 @@ pub fn parse(body: &str) -> Result<ApprovalRequest, NotificationError> {
         stage: StageName::parse(&a.stage_name).map_err(field("stageName"))?,
         action: ActionName::parse(&a.action_name).map_err(field("actionName"))?,
         token: ApprovalToken::parse(&a.token).map_err(field("token"))?,
+        execution: None,
     };
     let expires = a
         .expires

@@ -4,11 +4,16 @@
 //! input with a usage [`UserError`], `run(...)`) and one variant in [`Command`]; the exhaustive
 //! matches below point at the arms to add. `inbound/` and `app.rs` do not change.
 
+pub mod deploy;
+pub mod redshift_alerts;
+
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::error::UserError;
+use deploy::Deploy;
+use redshift_alerts::RedshiftAlerts;
 
 /// Who ran a command, where, and how to answer after the ack.
 #[derive(Debug, Clone)]
@@ -28,7 +33,12 @@ pub struct Invocation {
 
 /// A parsed command: one variant per command.
 #[derive(Debug)]
-pub enum Command {}
+pub enum Command {
+    /// `/deploy`
+    Deploy(deploy::parse::Args),
+    /// `/redshift-alerts`
+    RedshiftAlerts(redshift_alerts::parse::Request),
+}
 
 /// The answer carried by the ack: short, immediate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,12 +67,27 @@ pub struct Accepted {
 /// Runs slash commands; shared by every Socket Mode connection.
 pub struct Commands {
     settings: Arc<Settings>,
+    redshift_alerts: RedshiftAlerts,
+    deploy: Arc<Deploy>,
 }
 
 impl Commands {
     /// The registry over the configured settings.
-    pub fn new(settings: Arc<Settings>) -> Self {
-        Self { settings }
+    pub fn new(
+        settings: Arc<Settings>,
+        redshift_alerts: RedshiftAlerts,
+        deploy: Arc<Deploy>,
+    ) -> Self {
+        Self {
+            settings,
+            redshift_alerts,
+            deploy,
+        }
+    }
+
+    /// `/deploy`, whose confirmation buttons and pipeline events also come here.
+    pub fn deploy(&self) -> &Arc<Deploy> {
+        &self.deploy
     }
 
     /// Parses `inv` (no I/O: this runs before the ack) and returns the immediate reply and the
@@ -73,7 +98,10 @@ impl Commands {
                 reply: Reply::ephemeral(e.0),
                 work: None,
             },
-            Ok(command) => match command {},
+            Ok(command) => match command {
+                Command::RedshiftAlerts(request) => self.redshift_alerts.accept(&inv, request),
+                Command::Deploy(args) => self.deploy.accept(&inv, args),
+            },
         }
     }
 }
@@ -82,9 +110,13 @@ impl Commands {
 ///
 /// # Errors
 /// An unknown command or bad arguments, as a usage text.
-pub fn parse(name: &str, _text: &str, _settings: &Settings) -> Result<Command, UserError> {
-    Err(UserError::new(format!(
-        "`{}` is not a command this bot knows.",
-        crate::ids::shorten(name)
-    )))
+pub fn parse(name: &str, text: &str, settings: &Settings) -> Result<Command, UserError> {
+    match name {
+        "/deploy" => Deploy::parse(text, settings).map(Command::Deploy),
+        "/redshift-alerts" => redshift_alerts::parse(text).map(Command::RedshiftAlerts),
+        _ => Err(UserError::new(format!(
+            "`{}` is not a command this bot knows.",
+            crate::ids::shorten(name)
+        ))),
+    }
 }

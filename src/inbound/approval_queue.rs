@@ -5,19 +5,15 @@
 //! for another try. A message that can never be handled is logged with its id and left to the
 //! queue's redrive policy, hidden for the longest delay so it does not spin.
 
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::sqs;
 use crate::approvals::announce::Announced;
 use crate::approvals::{notification, Approvals};
 use crate::config::ApprovalSettings;
-
-/// Pause after a failed `ReceiveMessage` before polling again.
-const RECEIVE_ERROR_PAUSE: Duration = Duration::from_secs(2);
 
 /// The intake loop; `run` until cancelled.
 pub struct ApprovalQueue {
@@ -44,37 +40,18 @@ impl ApprovalQueue {
     /// handed out reappears after its visibility timeout); messages in hand are finished.
     pub async fn run(self, cancel: CancellationToken) {
         tracing::info!(queue = %self.settings.queue_url, "approval intake started");
-        loop {
-            let received = tokio::select! {
-                () = cancel.cancelled() => break,
-                r = self
-                    .sqs
-                    .receive_message()
-                    .queue_url(&self.settings.queue_url)
-                    .wait_time_seconds(self.settings.wait_time_secs)
-                    .max_number_of_messages(10)
-                    .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-                    .send() => r,
-            };
-            match received {
-                Ok(out) => {
-                    for message in out.messages.unwrap_or_default() {
-                        let span = tracing::info_span!(
-                            "sqs_message",
-                            message_id = message.message_id.as_deref().unwrap_or("-"),
-                            pipeline = tracing::field::Empty,
-                            token_hash = tracing::field::Empty,
-                        );
-                        self.handle(message).instrument(span).await;
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %DisplayErrorContext(&e), "ReceiveMessage failed");
-                    tokio::select! {
-                        () = cancel.cancelled() => break,
-                        () = tokio::time::sleep(RECEIVE_ERROR_PAUSE) => {}
-                    }
-                }
+        let queue = &self.settings.queue_url;
+        while let Some(messages) =
+            sqs::receive(&self.sqs, queue, self.settings.wait_time_secs, &cancel).await
+        {
+            for message in messages {
+                let span = tracing::info_span!(
+                    "sqs_message",
+                    message_id = message.message_id.as_deref().unwrap_or("-"),
+                    pipeline = tracing::field::Empty,
+                    token_hash = tracing::field::Empty,
+                );
+                self.handle(message).instrument(span).await;
             }
         }
         tracing::info!("approval intake stopped");
@@ -129,37 +106,10 @@ impl ApprovalQueue {
     }
 
     async fn delete(&self, message: &Message) {
-        let Some(handle) = message.receipt_handle.as_deref() else {
-            return;
-        };
-        // A failed delete only means a redelivery, which the posted-token record absorbs.
-        if let Err(e) = self
-            .sqs
-            .delete_message()
-            .queue_url(&self.settings.queue_url)
-            .receipt_handle(handle)
-            .send()
-            .await
-        {
-            tracing::warn!(error = %DisplayErrorContext(&e), "DeleteMessage failed; expect a redelivery");
-        }
+        sqs::delete(&self.sqs, &self.settings.queue_url, message).await;
     }
 
     async fn hide(&self, message: &Message, secs: u64) {
-        let Some(handle) = message.receipt_handle.as_deref() else {
-            return;
-        };
-        let secs = i32::try_from(secs).unwrap_or(i32::MAX);
-        if let Err(e) = self
-            .sqs
-            .change_message_visibility()
-            .queue_url(&self.settings.queue_url)
-            .receipt_handle(handle)
-            .visibility_timeout(secs)
-            .send()
-            .await
-        {
-            tracing::warn!(error = %DisplayErrorContext(&e), "ChangeMessageVisibility failed");
-        }
+        sqs::hide(&self.sqs, &self.settings.queue_url, message, secs).await;
     }
 }

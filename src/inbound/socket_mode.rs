@@ -12,9 +12,11 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::approvals::decide::Click;
-use crate::approvals::{Approvals, Decision};
+use crate::approvals::{modal, Approvals, Press};
+use crate::commands::deploy::{self, Click as DeployClick};
 use crate::commands::{Commands, Invocation};
 use crate::config::SlackSettings;
+use crate::outbound::blocks::{REASON_BLOCK, REASON_INPUT};
 use crate::outbound::parameter_store::TokenStore;
 use crate::outbound::slack::{Client, Connector};
 
@@ -91,34 +93,86 @@ async fn listen(
     Some(listener)
 }
 
-/// Interactive envelopes: button clicks are converted and handed to a tracked task.
+/// Interactive envelopes: button clicks are converted and handed to a tracked task; a reason
+/// modal's submission is validated here (pure) so its errors go back in the ack.
 async fn on_interaction(
     event: SlackInteractionEvent,
     _client: Arc<Client>,
     states: SlackClientEventsUserState,
-) -> UserCallbackResult<()> {
+) -> UserCallbackResult<SlackInteractionResponse> {
     let state = states.read().await;
     let Some(handlers) = state.get_user_state::<Arc<Handlers>>() else {
-        return Ok(());
+        return Ok(SlackInteractionResponse::Empty);
     };
     match event {
         SlackInteractionEvent::BlockActions(ev) => {
+            for click in deploy_clicks(&ev) {
+                let span = tracing::info_span!("deploy_click", user = %click.user_id);
+                let deploy = handlers.commands.deploy().clone();
+                handlers
+                    .tracker
+                    .spawn(async move { deploy.click(click).await }.instrument(span));
+            }
             for click in clicks(ev) {
-                let span = tracing::info_span!(
-                    "click",
-                    user = %click.user_id,
-                    pipeline = tracing::field::Empty,
-                    token_hash = tracing::field::Empty,
-                );
+                let span = approval_span("click", &click.user_id);
                 let approvals = handlers.approvals.clone();
                 handlers
                     .tracker
-                    .spawn(async move { approvals.decide(click).await }.instrument(span));
+                    .spawn(async move { approvals.click(click).await }.instrument(span));
             }
         }
+        SlackInteractionEvent::ViewSubmission(ev) => match modal::validate(submission(ev)) {
+            Ok(Some(reason)) => {
+                let span = approval_span("reason", &reason.user_id);
+                let approvals = handlers.approvals.clone();
+                handlers.tracker.spawn(
+                    async move { approvals.decide_with_reason(reason).await }.instrument(span),
+                );
+            }
+            Ok(None) => {}
+            Err(errors) => {
+                return Ok(SlackViewSubmissionResponse::Errors(
+                    SlackViewSubmissionErrorsResponse::new(errors),
+                )
+                .into())
+            }
+        },
         other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignored interaction"),
     }
-    Ok(())
+    Ok(SlackInteractionResponse::Empty)
+}
+
+/// The span of one approval attempt (`via` a click or a reason); the domain records the
+/// pipeline and token hash once it trusts them.
+fn approval_span(via: &'static str, user: &str) -> tracing::Span {
+    tracing::info_span!(
+        "approval",
+        via,
+        user = %user,
+        pipeline = tracing::field::Empty,
+        token_hash = tracing::field::Empty,
+    )
+}
+
+/// The parts of a `view_submission` the reason modal needs (nothing trusted yet).
+fn submission(ev: SlackInteractionViewSubmissionEvent) -> modal::Submission {
+    let SlackView::Modal(view) = ev.view.view else {
+        return modal::Submission::default();
+    };
+    let comment = ev.view.state_params.state.and_then(|s| {
+        s.values
+            .get(&REASON_BLOCK.into())
+            .and_then(|inputs| inputs.get(&REASON_INPUT.into()))
+            .and_then(|input| input.value.clone())
+    });
+    modal::Submission {
+        callback_id: view.callback_id.map(|c| c.0),
+        private_metadata: view.private_metadata,
+        comment,
+        user_id: ev.user.id.0,
+        user_name: ev.user.username.or(ev.user.name),
+        team_id: ev.team.id.0,
+    }
 }
 
 /// Slash commands: parsed here (pure, microseconds); the ack carries the immediate reply and the
@@ -185,7 +239,7 @@ fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<Click> {
         .into_iter()
         .filter_map(|action| {
             Some(Click {
-                decision: Decision::from_action_id(&action.action_id.0)?,
+                press: Press::from_action_id(&action.action_id.0)?,
                 value: action.value.unwrap_or_default(),
                 user_id: user.id.0.clone(),
                 user_name: user.username.clone().or_else(|| user.name.clone()),
@@ -194,7 +248,35 @@ fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<Click> {
                 message_ts: container.message_ts.0.clone(),
                 message_text: message_text.clone(),
                 message_blocks: message_blocks.clone(),
+                trigger_id: ev.trigger_id.0.clone(),
             })
+        })
+        .collect()
+}
+
+/// The `/deploy` confirmation clicks (`action_id` prefix `deploy:`) in a `block_actions` payload.
+fn deploy_clicks(ev: &SlackInteractionBlockActionsEvent) -> Vec<DeployClick> {
+    let (Some(user), SlackInteractionActionContainer::Message(container)) =
+        (&ev.user, &ev.container)
+    else {
+        return Vec::new();
+    };
+    let channel_id = container
+        .channel_id
+        .clone()
+        .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()));
+    let Some(channel_id) = channel_id else {
+        return Vec::new();
+    };
+    let actions = ev.actions.iter().flatten();
+    actions
+        .filter(|a| a.action_id.0.starts_with(deploy::render::PREFIX))
+        .map(|a| DeployClick {
+            action_id: a.action_id.0.clone(),
+            value: a.value.clone().unwrap_or_default(),
+            user_id: user.id.0.clone(),
+            channel_id: channel_id.0.clone(),
+            response_url: ev.response_url.as_ref().map(|u| u.0.to_string()),
         })
         .collect()
 }

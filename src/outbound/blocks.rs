@@ -8,13 +8,24 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
 
-use crate::approvals::{ApprovalRequest, Decision};
+use crate::approvals::{ApprovalRequest, Press};
+use crate::ids::UserId;
 use crate::outbound::codepipeline::ExecutionContext;
+
+mod modal;
+mod outcome;
+
+pub use modal::{
+    audit_reply, reason_modal, REASON_BLOCK, REASON_CALLBACK, REASON_INPUT, REASON_MAX,
+};
+pub use outcome::{progress, restamp, Outcome};
 
 /// `block_id` of the Approve/Reject buttons, removed when the prompt is restamped.
 pub const ACTIONS_BLOCK: &str = "approval_actions";
 /// `block_id` of the line that tells the outcome.
 const OUTCOME_BLOCK: &str = "approval_outcome";
+/// `block_id` of the quorum's progress line.
+const VOTES_BLOCK: &str = "approval_votes";
 const SECTION_TEXT_MAX: usize = 3000;
 const FIELD_MAX: usize = 2000;
 const HEADER_MAX: usize = 150;
@@ -25,19 +36,13 @@ const URL_MAX: usize = 3000;
 #[error("rendered blocks are not valid Block Kit: {0}")]
 pub struct RenderError(#[from] serde_json::Error);
 
-/// How a prompt ended; shown in place of its buttons.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Decided through this bot.
-    Decided {
-        decision: Decision,
-        user_id: String,
-        at: DateTime<Utc>,
-    },
-    /// CodePipeline says it was already approved or rejected (console, CLI, another channel).
-    AlreadyDecided { at: DateTime<Utc> },
-    /// CodePipeline no longer accepts the token: expired or superseded.
-    NoLongerValid { at: DateTime<Utc> },
+/// How the prompt is offered.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PromptOptions<'a> {
+    /// Offer the one-click "Approve" (with a confirm dialog) besides "Approve…".
+    pub one_click: bool,
+    /// The Slack user who started the execution, when known.
+    pub starter: Option<&'a UserId>,
 }
 
 /// The prompt posted when an approval is pending.
@@ -47,6 +52,7 @@ pub enum Outcome {
 pub fn approval_prompt(
     req: &ApprovalRequest,
     context: Option<&ExecutionContext>,
+    options: PromptOptions<'_>,
 ) -> Result<SlackMessageContent, RenderError> {
     let a = &req.approval;
     let mut blocks = vec![
@@ -60,7 +66,7 @@ pub fn approval_prompt(
     ];
     if let Some(context) = context {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
-            "text": cut(&execution_text(context), SECTION_TEXT_MAX)}}));
+            "text": cut(&execution_text(context, options.starter), SECTION_TEXT_MAX)}}));
     }
     if let Some(data) = req.custom_data.as_deref().filter(|d| !d.trim().is_empty()) {
         blocks.push(
@@ -81,49 +87,31 @@ pub fn approval_prompt(
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": links.join("  ·  ")}]}));
     }
     let what = format!("{} / {} / {}", a.pipeline, a.stage, a.action);
-    blocks.push(
-        json!({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": [
-            button(Decision::Approve, "primary", &a.encode(), &what),
-            button(Decision::Reject, "danger", &a.encode(), &what),
-        ]}),
-    );
+    let value = a.encode();
+    let mut buttons = Vec::new();
+    if options.one_click {
+        buttons.push(one_click_button(&value, &what));
+    }
+    let approve_style = (!options.one_click).then_some("primary");
+    buttons.push(button(Press::ApproveWithReason, approve_style, &value));
+    buttons.push(button(Press::RejectWithReason, Some("danger"), &value));
+    blocks.push(json!({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": buttons}));
     content(&escape(&format!("Approval needed: {what}")), blocks)
-}
-
-/// The prompt as it stands (`current` blocks and mrkdwn-safe `fallback` text, from the click
-/// payload) with its buttons replaced by `outcome`.
-///
-/// # Errors
-/// Only on a template bug (see [`RenderError`]).
-pub fn restamp(
-    current: &[SlackBlock],
-    fallback: &str,
-    outcome: &Outcome,
-) -> Result<SlackMessageContent, RenderError> {
-    let mut blocks: Vec<Value> = serde_json::to_value(current)?
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|b| {
-            let id = b.get("block_id").and_then(Value::as_str);
-            id != Some(ACTIONS_BLOCK) && id != Some(OUTCOME_BLOCK)
-        })
-        .collect();
-    let line = outcome_line(outcome);
-    blocks.push(json!({"type": "section", "block_id": OUTCOME_BLOCK,
-        "text": {"type": "mrkdwn", "text": line}}));
-    content(&format!("{fallback}: {}", outcome_summary(outcome)), blocks)
 }
 
 /// Revisions shown in a prompt; the rest are counted.
 const REVISIONS_SHOWN: usize = 5;
 
 /// The execution id, who started it, and its source revisions (escaped, each cut).
-fn execution_text(context: &ExecutionContext) -> String {
+fn execution_text(context: &ExecutionContext, starter: Option<&UserId>) -> String {
     let mut lines = vec![format!("*Execution* `{}`", escape(&context.execution_id))];
-    if let Some(by) = &context.started_by {
-        lines.push(format!("*Started by* {}", escape_cut(by, 200)));
+    match (starter, &context.started_by) {
+        (Some(user), Some(by)) => {
+            lines.push(format!("*Started by* <@{user}> ({})", escape_cut(by, 200)));
+        }
+        (Some(user), None) => lines.push(format!("*Started by* <@{user}>")),
+        (None, Some(by)) => lines.push(format!("*Started by* {}", escape_cut(by, 200))),
+        (None, None) => {}
     }
     for r in context.revisions.iter().take(REVISIONS_SHOWN) {
         let id = r.revision_id.as_deref().unwrap_or("unknown revision");
@@ -152,72 +140,43 @@ fn execution_text(context: &ExecutionContext) -> String {
     lines.join("\n")
 }
 
-fn outcome_line(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Decided {
-            decision,
-            user_id,
-            at,
-        } => {
-            let mark = match decision {
-                Decision::Approve => ":white_check_mark:",
-                Decision::Reject => ":x:",
-            };
-            format!(
-                "{mark} *{}* by <@{}> {}",
-                decision.past_tense(),
-                escape(user_id),
-                slack_date(*at)
-            )
-        }
-        Outcome::AlreadyDecided { at } => format!(
-            ":information_source: This approval was already decided outside this prompt (seen {}).",
-            slack_date(*at)
-        ),
-        Outcome::NoLongerValid { at } => format!(
-            ":hourglass: This approval expired or was superseded (seen {}).",
-            slack_date(*at)
-        ),
-    }
-}
-
-fn outcome_summary(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Decided {
-            decision, user_id, ..
-        } => format!("{} by <@{}>", decision.past_tense(), escape(user_id)),
-        Outcome::AlreadyDecided { .. } => "already decided".into(),
-        Outcome::NoLongerValid { .. } => "expired or superseded".into(),
-    }
-}
-
 /// `text` is the notification fallback, already mrkdwn-safe.
-fn content(text: &str, blocks: Vec<Value>) -> Result<SlackMessageContent, RenderError> {
+pub(crate) fn content(text: &str, blocks: Vec<Value>) -> Result<SlackMessageContent, RenderError> {
     let blocks: Vec<SlackBlock> = serde_json::from_value(Value::Array(blocks))?;
     Ok(SlackMessageContent::new()
         .with_text(cut(text, SECTION_TEXT_MAX))
         .with_blocks(blocks))
 }
 
-fn button(decision: Decision, style: &str, value: &str, what: &str) -> Value {
-    let verb = match decision {
-        Decision::Approve => "Approve",
-        Decision::Reject => "Reject",
-    };
+/// A button opening the reason modal ("Approve…", "Reject…").
+fn button(press: Press, style: Option<&str>, value: &str) -> Value {
+    let mut b = json!({
+        "type": "button", "action_id": press.action_id(), "value": value,
+        "text": plain(&format!("{}…", press.decision().verb()), 75),
+    });
+    if let Some(style) = style {
+        b["style"] = json!(style);
+    }
+    b
+}
+
+/// The one-click "Approve", behind a confirm dialog.
+fn one_click_button(value: &str, what: &str) -> Value {
     json!({
-        "type": "button", "action_id": decision.action_id(), "style": style, "value": value,
-        "text": plain(verb, 75),
+        "type": "button", "action_id": Press::Approve.action_id(), "style": "primary",
+        "value": value, "text": plain("Approve", 75),
         "confirm": {
-            "title": plain(&format!("{verb} this deployment?"), 100),
-            "text": plain(&format!("{verb} {what}?"), 300),
-            "confirm": plain(verb, 30),
+            "title": plain("Approve this deployment?", 100),
+            "text": plain(&format!("Approve {what}?"), 300),
+            "confirm": plain("Approve", 30),
             "deny": plain("Cancel", 30),
-            "style": style,
+            "style": "primary",
         }
     })
 }
 
-fn plain(text: &str, max: usize) -> Value {
+/// A `plain_text` object cut to `max`.
+pub(crate) fn plain(text: &str, max: usize) -> Value {
     json!({"type": "plain_text", "text": cut(text, max), "emoji": true})
 }
 
@@ -237,7 +196,7 @@ pub fn slack_date(at: DateTime<Utc>) -> String {
 }
 
 /// A mrkdwn link, or `None` when `url` is not a plain http(s) URL.
-fn link(url: &str, label: &str) -> Option<String> {
+pub(crate) fn link(url: &str, label: &str) -> Option<String> {
     let ok = (url.starts_with("https://") || url.starts_with("http://"))
         && utf16_len(url) <= URL_MAX
         && !url
@@ -254,7 +213,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// Escapes `text` and cuts it to `max` UTF-16 units, never inside an entity.
-fn escape_cut(text: &str, max: usize) -> String {
+pub(crate) fn escape_cut(text: &str, max: usize) -> String {
     let escaped = escape(text);
     if utf16_len(&escaped) <= max {
         return escaped;
@@ -275,7 +234,7 @@ fn escape_cut(text: &str, max: usize) -> String {
 }
 
 /// Cuts already-safe `text` to `max` UTF-16 units with an ellipsis.
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     if utf16_len(text) <= max {
         return text.to_owned();
     }
@@ -292,7 +251,8 @@ fn cut(text: &str, max: usize) -> String {
     out
 }
 
-fn utf16_len(s: &str) -> usize {
+/// Length as Slack counts it (UTF-16 code units).
+pub(crate) fn utf16_len(s: &str) -> usize {
     s.encode_utf16().count()
 }
 

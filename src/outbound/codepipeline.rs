@@ -1,4 +1,5 @@
-//! CodePipeline: record an approval decision.
+//! CodePipeline: record an approval decision, read what is being promoted, (in
+//! `approval_state`) where an approval stands now, and (in `executions`) `/deploy`'s calls.
 //!
 //! The errors a caller branches on are typed: "already decided" and "no longer valid" change
 //! what the Slack prompt says; anything else leaves the prompt clickable.
@@ -7,6 +8,12 @@ use aws_sdk_codepipeline::error::DisplayErrorContext;
 use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
 
 use crate::approvals::{ApprovalRef, Decision};
+
+mod approval_state;
+mod executions;
+
+pub use approval_state::{ApprovalState, PipelineState};
+pub use executions::{ActionView, DeployError, ExecutionSummary, StageView, StartRequest};
 
 /// CodePipeline's limit on `result.summary`.
 pub const SUMMARY_MAX: usize = 512;
@@ -59,7 +66,9 @@ impl CodePipeline {
     }
 
     /// The execution waiting at `approval` (`GetPipelineState`: the stage's latest execution,
-    /// confirmed by the action's token) and its revisions and trigger (`GetPipelineExecution`).
+    /// confirmed by the action's token; in PARALLEL mode, where that token is hidden and several
+    /// executions may wait, the in-progress run of `ListActionExecutions` whose
+    /// `externalExecutionId` is the token) and its revisions and trigger (`GetPipelineExecution`).
     ///
     /// # Errors
     /// A failed call, or no execution waits there with this token any more.
@@ -85,15 +94,15 @@ impl CodePipeline {
             .find(|a| a.action_name() == Some(approval.action.as_str()))
             .and_then(|a| a.latest_execution())
             .ok_or("the approval action has not run")?;
-        // PARALLEL pipelines hide the token and report it as the external execution id.
-        let token = Some(approval.token.as_str());
-        if action.token() != token && action.external_execution_id() != token {
-            return Err("the approval action now runs with another token".into());
-        }
-        let execution_id = stage
-            .latest_execution()
-            .map(|e| e.pipeline_execution_id().to_owned())
-            .ok_or("the stage has no execution")?;
+        let execution_id = match stage.latest_execution() {
+            Some(e) if action.token() == Some(approval.token.as_str()) => {
+                e.pipeline_execution_id().to_owned()
+            }
+            _ => self
+                .waiting_execution(approval)
+                .await?
+                .ok_or("no execution waits at the approval with this token")?,
+        };
         let execution = self
             .client
             .get_pipeline_execution()

@@ -1,6 +1,7 @@
 //! Outbound clients: everything the bot calls. Built once by `app.rs` and handed down in
 //! [`Clients`].
 
+pub mod athena;
 pub mod blocks;
 pub mod codepipeline;
 pub mod parameter_store;
@@ -12,4 +13,5 @@ pub struct Clients {
     pub slack: slack::SlackWeb,
     pub codepipeline: codepipeline::CodePipeline,
     pub sqs: aws_sdk_sqs::Client,
+    pub athena: athena::Athena,
 }

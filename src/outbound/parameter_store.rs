@@ -1,6 +1,7 @@
 //! Slack tokens from SSM Parameter Store: `GetParametersByPath` (recursive, decrypted, every
 //! page) under one hierarchical path, held in memory, refreshed on an interval and at once when
-//! Slack rejects the token.
+//! Slack rejects the token. Also [`StringList`]: one plain list parameter (the Redshift cluster
+//! list), read by name and refreshed on the same interval.
 
 use aws_sdk_ssm::error::DisplayErrorContext;
 use std::collections::HashMap;
@@ -137,13 +138,7 @@ impl TokenStore {
 
     /// Re-reads the tokens every `interval` until `cancel` fires.
     pub async fn refresh_periodically(self, interval: Duration, cancel: CancellationToken) {
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
-            }
-            self.reload().await;
-        }
+        every(interval, &cancel, || self.reload()).await;
     }
 }
 
@@ -194,4 +189,85 @@ async fn read(source: &Source) -> Result<SlackTokens, SecretsError> {
         bot: take(BOT_TOKEN, "xoxb-")?,
         app: take(APP_TOKEN, "xapp-")?,
     })
+}
+
+/// A `StringList` parameter read by name (the Redshift cluster list), held in memory and
+/// re-read on the tokens' interval. Not a secret: read without decryption. Until a first read
+/// succeeds, [`StringList::current`] is `None` and the caller uses its fallback.
+#[derive(Clone)]
+pub struct StringList {
+    ssm: aws_sdk_ssm::Client,
+    name: String,
+    current: watch::Sender<Option<Arc<Vec<String>>>>,
+}
+
+impl StringList {
+    /// Reads `name` once; a failure is logged and leaves the list unknown.
+    pub async fn load(ssm: aws_sdk_ssm::Client, name: &str) -> Self {
+        let list = Self {
+            ssm,
+            name: name.to_owned(),
+            current: watch::Sender::new(None),
+        };
+        list.reload().await;
+        list
+    }
+
+    /// The values as last read, if a read ever succeeded.
+    pub fn current(&self) -> Option<Arc<Vec<String>>> {
+        self.current.borrow().clone()
+    }
+
+    async fn reload(&self) {
+        match self
+            .ssm
+            .get_parameter()
+            .name(&self.name)
+            .with_decryption(false)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let values: Vec<String> = out
+                    .parameter
+                    .and_then(|p| p.value)
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                self.current.send_if_modified(|current| {
+                    let changed = current.as_deref() != Some(&values);
+                    if changed {
+                        tracing::info!(parameter = %self.name, count = values.len(), "list parameter read");
+                        *current = Some(Arc::new(values));
+                    }
+                    changed
+                });
+            }
+            Err(error) => {
+                tracing::warn!(parameter = %self.name, error = %DisplayErrorContext(error), "cannot read the list parameter; keeping what was known");
+            }
+        }
+    }
+
+    /// Re-reads the parameter every `interval` until `cancel` fires.
+    pub async fn refresh_periodically(self, interval: Duration, cancel: CancellationToken) {
+        every(interval, &cancel, || self.reload()).await;
+    }
+}
+
+/// Runs `tick` every `interval` until `cancel` fires.
+async fn every<F: std::future::Future<Output = ()>>(
+    interval: Duration,
+    cancel: &CancellationToken,
+    mut tick: impl FnMut() -> F,
+) {
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        tick().await;
+    }
 }

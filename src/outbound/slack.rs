@@ -1,4 +1,5 @@
-//! The Slack Web API client: post, update, ephemeral replies, user-group members, `auth.test`.
+//! The Slack Web API client: post, update, ephemeral replies, file uploads, user-group members,
+//! `auth.test`.
 //!
 //! Every call takes the current bot token from the [`TokenStore`]; when Slack answers
 //! `invalid_auth` or `token_revoked` the store re-reads Parameter Store and the call is tried once
@@ -120,6 +121,49 @@ pub struct SlackWeb {
     tokens: TokenStore,
 }
 
+/// A file to share with [`SlackWeb::upload_file`].
+pub struct FileUpload<'a> {
+    pub filename: &'a str,
+    pub title: &'a str,
+    /// Screen-reader description (at most 1,000 characters).
+    pub alt_text: &'a str,
+    /// The message text shown with the file.
+    pub comment: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// A reply through an interaction's `response_url` (5 uses within 30 minutes).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Response {
+    /// `in_channel` or `ephemeral` (slack-morphism's webhook request has no such field).
+    pub response_type: &'static str,
+    /// Replace the message whose button was clicked (ephemeral ones too).
+    pub replace_original: bool,
+    #[serde(flatten)]
+    pub content: SlackMessageContent,
+}
+
+impl Response {
+    /// A new message only the user sees.
+    pub fn ephemeral(content: SlackMessageContent) -> Self {
+        Self {
+            response_type: "ephemeral",
+            replace_original: false,
+            content,
+        }
+    }
+
+    /// The clicked message, replaced.
+    pub fn replace(content: SlackMessageContent) -> Self {
+        Self {
+            response_type: "ephemeral",
+            replace_original: true,
+            content,
+        }
+    }
+}
+
 /// What `auth.test` says about the bot.
 pub struct Identity {
     pub team: String,
@@ -184,6 +228,39 @@ impl SlackWeb {
         Ok(())
     }
 
+    /// `views.open`: shows `view` to the person whose interaction gave `trigger_id` (valid for
+    /// 3 seconds, once).
+    ///
+    /// # Errors
+    /// Slack refused the view (an expired trigger, an invalid view) or could not be reached.
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), SlackError> {
+        let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
+        with_bot_token!(self, |s| s.views_open(&req))?;
+        Ok(())
+    }
+
+    /// Posts `response` to an interaction's `response_url` (no token: the URL is the secret).
+    ///
+    /// # Errors
+    /// The URL is not one, or Slack refused the post (expired, used up) or was unreachable.
+    pub async fn respond(&self, response_url: &str, response: &Response) -> Result<(), SlackError> {
+        let url = url::Url::parse(response_url)
+            .map_err(|e| SlackError::Transport(format!("response_url: {e}")))?;
+        let span = tracing::debug_span!("Slack response_url");
+        let context = slack_morphism::SlackClientApiCallContext {
+            rate_control_params: None,
+            token: None,
+            tracing_span: &span,
+            is_sensitive_url: true,
+        };
+        self.client
+            .http_api
+            .connector
+            .http_post_uri::<_, SlackApiPostWebhookMessageResponse>(url, response, context)
+            .await?;
+        Ok(())
+    }
+
     /// `usergroups.users.list`: the members of a user group.
     ///
     /// # Errors
@@ -196,6 +273,39 @@ impl SlackWeb {
             .into_iter()
             .filter_map(|u| UserId::parse(&u.0).ok())
             .collect())
+    }
+
+    /// Shares a file in `channel`: `files.getUploadURLExternal`, the bytes POSTed to the URL it
+    /// gives, then `files.completeUploadExternal`. Returns the file id.
+    ///
+    /// # Errors
+    /// Any of the three steps refused or unreachable.
+    pub async fn upload_file(
+        &self,
+        channel: &ChannelId,
+        upload: &FileUpload<'_>,
+    ) -> Result<String, SlackError> {
+        let url_req = SlackApiFilesGetUploadUrlExternalRequest::new(
+            upload.filename.to_owned(),
+            upload.bytes.len(),
+        )
+        .with_alt_txt(upload.alt_text.to_owned());
+        let target = with_bot_token!(self, |s| s.get_upload_url_external(&url_req))?;
+        let send_req = SlackApiFilesUploadViaUrlRequest::new(
+            target.upload_url,
+            upload.bytes.to_vec(),
+            upload.content_type.to_owned(),
+        );
+        with_bot_token!(self, |s| s.files_upload_via_url(&send_req))?;
+        let complete_req =
+            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                target.file_id.clone(),
+            )
+            .with_title(upload.title.to_owned())])
+            .with_channel_id(channel.as_str().into())
+            .with_initial_comment(upload.comment.to_owned());
+        with_bot_token!(self, |s| s.files_complete_upload_external(&complete_req))?;
+        Ok(target.file_id.0)
     }
 
     /// `auth.test`: checks the bot token.

@@ -4,12 +4,10 @@
 use emulators::slack::Failure;
 use serde_json::json;
 
+use crate::support::approvals::APPROVE;
 use crate::support::{
     eventually, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY,
 };
-
-const APPROVE: &str = "approval:approve";
-const REJECT: &str = "approval:reject";
 
 #[tokio::test]
 async fn an_approver_approves_and_the_pipeline_moves_on() {
@@ -35,14 +33,7 @@ async fn an_approver_approves_and_the_pipeline_moves_on() {
     assert_eq!(results[0].status, "Approved");
     assert!(results[0].summary.contains(ALICE), "{}", results[0].summary);
     assert!(results[0].summary.chars().count() <= 512);
-    eventually("the execution to succeed", || async {
-        (bot.codepipeline
-            .execution_status(&bot.pipeline, &execution)
-            .as_deref()
-            == Some("Succeeded"))
-        .then_some(())
-    })
-    .await;
+    bot.wait_for_execution(&execution, "Succeeded").await;
     assert_eq!(bot.prompts().len(), 1, "exactly one prompt");
 }
 
@@ -68,21 +59,14 @@ async fn a_group_member_rejects_with_raw_delivery_and_the_execution_fails() {
     .await;
     let (execution, prompt) = bot.start_and_wait_for_prompt().await;
 
-    bot.click(&prompt.ts, REJECT, BOB).await;
+    bot.reject(&prompt.ts, BOB, "smoke tests are red").await;
 
     bot.wait_for_restamp(&prompt.ts, "*Rejected* by <@U0BOB>")
         .await;
     let results = bot.codepipeline.approval_results();
     assert_eq!(results.len(), 1);
     assert_eq!(results[0].status, "Rejected");
-    eventually("the execution to fail", || async {
-        (bot.codepipeline
-            .execution_status(&bot.pipeline, &execution)
-            .as_deref()
-            == Some("Failed"))
-        .then_some(())
-    })
-    .await;
+    bot.wait_for_execution(&execution, "Failed").await;
 }
 
 #[tokio::test]
@@ -158,14 +142,16 @@ async fn a_double_click_records_one_decision() {
 async fn two_people_at_once_end_with_one_result_and_a_consistent_message() {
     let bot = Bot::spawn(Options::default()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let modal = bot
+        .open_modal(&prompt.ts, crate::support::approvals::REJECT, BOB)
+        .await;
 
     let (a, b) = tokio::join!(
         bot.slack.click(CHANNEL, &prompt.ts, APPROVE, ALICE),
-        bot.slack.click(CHANNEL, &prompt.ts, REJECT, BOB),
+        bot.submit(&modal, BOB, Some("not today")),
     );
-    for e in [a.expect("click"), b.expect("click")] {
-        assert!(e.acked(DEADLINE).await.is_some());
-    }
+    assert!(a.expect("click").acked(DEADLINE).await.is_some());
+    assert_eq!(b.payload, None);
 
     let winner = eventually("one decision", || async {
         bot.codepipeline.approval_results().into_iter().next()
@@ -212,20 +198,9 @@ async fn an_expired_approval_says_so_and_loses_its_buttons() {
 async fn an_approval_decided_in_the_console_is_shown_as_already_decided() {
     let bot = Bot::spawn(Options::default()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
-    let pending = bot
-        .codepipeline
-        .pending_approval(&bot.pipeline)
-        .expect("pending");
-    bot.codepipeline
-        .decide_in_console(
-            &bot.pipeline,
-            &pending.token,
-            true,
-            "approved in the console",
-        )
-        .expect("console decision");
+    bot.decide_in_console(true, "approved in the console");
 
-    bot.click(&prompt.ts, REJECT, ALICE).await;
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
 
     bot.wait_for_restamp(&prompt.ts, "already decided").await;
     bot.wait_for_ephemeral(ALICE, "already decided").await;
@@ -271,7 +246,7 @@ async fn a_refresh_requested_disconnect_loses_no_click() {
     );
     bot.slack.drop_connection();
     let (_, second) = bot.start_and_wait_for_prompt().await;
-    bot.click(&second.ts, REJECT, ALICE).await;
+    bot.reject(&second.ts, ALICE, "wrong build").await;
     bot.wait_for_restamp(&second.ts, "*Rejected*").await;
 }
 

@@ -1,6 +1,10 @@
 //! Integration tests: one binary, one harness (`support`), one file per capability.
 
+mod approval_lifecycle;
+mod approval_policy;
 mod approvals;
 mod cli;
 mod commands;
+mod deploy;
+mod redshift_alerts;
 mod support;

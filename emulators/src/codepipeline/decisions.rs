@@ -194,7 +194,7 @@ fn finish_action(
 }
 
 /// Fails the execution and its current stage, abandoning whatever else was still running.
-fn fail_execution(
+pub(crate) fn fail_execution(
     execution: &mut Execution,
     approvals: &mut HashMap<String, Approval>,
     summary: &str,

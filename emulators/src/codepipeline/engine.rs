@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
+use super::decisions::fail_execution;
 use super::error::ApiError;
 use super::model::{ActionKind, ExecutionMode};
 use super::notify::{self, ApprovalNotice, Publication};
@@ -40,7 +41,12 @@ impl State {
         request: StartRequest,
         now: DateTime<Utc>,
     ) -> Result<(String, bool), ApiError> {
-        let pipeline = self.pipeline_mut(&request.pipeline)?;
+        let State {
+            pipelines, runtime, ..
+        } = self;
+        let pipeline = pipelines
+            .get_mut(&request.pipeline)
+            .ok_or_else(|| ApiError::PipelineNotFound(request.pipeline.clone()))?;
         if let Some(id) = request
             .client_token
             .as_ref()
@@ -48,6 +54,7 @@ impl State {
         {
             return Ok((id.clone(), false));
         }
+        runtime.check_start(pipeline)?;
         let mut sources = Vec::new();
         for action in pipeline.def.stages.iter().flat_map(|s| &s.actions) {
             if let ActionKind::Source {
@@ -111,6 +118,7 @@ impl State {
         let State {
             pipelines,
             approvals,
+            runtime,
             ..
         } = self;
         let Some(pipeline) = pipelines.get_mut(pipeline) else {
@@ -122,11 +130,13 @@ impl State {
                 break;
             };
             let stage = execution.stage;
-            let waiting = execution.actions.get(stage).is_some_and(|runs| {
-                runs.iter()
-                    .flatten()
-                    .any(|r| r.status == ActionStatus::InProgress)
-            });
+            let has = |status| {
+                execution
+                    .actions
+                    .get(stage)
+                    .is_some_and(|runs| runs.iter().flatten().any(|r| r.status == status))
+            };
+            let (waiting, failed) = (has(ActionStatus::InProgress), has(ActionStatus::Failed));
             match execution.status {
                 ExecutionStatus::Stopping if !waiting => {
                     execution.status = ExecutionStatus::Stopped;
@@ -142,6 +152,10 @@ impl State {
                 execution.updated = now;
                 break;
             }
+            if failed && execution.stages[stage] == Some(StageStatus::InProgress) {
+                fail_execution(execution, approvals, "An action failed", now);
+                break;
+            }
             if execution.stages[stage].is_none() {
                 enter_stage(
                     pipeline,
@@ -152,6 +166,7 @@ impl State {
                     now,
                     &mut publications,
                 );
+                runtime.fail_planned(pipeline, execution_id, stage);
             } else if waiting {
                 break;
             } else {
@@ -205,6 +220,7 @@ fn enter_stage(
             token: None,
             last_updated_by: None,
             external_execution_id: format!("{}:{}", action.name, Uuid::new_v4()),
+            error_details: None,
         };
         match &action.kind {
             ActionKind::Source { .. } => {

@@ -32,6 +32,10 @@ pub(crate) enum ApiError {
     PipelineExecutionNotStoppable(String),
     #[error("A stop request for pipeline execution '{0}' is already in progress")]
     DuplicatedStopRequest(String),
+    #[error("The pipeline '{0}' has reached its limit of {1} concurrent executions")]
+    ConcurrentExecutionsLimitExceeded(String, usize),
+    #[error("Your request cannot be handled because the pipeline is busy handling ongoing activities. Try again later.")]
+    Conflict,
     #[error("The next token is not valid")]
     InvalidNextToken,
     /// Fault injected by the test handle (`fail_next`); carries the `__type` to answer.
@@ -55,6 +59,10 @@ impl ApiError {
             ApiError::PipelineExecutionNotFound(_) => "PipelineExecutionNotFoundException",
             ApiError::PipelineExecutionNotStoppable(_) => "PipelineExecutionNotStoppableException",
             ApiError::DuplicatedStopRequest(_) => "DuplicatedStopRequestException",
+            ApiError::ConcurrentExecutionsLimitExceeded(..) => {
+                "ConcurrentPipelineExecutionsLimitExceededException"
+            }
+            ApiError::Conflict => "ConflictException",
             ApiError::InvalidNextToken => "InvalidNextTokenException",
             ApiError::Injected(error_type) => error_type,
         }

@@ -14,9 +14,11 @@
 mod decisions;
 mod engine;
 mod error;
+mod events;
 mod model;
 mod notify;
 mod ops;
+mod runtime;
 mod state;
 mod validate;
 mod wire;
@@ -29,6 +31,7 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub use events::{EventTarget, PublishedEvent};
 pub use model::{ActionDef, ActionKind, ExecutionMode, PipelineDef, StageDef};
 pub use notify::PublishedNotification;
 pub use state::{ApprovalResultRecord, PendingApproval};
@@ -190,6 +193,7 @@ impl CodePipelineSim {
     /// (action `Failed`, "timed out"), and their tokens become invalid.
     pub fn expire_approvals(&self, pipeline: &str) {
         self.lock().expire_pipeline(pipeline, Utc::now());
+        self.emit_events();
     }
 
     /// Approves or rejects as a person in the console would (not counted as an API call).
@@ -203,8 +207,10 @@ impl CodePipelineSim {
         approved: bool,
         summary: &str,
     ) -> Result<(), String> {
-        ops::decide_in_console(self, pipeline, token, approved, summary)
-            .map_err(|error| format!("{}: {error}", error.type_name()))
+        let decided = ops::decide_in_console(self, pipeline, token, approved, summary)
+            .map_err(|error| format!("{}: {error}", error.type_name()));
+        self.emit_events();
+        decided
     }
 
     /// Every notification published or attempted, with its outcome, in order.
@@ -248,6 +254,7 @@ impl CodePipelineSim {
             let publications = sim
                 .lock()
                 .advance(&pipeline, &execution_id, region, Utc::now());
+            sim.emit_events();
             for publication in publications {
                 let record = notify::publish(&sim.inner.sns, publication).await;
                 sim.lock().notifications.push(record);

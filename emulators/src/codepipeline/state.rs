@@ -22,6 +22,10 @@ pub(crate) struct State {
     pub(crate) notifications: Vec<PublishedNotification>,
     /// Operation name → (error type, times left).
     pub(crate) faults: HashMap<String, (String, u32)>,
+    /// Execution limits, busy pipelines and failing actions set by the test handle.
+    pub(crate) runtime: super::runtime::Runtime,
+    /// Where state-change events go, and what was already announced.
+    pub(crate) events: super::events::Emitter,
 }
 
 /// A defined pipeline and its history.
@@ -69,6 +73,8 @@ pub(crate) struct ActionRun {
     pub(crate) token: Option<String>,
     pub(crate) last_updated_by: Option<String>,
     pub(crate) external_execution_id: String,
+    /// `errorDetails` (code, message) of a failed run.
+    pub(crate) error_details: Option<(String, String)>,
 }
 
 /// A minted approval token and where it belongs.
@@ -169,13 +175,6 @@ impl State {
     pub(crate) fn pipeline(&self, name: &str) -> Result<&Pipeline, ApiError> {
         self.pipelines
             .get(name)
-            .ok_or_else(|| ApiError::PipelineNotFound(name.to_owned()))
-    }
-
-    /// The named pipeline, mutably, or `PipelineNotFoundException`.
-    pub(crate) fn pipeline_mut(&mut self, name: &str) -> Result<&mut Pipeline, ApiError> {
-        self.pipelines
-            .get_mut(name)
             .ok_or_else(|| ApiError::PipelineNotFound(name.to_owned()))
     }
 }

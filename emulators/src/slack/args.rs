@@ -118,7 +118,7 @@ impl Args {
     }
 
     /// A JSON argument that may arrive as a value or as a JSON string (form bodies).
-    fn json(&self, key: &str) -> Option<Result<Value, ()>> {
+    pub(super) fn json(&self, key: &str) -> Option<Result<Value, ()>> {
         match self.fields.get(key)? {
             Value::Null => None,
             Value::String(text) => Some(serde_json::from_str(text).map_err(|_| ())),

@@ -94,7 +94,8 @@ impl SlackEmulator {
             .unwrap_or_default()
     }
 
-    /// Clicks the button `action_id` of the stored message (`channel`, `ts`) as `user_id`:
+    /// Clicks the button `action_id` of the stored message (`channel`, `ts`), or of the
+    /// ephemeral message shown to `user_id` there, as `user_id`:
     /// sends a block_actions `interactive` envelope to one live socket (round robin; waits
     /// up to 10 s for one).
     ///
@@ -110,11 +111,19 @@ impl SlackEmulator {
         let payload = {
             let shared = &self.shared;
             let mut inner = shared.lock();
+            // An ephemeral message counts too, when it was shown to the clicker.
+            let ephemeral = inner
+                .ephemerals
+                .iter()
+                .find(|(to, m)| to == user_id && m.channel == channel && m.ts == ts)
+                .map(|(_, m)| m.clone());
+            let is_ephemeral = ephemeral.is_some();
             let message = inner
                 .messages
                 .iter()
                 .find(|m| m.channel == channel && m.ts == ts)
                 .cloned()
+                .or(ephemeral)
                 .ok_or_else(|| EmulatorError::NoSuchMessage {
                     channel: channel.to_owned(),
                     ts: ts.to_owned(),
@@ -137,7 +146,7 @@ impl SlackEmulator {
                 }
             }
             let user_name = inner.user_name(user_id);
-            json!({
+            let mut payload = json!({
                 "type": "block_actions",
                 "token": VERIFICATION_TOKEN,
                 "api_app_id": shared.app_id,
@@ -148,7 +157,7 @@ impl SlackEmulator {
                 },
                 "container": {
                     "type": "message", "message_ts": ts, "channel_id": channel,
-                    "is_ephemeral": false,
+                    "is_ephemeral": is_ephemeral,
                 },
                 "trigger_id": issue_trigger(&mut inner),
                 "channel": { "id": channel, "name": inner.channels.get(channel) },
@@ -156,7 +165,14 @@ impl SlackEmulator {
                 "state": { "values": {} },
                 "response_url": response_url::issue(shared, &mut inner, channel, user_id, Some(ts)),
                 "actions": [action],
-            })
+            });
+            // Slack sends no `message` for an ephemeral one: only its response_url can change it.
+            if is_ephemeral {
+                if let Some(fields) = payload.as_object_mut() {
+                    fields.remove("message");
+                }
+            }
+            payload
         };
         self.send_envelope("interactive", payload, false).await
     }

@@ -62,6 +62,16 @@ pub(super) const METHODS: &[Method] = &[
         token: TokenKind::Bot,
         run: views_open,
     },
+    Method {
+        name: "files.getUploadURLExternal",
+        token: TokenKind::Bot,
+        run: super::files::get_upload_url,
+    },
+    Method {
+        name: "files.completeUploadExternal",
+        token: TokenKind::Bot,
+        run: super::files::complete_upload,
+    },
 ];
 
 /// Longest `text` accepted by `chat.update` and `chat.postEphemeral`.

@@ -5,12 +5,13 @@
 //! tokens and playing injected failures before `methods` runs (arguments in `args`,
 //! Block Kit limits in `blocks`); `response_url` serves interaction reply URLs;
 //! `socket` runs the WebSocket listener; `envelopes` builds and routes envelopes and
-//! waits for their acks. Behaviour follows shared/reference/slack-socket-mode.md and
+//! waits for their acks; `files` takes file uploads (upload URL, bytes, completion). Behaviour follows shared/reference/slack-socket-mode.md and
 //! shared/reference/slack-interactivity-and-block-kit.md.
 
 mod args;
 mod blocks;
 mod envelopes;
+mod files;
 mod methods;
 mod response_url;
 mod socket;
@@ -26,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use envelopes::{Ack, EmulatorError, Envelope};
+pub use files::SharedFile;
 pub use response_url::ResponsePost;
 pub use state::{Failure, Message};
 pub use ui::Control;

@@ -1,7 +1,8 @@
 //! Interaction `response_url`s: `POST /response/{id}` on the HTTP listener, five uses each
 //! (then 404 `used_url`). Each post is recorded and applied the way Slack applies it:
-//! `delete_original` / `replace_original` act on the clicked message, otherwise the reply is
-//! posted in the channel (`in_channel`) or shown only to the user (the default, ephemeral).
+//! `delete_original` / `replace_original` act on the clicked message (ephemeral ones too),
+//! otherwise the reply is posted in the channel (`in_channel`) or shown only to the user (the
+//! default, ephemeral).
 
 use std::sync::Arc;
 
@@ -132,7 +133,16 @@ fn apply(shared: &Shared, id: &str, body: &[u8]) -> Result<(), (StatusCode, ApiE
             .messages
             .retain(|m| !(m.channel == channel && m.ts == ts)),
         Some(ts) if post.replace_original => {
-            if let Some(message) = inner.message_mut(&channel, &ts) {
+            let ephemeral = inner
+                .ephemerals
+                .iter_mut()
+                .find(|(to, m)| *to == user && m.channel == channel && m.ts == ts)
+                .map(|(_, m)| m);
+            let message = match ephemeral {
+                Some(m) => Some(m),
+                None => inner.message_mut(&channel, &ts),
+            };
+            if let Some(message) = message {
                 message.text = post.text.clone();
                 message.blocks = post.blocks.clone();
                 message.edited_count += 1;

@@ -71,6 +71,8 @@ pub(super) struct Inner {
     /// Trigger ids handed out in envelopes; `true` once `views.open` used one.
     pub(super) triggers: HashMap<String, bool>,
     pub(super) views: Vec<Value>,
+    /// `files.getUploadURLExternal` uploads, pending and shared.
+    pub(super) uploads: Vec<super::files::Upload>,
     pub(super) response_urls: HashMap<String, ResponseTarget>,
     /// Sockets in connection order, the oldest first.
     pub(super) connections: Vec<Connection>,
@@ -141,6 +143,7 @@ impl Shared {
             tickets: HashSet::new(),
             triggers: HashMap::new(),
             views: Vec::new(),
+            uploads: Vec::new(),
             response_urls: HashMap::new(),
             connections: Vec::new(),
             next_connection_id: 0,

@@ -27,6 +27,7 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
     let app = Router::new()
         .route("/api/{method}", any(call_method))
         .route("/response/{id}", post(response_url::respond))
+        .route("/upload/{key}", post(super::files::receive))
         .merge(ui::routes())
         .with_state(shared);
     if let Err(error) = axum::serve(listener, app)

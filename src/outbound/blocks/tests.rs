@@ -1,7 +1,13 @@
 //! Rendering tests: Block Kit limits, escaping, Unicode, restamping.
 
 use super::*;
-use crate::approvals::notification;
+use crate::approvals::{notification, Decision};
+
+/// The default offer: one-click approve allowed, starter unknown.
+const OPTIONS: PromptOptions<'static> = PromptOptions {
+    one_click: true,
+    starter: None,
+};
 
 fn request(custom_data: Option<&str>) -> ApprovalRequest {
     let mut r = notification::parse(include_str!("../../../tests/fixtures/approval-raw.json"))
@@ -30,8 +36,8 @@ fn section_texts(c: &SlackMessageContent) -> Vec<String> {
 }
 
 #[test]
-fn the_prompt_has_header_fields_links_expiry_and_two_confirmed_buttons() {
-    let c = approval_prompt(&request(Some("ship it")), None).expect("render");
+fn the_prompt_has_header_fields_links_expiry_and_three_buttons_the_one_click_confirmed() {
+    let c = approval_prompt(&request(Some("ship it")), None, OPTIONS).expect("render");
     let blocks = json_blocks(&c);
     assert_eq!(blocks[0]["type"], "header");
     let fields = blocks[1]["fields"].as_array().expect("fields");
@@ -50,10 +56,24 @@ fn the_prompt_has_header_fields_links_expiry_and_two_confirmed_buttons() {
     let actions = blocks.last().expect("actions");
     assert_eq!(actions["block_id"], ACTIONS_BLOCK);
     let buttons = actions["elements"].as_array().expect("buttons");
+    let ids: Vec<&str> = buttons
+        .iter()
+        .filter_map(|b| b["action_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "approval:approve",
+            "approval:approve_reason",
+            "approval:reject"
+        ]
+    );
     assert_eq!(buttons[0]["style"], "primary");
-    assert_eq!(buttons[1]["style"], "danger");
+    assert_eq!(buttons[2]["style"], "danger");
+    assert_eq!(buttons[1]["text"]["text"], "Approve…");
+    assert_eq!(buttons[2]["text"]["text"], "Reject…");
+    assert!(buttons[0]["confirm"]["title"]["text"].as_str().is_some());
     for b in buttons {
-        assert!(b["confirm"]["title"]["text"].as_str().is_some());
         let value = b["value"].as_str().expect("value");
         let back = crate::approvals::ApprovalRef::decode(value).expect("round trip");
         assert_eq!(back, request(None).approval);
@@ -68,6 +88,7 @@ fn custom_data_is_escaped_so_it_cannot_mention_or_link() {
     let c = approval_prompt(
         &request(Some("<!channel> & <https://evil|Approve> *x*")),
         None,
+        OPTIONS,
     )
     .expect("render");
     let texts = section_texts(&c);
@@ -84,7 +105,8 @@ fn custom_data_is_escaped_so_it_cannot_mention_or_link() {
 #[test]
 fn very_long_custom_data_is_cut_within_the_section_limit_with_an_ellipsis() {
     for unit in ["a", "&", "😀", "é", "<"] {
-        let c = approval_prompt(&request(Some(&unit.repeat(10_000))), None).expect("render");
+        let c =
+            approval_prompt(&request(Some(&unit.repeat(10_000))), None, OPTIONS).expect("render");
         let texts = section_texts(&c);
         let data = texts.iter().find(|t| t.ends_with('…')).expect("cut text");
         assert!(data.encode_utf16().count() <= SECTION_TEXT_MAX, "{unit}");
@@ -98,7 +120,7 @@ fn very_long_custom_data_is_cut_within_the_section_limit_with_an_ellipsis() {
 #[test]
 fn short_unicode_custom_data_is_kept_whole() {
     let text = "Déploiement 🚀 — 日本語 OK";
-    let c = approval_prompt(&request(Some(text)), None).expect("render");
+    let c = approval_prompt(&request(Some(text)), None, OPTIONS).expect("render");
     assert!(section_texts(&c).iter().any(|t| t == text));
 }
 
@@ -107,7 +129,7 @@ fn links_that_are_not_plain_http_urls_are_left_out() {
     let mut r = request(None);
     r.external_entity_link = Some("javascript:alert(1)".into());
     r.console_link = Some("https://x|<!channel>".into());
-    let c = approval_prompt(&r, None).expect("render");
+    let c = approval_prompt(&r, None, OPTIONS).expect("render");
     let context = json_blocks(&c)
         .into_iter()
         .find(|b| b["type"] == "context")
@@ -122,12 +144,13 @@ fn links_that_are_not_plain_http_urls_are_left_out() {
 
 #[test]
 fn restamping_replaces_the_buttons_with_the_outcome() {
-    let prompt = approval_prompt(&request(Some("notes")), None).expect("render");
+    let prompt = approval_prompt(&request(Some("notes")), None, OPTIONS).expect("render");
     let blocks = prompt.blocks.clone().expect("blocks");
     let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
     let outcome = Outcome::Decided {
         decision: Decision::Reject,
-        user_id: "U0ALICE".into(),
+        users: vec!["U0ALICE".into()],
+        comment: Some("broken <!here>".into()),
         at,
     };
     let stamped = restamp(&blocks, "Approval needed", &outcome).expect("render");
@@ -136,6 +159,7 @@ fn restamping_replaces_the_buttons_with_the_outcome() {
     let last = out.last().expect("outcome");
     let line = last["text"]["text"].as_str().expect("text");
     assert!(line.contains("*Rejected* by <@U0ALICE>"), "{line}");
+    assert!(line.contains("\n> broken &lt;!here&gt;"), "{line}");
     assert!(line.contains("<!date^1700000000^"));
     assert_eq!(out.len(), json_blocks(&prompt).len());
     // Restamping twice keeps one outcome line.
@@ -166,7 +190,7 @@ fn the_execution_context_shows_id_starter_and_escaped_revisions() {
             })
             .collect(),
     };
-    let c = approval_prompt(&request(None), Some(&context)).expect("render");
+    let c = approval_prompt(&request(None), Some(&context), OPTIONS).expect("render");
     let text = section_texts(&c)
         .into_iter()
         .find(|t| t.contains("*Execution*"))
@@ -180,4 +204,114 @@ fn the_execution_context_shows_id_starter_and_escaped_revisions() {
     assert!(text.contains("Fix &lt;!here&gt; &amp; more"));
     assert!(!text.contains("second line"));
     assert!(text.contains("…and 2 more revisions"));
+}
+
+#[test]
+fn without_one_click_the_prompt_offers_the_modal_buttons_only() {
+    let starter = crate::ids::UserId::parse("U0ALICE").expect("id");
+    let options = PromptOptions {
+        one_click: false,
+        starter: Some(&starter),
+    };
+    let context = crate::outbound::codepipeline::ExecutionContext {
+        execution_id: "0f6b2a4c-1111-2222-3333-444455556666".into(),
+        started_by: Some("arn:aws:iam::123:user/alice".into()),
+        revisions: Vec::new(),
+    };
+    let c = approval_prompt(&request(None), Some(&context), options).expect("render");
+    let blocks = json_blocks(&c);
+    let buttons = blocks.last().expect("actions")["elements"]
+        .as_array()
+        .cloned()
+        .expect("buttons");
+    assert_eq!(buttons.len(), 2);
+    assert_eq!(buttons[0]["action_id"], "approval:approve_reason");
+    assert_eq!(buttons[0]["style"], "primary");
+    assert!(buttons.iter().all(|b| b.get("confirm").is_none()));
+    assert!(section_texts(&c)
+        .iter()
+        .any(|t| t.contains("*Started by* <@U0ALICE> (arn:aws:iam::123:user/alice)")));
+}
+
+#[test]
+fn progress_sits_above_the_buttons_and_is_replaced_not_repeated() {
+    let prompt = approval_prompt(&request(None), None, OPTIONS).expect("render");
+    let blocks = prompt.blocks.clone().expect("blocks");
+    let once = progress(&blocks, "Approval", "1 of 2 approvals: <@U0BOB>").expect("render");
+    let twice = progress(
+        &once.blocks.clone().expect("blocks"),
+        "Approval",
+        "2 of 3 approvals: <@U0BOB>, <@U0CAROL>",
+    )
+    .expect("render");
+    let out = json_blocks(&twice);
+    assert_eq!(out.len(), json_blocks(&prompt).len() + 1);
+    let votes = &out[out.len() - 2];
+    assert_eq!(votes["block_id"], VOTES_BLOCK);
+    assert!(votes["text"]["text"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("2 of 3 approvals: <@U0BOB>, <@U0CAROL>")));
+    assert_eq!(out.last().expect("actions")["block_id"], ACTIONS_BLOCK);
+    let closed = restamp(
+        &twice.blocks.expect("blocks"),
+        "x",
+        &Outcome::Superseded {
+            at: DateTime::from_timestamp(1_700_000_000, 0).expect("time"),
+        },
+    )
+    .expect("render");
+    let closed = json_blocks(&closed);
+    assert!(closed.iter().all(|b| b["block_id"] != VOTES_BLOCK));
+    assert!(closed.last().expect("line")["text"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("*Superseded*")));
+}
+
+#[test]
+fn a_decision_seen_elsewhere_names_the_principal_and_escapes_the_summary() {
+    let prompt = approval_prompt(&request(None), None, OPTIONS).expect("render");
+    let outcome = Outcome::DecidedElsewhere {
+        decision: Decision::Approve,
+        by: Some("arn:aws:iam::1:user/<bob>".into()),
+        summary: Some("ok <!channel>".into()),
+        at: DateTime::from_timestamp(1_700_000_000, 0).expect("time"),
+    };
+    let c = restamp(&prompt.blocks.expect("blocks"), "Approval", &outcome).expect("render");
+    let line = json_blocks(&c).last().expect("line")["text"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(line.contains("*Approved outside Slack*"), "{line}");
+    assert!(line.contains("`arn:aws:iam::1:user/&lt;bob&gt;`"), "{line}");
+    assert!(line.contains("> ok &lt;!channel&gt;"), "{line}");
+}
+
+#[test]
+fn the_reason_modal_requires_a_comment_only_for_rejections() {
+    let approval = request(None).approval;
+    for (decision, optional) in [(Decision::Approve, true), (Decision::Reject, false)] {
+        let view = reason_modal(decision, &approval, "{\"m\":1}").expect("render");
+        let v = serde_json::to_value(&view).expect("json");
+        assert_eq!(v["type"], "modal");
+        assert_eq!(v["callback_id"], REASON_CALLBACK);
+        assert_eq!(v["private_metadata"], "{\"m\":1}");
+        assert!(v["title"]["text"]
+            .as_str()
+            .is_some_and(|t| t.chars().count() <= 24));
+        let input = &v["blocks"][1];
+        assert_eq!(input["block_id"], REASON_BLOCK);
+        assert_eq!(input["optional"], optional);
+        assert_eq!(input["element"]["action_id"], REASON_INPUT);
+        assert_eq!(input["element"]["max_length"], REASON_MAX);
+    }
+}
+
+#[test]
+fn the_audit_reply_shows_the_record_escaped_in_a_code_block() {
+    let c = audit_reply(":memo: Audit", "{\"reason\":\"<!here>\"}").expect("render");
+    let context = &json_blocks(&c)[1];
+    assert_eq!(
+        context["elements"][0]["text"],
+        "```{\"reason\":\"&lt;!here&gt;\"}```"
+    );
 }

@@ -1,7 +1,9 @@
 //! The one test harness: emulators in-process on 127.0.0.1:0, ministack from `MINISTACK_URL`,
 //! unique AWS resources per test, the real `App` built from a real TOML configuration.
 
+pub mod approvals;
 pub mod aws;
+pub mod redshift;
 
 use emulators::codepipeline::{CodePipelineSim, PipelineDef, SimConfig};
 use emulators::slack::{Envelope, Message, SlackConfig, SlackEmulator};
@@ -27,6 +29,8 @@ pub const ALICE: &str = "U0ALICE";
 pub const BOB: &str = "U0BOB";
 /// Not an approver.
 pub const MALLORY: &str = "U0MALLORY";
+/// A third workspace member, for policies that name her.
+pub const CAROL: &str = "U0CAROL";
 pub const APPROVERS_GROUP: &str = "S0RELEASE";
 
 /// Polls `check` until it yields `Some`, failing the test after [`DEADLINE`].
@@ -59,6 +63,11 @@ pub struct Options {
     pub raw_delivery: bool,
     /// Extra `CHATOPS__…` overrides.
     pub env: Vec<(String, String)>,
+    /// TOML appended to the configuration: keys land in the pipeline's `[[pipelines]]` table
+    /// until a new table header.
+    pub config_tail: String,
+    /// A fixed "now" for the bot (`None`: the wall clock).
+    pub clock: Option<chatops::commands::redshift_alerts::Clock>,
 }
 
 /// A running bot with its emulators and AWS resources.
@@ -78,9 +87,13 @@ impl Bot {
     /// waits until its Socket Mode connections are open.
     pub async fn spawn(options: Options) -> Bot {
         let mut bot = Self::prepare(options.raw_delivery).await;
+        bot.config_toml.push_str(&options.config_tail);
         let settings =
             Settings::parse(&bot.config_toml, "test", options.env).expect("test settings");
-        let app = App::build(settings, None).await.expect("app builds");
+        let mut app = App::build(settings, None).await.expect("app builds");
+        if let Some(clock) = options.clock {
+            app = app.with_clock(clock);
+        }
         let (tx, rx) = oneshot::channel();
         bot.run = Some(tokio::spawn(app.run(async {
             let _ = rx.await;
@@ -109,7 +122,12 @@ impl Bot {
         .await
         .expect("Slack emulator starts");
         slack.add_channel(CHANNEL, "deploys");
-        for (id, name) in [(ALICE, "alice"), (BOB, "bob"), (MALLORY, "mallory")] {
+        for (id, name) in [
+            (ALICE, "alice"),
+            (BOB, "bob"),
+            (MALLORY, "mallory"),
+            (CAROL, "carol"),
+        ] {
             slack.add_user(id, name);
         }
         slack.add_usergroup(APPROVERS_GROUP, &[BOB]);
@@ -153,6 +171,7 @@ impl Bot {
             channel = "{CHANNEL}"
             approver_users = ["{ALICE}"]
             approver_groups = ["{APPROVERS_GROUP}"]
+            deployer_users = ["{ALICE}"]
             "#,
             region = aws::REGION,
             endpoint = aws.endpoint,

@@ -161,7 +161,8 @@ pub(super) fn get(sim: &CodePipelineSim, input: ExecutionInput) -> Result<Value,
         .iter()
         .map(|(action, revision, summary)| {
             json!({"name": format!("{action}Artifact"), "revisionId": revision,
-                   "revisionSummary": summary, "created": epoch(execution.started)})
+                   "revisionSummary": summary, "created": epoch(execution.started),
+                   "revisionUrl": format!("https://github.com/example/{name}/commit/{revision}")})
         })
         .collect();
     let variables: Vec<Value> = execution
@@ -190,8 +191,12 @@ pub(super) fn stop(sim: &CodePipelineSim, input: ExecutionInput) -> Result<Value
     if let Some(reason) = &input.reason {
         validate::length("reason", reason, 0, 200)?;
     }
-    sim.lock()
-        .stop(name, id, input.abandon, input.reason, Utc::now())?;
+    {
+        let mut state = sim.lock();
+        state.pipeline(name)?;
+        state.runtime.check_busy(name)?;
+        state.stop(name, id, input.abandon, input.reason, Utc::now())?;
+    }
     // A stop-and-wait whose actions are done already finishes on the next advance.
     sim.run(name, id);
     Ok(json!({"pipelineExecutionId": id}))

@@ -3,6 +3,7 @@
 //! Each handler is synchronous: it parses and validates its input, takes the state lock
 //! briefly, and hands execution progress to `CodePipelineSim::run` (a spawned task).
 
+mod actions;
 mod approvals;
 mod executions;
 mod pipelines;
@@ -25,10 +26,11 @@ pub(crate) fn dispatch(
     caller: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
+    sim.lock().runtime.count(operation);
     if let Some(fault) = take_fault(&mut sim.lock(), operation) {
         return Err(fault);
     }
-    match operation {
+    let result = match operation {
         "PutApprovalResult" => approvals::put_approval_result(sim, caller, parse(body)?),
         "GetPipelineState" => pipelines::get_pipeline_state(sim, parse(body)?),
         "GetPipeline" => pipelines::get_pipeline(sim, parse(body)?),
@@ -37,8 +39,13 @@ pub(crate) fn dispatch(
         "ListPipelineExecutions" => executions::list(sim, parse(body)?),
         "GetPipelineExecution" => executions::get(sim, parse(body)?),
         "StopPipelineExecution" => executions::stop(sim, parse(body)?),
+        "ListActionExecutions" => actions::list(sim, parse(body)?),
         other => Err(ApiError::UnknownOperation(other.to_owned())),
+    };
+    if result.is_ok() {
+        sim.emit_events();
     }
+    result
 }
 
 /// Counts `PutApprovalResult` calls (refused ones included) and consumes one injected fault.

@@ -90,6 +90,7 @@ fn action_execution(pipeline: &Pipeline, run: &ActionRun) -> Value {
         "token": token,
         "lastUpdatedBy": run.last_updated_by,
         "externalExecutionId": run.external_execution_id,
+        "errorDetails": run.error_details.as_ref().map(|(code, message)| json!({"code": code, "message": message})),
     })
 }
 

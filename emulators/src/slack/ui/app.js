@@ -75,8 +75,27 @@ function splitOnce(s, sep) {
   return i < 0 ? [s, ""] : [s.slice(0, i), s.slice(i + 1)];
 }
 
-// *bold*, _italic_, ~strike~, `code`, line breaks; everything else as text.
+const EMOJI = {
+  ":white_check_mark:": "\u2705", ":x:": "\u274c", ":hourglass:": "\u231b",
+  ":information_source:": "\u2139\ufe0f", ":rocket:": "\ud83d\ude80", ":memo:": "\ud83d\udcdd", ":warning:": "\u26a0\ufe0f",
+};
+
+// *bold*, _italic_, ~strike~, `code`, :emoji:, line breaks; everything else as text.
 function styled(text, parent) {
+  text = text.replace(/:[a-z_]+:/g, (code) => EMOJI[code] || code);
+  const blocks = text.split(/```([\s\S]*?)```/);
+  if (blocks.length > 1) {
+    blocks.forEach((piece, i) => {
+      if (i % 2 === 1) {
+        const pre = document.createElement("pre");
+        pre.textContent = piece;
+        parent.appendChild(pre);
+      } else if (piece) {
+        styled(piece, parent);
+      }
+    });
+    return;
+  }
   const pattern = /(`[^`]+`|\*[^*\n]+\*|_[^_\n]+_|~[^~\n]+~)/;
   for (const piece of text.split(pattern)) {
     if (!piece) continue;

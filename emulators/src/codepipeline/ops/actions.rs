@@ -1,0 +1,106 @@
+//! `ListActionExecutions`: every action run of a pipeline's executions, newest first, with
+//! the shapes AWS answers. In PARALLEL mode this is where a waiting approval's token is found:
+//! `output.executionResult.externalExecutionId` (the reference's note on
+//! `PutApprovalResultInput.token`).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{compact, epoch, page};
+use crate::codepipeline::error::ApiError;
+use crate::codepipeline::state::{ActionRun, Execution, Pipeline};
+use crate::codepipeline::validate;
+use crate::codepipeline::CodePipelineSim;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct ListInput {
+    pipeline_name: Option<String>,
+    filter: Option<Filter>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Filter {
+    pipeline_execution_id: Option<String>,
+}
+
+/// Action runs newest first (by execution, then latest stage first), paged by action
+/// execution id; `filter.pipelineExecutionId` keeps one execution's runs.
+pub(super) fn list(sim: &CodePipelineSim, input: ListInput) -> Result<Value, ApiError> {
+    let name = validate::name("pipelineName", &input.pipeline_name)?;
+    let max_results = validate::page_size("maxResults", input.max_results, 100)?;
+    let only = input.filter.and_then(|f| f.pipeline_execution_id);
+    if let Some(id) = &only {
+        validate::uuid("filter.pipelineExecutionId", &Some(id.clone()))?;
+    }
+    let state = sim.lock();
+    let pipeline = state.pipeline(name)?;
+    let mut runs = Vec::new();
+    for execution in pipeline.executions.iter().rev() {
+        if only.as_ref().is_some_and(|id| *id != execution.id) {
+            continue;
+        }
+        for (i, stage_runs) in execution.actions.iter().enumerate().rev() {
+            for (j, run) in stage_runs.iter().enumerate().rev() {
+                if let Some(run) = run {
+                    runs.push(detail(sim, pipeline, execution, i, j, run));
+                }
+            }
+        }
+    }
+    let (details, next_token) = page(
+        runs,
+        |d| {
+            d["actionExecutionId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        },
+        input.next_token.as_deref(),
+        max_results,
+    )?;
+    Ok(compact(
+        json!({"actionExecutionDetails": details, "nextToken": next_token}),
+    ))
+}
+
+fn detail(
+    sim: &CodePipelineSim,
+    pipeline: &Pipeline,
+    execution: &Execution,
+    stage: usize,
+    action: usize,
+    run: &ActionRun,
+) -> Value {
+    let stage_def = &pipeline.def.stages[stage];
+    let action_def = &stage_def.actions[action];
+    json!({
+        "pipelineExecutionId": execution.id,
+        "actionExecutionId": run.action_execution_id,
+        "pipelineVersion": pipeline.version,
+        "stageName": stage_def.name,
+        "actionName": action_def.name,
+        "startTime": epoch(run.last_status_change),
+        "lastUpdateTime": epoch(run.last_status_change),
+        "updatedBy": run.last_updated_by,
+        "status": run.status.as_str(),
+        "input": {
+            "actionTypeId": action_def.kind.type_id(),
+            "configuration": action_def.kind.configuration(),
+            "resolvedConfiguration": action_def.kind.configuration(),
+            "region": sim.config().region,
+            "inputArtifacts": [],
+        },
+        "output": {
+            "outputArtifacts": [],
+            "executionResult": {
+                "externalExecutionId": run.external_execution_id,
+                "externalExecutionSummary": run.summary,
+            },
+            "outputVariables": {},
+        },
+    })
+}

@@ -1,0 +1,132 @@
+//! The checks before an attempt reaches CodePipeline: a served pipeline, a readable user, the
+//! policy's channel, one-click permission and approvers, and no self-approval.
+
+use super::decide::Attempt;
+use super::policy::Policy;
+use super::{Approvals, Decision};
+use crate::ids::UserId;
+use crate::outbound::blocks::Outcome;
+
+/// Why an attempt was refused before reaching CodePipeline.
+pub(super) struct Refusal {
+    /// The audit outcome.
+    pub(super) outcome: &'static str,
+    /// What the person is told.
+    pub(super) text: String,
+}
+
+impl Refusal {
+    pub(super) fn new(outcome: &'static str, text: String) -> Self {
+        Self { outcome, text }
+    }
+}
+
+/// What a later attempt on a closed prompt is told.
+pub(super) fn closed_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Decided {
+            decision, users, ..
+        } => format!(
+            "This approval was already {} by {}; your click changed nothing.",
+            decision.past_tense().to_lowercase(),
+            users
+                .iter()
+                .map(|u| format!("<@{u}>"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Outcome::AlreadyDecided { .. } | Outcome::DecidedElsewhere { .. } => {
+            "This approval was already decided; your click changed nothing.".into()
+        }
+        Outcome::NoLongerValid { .. }
+        | Outcome::Expired { .. }
+        | Outcome::Superseded { .. }
+        | Outcome::Stopped { .. } => {
+            "This approval expired or was superseded; your click changed nothing.".into()
+        }
+    }
+}
+
+impl Approvals {
+    /// Checks the pipeline, the person, the channel and the policy; returns the person and the
+    /// quorum.
+    ///
+    /// # Errors
+    /// The refusal to show (nothing reaches CodePipeline).
+    pub(super) async fn check(&self, a: &Attempt) -> Result<(UserId, u8), Refusal> {
+        let approval = &a.approval;
+        let pipeline = self
+            .settings
+            .pipeline(approval.pipeline.as_str())
+            .ok_or_else(|| {
+                Refusal::new(
+                    "unknown_pipeline",
+                    format!(
+                        "Pipeline `{}` is not served by this bot; nothing was done.",
+                        approval.pipeline
+                    ),
+                )
+            })?;
+        let policy = Policy::of(pipeline, approval);
+        let user = UserId::parse(&a.user_id).map_err(|e| {
+            Refusal::new(
+                "invalid_user",
+                format!("Your Slack user could not be read ({e}); nothing was done."),
+            )
+        })?;
+        let prompt = self.prompt(&approval.token);
+        let posted_in = prompt.as_ref().map(|p| p.posted.channel.as_str());
+        if !policy.allows_channel(&a.target.channel, posted_in) {
+            return Err(Refusal::new(
+                "wrong_channel",
+                format!(
+                    "This approval can only be decided in {}; nothing was sent to CodePipeline.",
+                    policy.channels_mention(posted_in)
+                ),
+            ));
+        }
+        if a.one_click && !policy.one_click_approve {
+            return Err(Refusal::new(
+                "one_click_not_allowed",
+                "One-click approval is turned off for this action; use \"Approve…\".".into(),
+            ));
+        }
+        match self.access.may_approve(&policy, &user).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Refusal::new(
+                    "not_an_approver",
+                    format!(
+                        "You are not an approver of `{}` / `{}`; nothing was sent to CodePipeline. Approvers: {}.",
+                        approval.pipeline,
+                        approval.stage,
+                        policy.approvers_mention()
+                    ),
+                ))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read user-group members");
+                return Err(Refusal::new(
+                    "approvers_unknown",
+                    format!("Could not check whether you may approve ({e}); nothing was sent to CodePipeline. Try again."),
+                ));
+            }
+        }
+        let starter = prompt.and_then(|p| p.starter).or_else(|| {
+            approval
+                .execution
+                .as_ref()
+                .and_then(|e| self.noted_starter(e))
+        });
+        if a.decision == Decision::Approve && starter.as_ref() == Some(&user) {
+            return Err(Refusal::new(
+                "self_approval",
+                format!(
+                    "You started this execution, so you cannot approve it (no self-approval); nothing was sent to CodePipeline. Ask another approver: {}.",
+                    policy.approvers_mention()
+                ),
+            ));
+        }
+        Ok((user, policy.quorum))
+    }
+}

@@ -1,0 +1,185 @@
+//! Prompts that stay true: when an approval is decided elsewhere (console, CLI, another
+//! channel), expires, or its execution is superseded or stopped, its prompt is restamped and
+//! loses its buttons. Triggered by CodePipeline's state-change events when an events queue is
+//! configured, otherwise by a bounded loop over `GetPipelineState`. Either way the truth comes
+//! from CodePipeline (events can be duplicated, reordered or lost).
+
+use chrono::Utc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use super::announce::Prompt;
+use super::events::{EventLevel, PipelineEvent};
+use super::quorum::TokenState;
+use super::{Approvals, Decision};
+use crate::outbound::blocks::Outcome;
+use crate::outbound::codepipeline::ApprovalState;
+
+impl Approvals {
+    /// Checks the open prompts every `every` until `cancel` fires, at most
+    /// `approvals.reconcile_batch` of them per round, round robin.
+    pub async fn reconcile_periodically(
+        self: Arc<Self>,
+        every: Duration,
+        cancel: CancellationToken,
+    ) {
+        let cursor = AtomicUsize::new(0);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+            let open = self.open_prompts();
+            if open.is_empty() {
+                continue;
+            }
+            let batch = self.settings.approvals.reconcile_batch.min(open.len());
+            let start = cursor.fetch_add(batch, Ordering::Relaxed) % open.len();
+            let chosen = open
+                .iter()
+                .cycle()
+                .skip(start)
+                .take(batch)
+                .cloned()
+                .collect();
+            self.reconcile(chosen).await;
+        }
+    }
+
+    /// One round: one `GetPipelineState` per pipeline; prompts not visibly waiting there are
+    /// looked at closely and restamped if they are closed.
+    async fn reconcile(&self, prompts: Vec<Prompt>) {
+        let mut by_pipeline: BTreeMap<String, Vec<Prompt>> = BTreeMap::new();
+        for p in prompts {
+            by_pipeline
+                .entry(p.approval.pipeline.to_string())
+                .or_default()
+                .push(p);
+        }
+        for prompts in by_pipeline.into_values() {
+            let Some(pipeline) = prompts.first().map(|p| p.approval.pipeline.clone()) else {
+                continue;
+            };
+            let state = match self.clients.codepipeline.pipeline_state(&pipeline).await {
+                Ok(s) => s,
+                Err(reason) => {
+                    tracing::warn!(%pipeline, %reason, "reconcile: GetPipelineState failed");
+                    continue;
+                }
+            };
+            for prompt in prompts {
+                if !state.still_waiting(&prompt.approval) {
+                    self.refresh(prompt).await;
+                }
+            }
+        }
+    }
+
+    /// Restamps the open prompts `event` may have closed.
+    pub async fn on_pipeline_event(&self, event: &PipelineEvent) {
+        if !event.may_close_approvals() {
+            return;
+        }
+        let matching = self.open_prompts().into_iter().filter(|p| {
+            let a = &p.approval;
+            let same_action =
+                event.stage.as_ref() == Some(&a.stage) && event.action.as_ref() == Some(&a.action);
+            a.pipeline == event.pipeline
+                && match &a.execution {
+                    Some(e) => *e == event.execution_id,
+                    None => event.level == EventLevel::Action && same_action,
+                }
+                && (event.level != EventLevel::Action || same_action)
+        });
+        for prompt in matching.collect::<Vec<_>>() {
+            self.refresh(prompt).await;
+        }
+    }
+
+    /// Asks CodePipeline where the prompt's approval stands; restamps it if it is closed.
+    async fn refresh(&self, prompt: Prompt) {
+        let state = match self
+            .clients
+            .codepipeline
+            .approval_state(&prompt.approval)
+            .await
+        {
+            Ok(s) => s,
+            Err(reason) => {
+                tracing::warn!(%reason, token_hash = %prompt.approval.token.hash(), "cannot read the approval's state");
+                return;
+            }
+        };
+        let Some(outcome) = outcome_of(state) else {
+            return;
+        };
+        // A decision in flight through this bot restamps the prompt itself.
+        let claimed = self.decisions.lock().ok().is_some_and(|mut d| {
+            let token = &prompt.approval.token;
+            let free = matches!(d.get(token), None | Some(TokenState::Voting(_)));
+            if free {
+                d.insert(token.clone(), TokenState::Closed(outcome.clone()));
+            }
+            free
+        });
+        if claimed {
+            tracing::info!(token_hash = %prompt.approval.token.hash(), ?outcome, "approval closed outside this prompt");
+            let target = self.target(
+                &prompt.approval.token,
+                &prompt.posted.channel,
+                &prompt.posted.ts,
+                &[],
+                None,
+            );
+            self.close_prompt(&target, &outcome).await;
+        }
+    }
+
+    /// Prompts whose approval this process has not seen closed, oldest first.
+    fn open_prompts(&self) -> Vec<Prompt> {
+        let prompts: Vec<Prompt> = self
+            .prompts
+            .lock()
+            .map(|p| p.values().cloned().collect())
+            .unwrap_or_default();
+        let Ok(decisions) = self.decisions.lock() else {
+            return Vec::new();
+        };
+        prompts
+            .into_iter()
+            .filter(|p| {
+                !matches!(
+                    decisions.get(&p.approval.token),
+                    Some(TokenState::Closed(_))
+                )
+            })
+            .collect()
+    }
+}
+
+/// The prompt's outcome for a closed approval; `None` while it is open.
+fn outcome_of(state: ApprovalState) -> Option<Outcome> {
+    let at = Utc::now();
+    Some(match state {
+        ApprovalState::Open => return None,
+        ApprovalState::Approved { by, summary } => Outcome::DecidedElsewhere {
+            decision: Decision::Approve,
+            by,
+            summary,
+            at,
+        },
+        ApprovalState::Rejected { by, summary } => Outcome::DecidedElsewhere {
+            decision: Decision::Reject,
+            by,
+            summary,
+            at,
+        },
+        ApprovalState::Expired => Outcome::Expired { at },
+        ApprovalState::Superseded => Outcome::Superseded { at },
+        ApprovalState::Stopped => Outcome::Stopped { at },
+        ApprovalState::Gone => Outcome::NoLongerValid { at },
+    })
+}

@@ -1,0 +1,90 @@
+//! Changing a posted prompt: its quorum progress, or its outcome in place of its buttons.
+//! The base is the prompt as posted (remembered at announce time), else as a click showed it.
+
+use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
+use std::time::Duration;
+
+use super::Approvals;
+use crate::ids::ApprovalToken;
+use crate::outbound::blocks::{self, Outcome};
+
+/// Attempts at updating a prompt (rate limits).
+const UPDATE_ATTEMPTS: u32 = 3;
+
+/// A prompt to change: where it is and what it shows now.
+#[derive(Debug, Clone)]
+pub(super) struct Target {
+    pub(super) channel: String,
+    pub(super) ts: String,
+    pub(super) blocks: Vec<SlackBlock>,
+    /// The mrkdwn-safe fallback text.
+    pub(super) text: String,
+}
+
+impl Approvals {
+    /// The prompt of `token` at (`channel`, `ts`): as posted when remembered, else as the
+    /// click showed it (`blocks`, `text`).
+    pub(super) fn target(
+        &self,
+        token: &ApprovalToken,
+        channel: &str,
+        ts: &str,
+        blocks: &[SlackBlock],
+        text: Option<&str>,
+    ) -> Target {
+        let remembered = self
+            .prompt(token)
+            .filter(|p| p.posted.channel == channel && p.posted.ts == ts);
+        let (blocks, text) = match remembered {
+            Some(p) => (p.content.blocks.unwrap_or_default(), p.content.text),
+            None => (blocks.to_vec(), text.map(str::to_owned)),
+        };
+        Target {
+            channel: channel.to_owned(),
+            ts: ts.to_owned(),
+            blocks,
+            text: text.unwrap_or_else(|| "Approval".to_owned()),
+        }
+    }
+
+    /// Replaces the prompt's buttons with `outcome`.
+    pub(super) async fn close_prompt(&self, target: &Target, outcome: &Outcome) {
+        match blocks::restamp(&target.blocks, &target.text, outcome) {
+            Ok(content) => self.update(target, content).await,
+            Err(e) => tracing::error!(error = %e, "cannot render the restamped prompt"),
+        }
+    }
+
+    /// Shows the quorum's progress `line` above the prompt's buttons.
+    pub(super) async fn show_progress(&self, target: &Target, line: &str) {
+        match blocks::progress(&target.blocks, &target.text, line) {
+            Ok(content) => self.update(target, content).await,
+            Err(e) => tracing::error!(error = %e, "cannot render the prompt's progress"),
+        }
+    }
+
+    /// `chat.update`, retried a few times on failure.
+    async fn update(&self, target: &Target, content: SlackMessageContent) {
+        for attempt in 1..=UPDATE_ATTEMPTS {
+            match self
+                .clients
+                .slack
+                .update(&target.channel, &target.ts, content.clone())
+                .await
+            {
+                Ok(()) => return,
+                Err(e) if attempt < UPDATE_ATTEMPTS => {
+                    let wait = e
+                        .retry_after()
+                        .unwrap_or(Duration::from_secs(u64::from(attempt)))
+                        .min(Duration::from_secs(10));
+                    tracing::warn!(error = %e, attempt, "chat.update failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, ts = %target.ts, "cannot update the prompt");
+                }
+            }
+        }
+    }
+}

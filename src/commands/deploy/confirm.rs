@@ -1,0 +1,421 @@
+//! Confirmations: the ephemeral message that shows exactly what will start or stop, and its
+//! buttons. The button value carries the request and a token derived from the confirmation
+//! (SHA-256 of the command's `trigger_id` and user), which is also the `clientRequestToken`:
+//! a double click starts one execution.
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use super::parse::{Start, Stop};
+use super::render::{self, CANCEL, CONFIRM_START, CONFIRM_STOP};
+use super::{internal, user_text, Deploy};
+use crate::commands::Invocation;
+use crate::ids::{ChannelId, UserId};
+use crate::outbound::codepipeline::StartRequest;
+use crate::outbound::slack::Response;
+
+/// The largest button value Block Kit accepts.
+const MAX_VALUE: usize = 2000;
+
+/// A click on a `deploy:` button, as the Socket Mode adapter hands it over (nothing trusted).
+#[derive(Debug, Clone)]
+pub struct Click {
+    pub action_id: String,
+    pub value: String,
+    pub user_id: String,
+    pub channel_id: String,
+    pub response_url: Option<String>,
+}
+
+/// What became of a confirmation.
+#[derive(Debug, Clone)]
+pub(super) enum Claim {
+    InFlight,
+    Done(String),
+}
+
+/// What a confirmation button carries: its token, the request, and for a stop the execution
+/// it named.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirmed<T> {
+    n: String,
+    s: T,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    e: Option<crate::ids::ExecutionId>,
+}
+
+/// A request a confirmation may carry.
+trait Request {
+    fn pipeline(&self) -> &crate::ids::PipelineName;
+    fn check(&self) -> Result<(), crate::error::UserError>;
+}
+
+macro_rules! request {
+    ($($t:ty),+) => {$(
+        impl Request for $t {
+            fn pipeline(&self) -> &crate::ids::PipelineName {
+                &self.pipeline
+            }
+            fn check(&self) -> Result<(), crate::error::UserError> {
+                <$t>::check(self)
+            }
+        }
+    )+};
+}
+request!(Start, Stop);
+
+/// The token of the confirmation shown for `inv`: 32 hex digits (a valid `clientRequestToken`).
+fn token(inv: &Invocation) -> String {
+    let digest = sha2::Sha256::digest(format!("{}:{}", inv.trigger_id, inv.user_id).as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_token(n: &str) -> bool {
+    n.len() == 32 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(value: &str) -> Result<T, String> {
+    if value.len() > MAX_VALUE {
+        return Err("button value too long".into());
+    }
+    serde_json::from_str(value).map_err(|e| format!("not a /deploy confirmation: {e}"))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<String, String> {
+    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
+    if text.len() > MAX_VALUE {
+        return Err("That request is too long to confirm; use fewer or shorter variables.".into());
+    }
+    Ok(text)
+}
+
+impl Deploy {
+    /// Shows the start confirmation to a deployer.
+    ///
+    /// # Errors
+    /// What to tell the user instead.
+    pub(super) async fn offer_start(
+        &self,
+        inv: &Invocation,
+        user: &UserId,
+        start: Start,
+    ) -> Result<(), String> {
+        self.check_deployer(&start.pipeline, user).await?;
+        let source = self.source_action(&start).await?;
+        let value = encode(&Confirmed {
+            n: token(inv),
+            s: start.clone(),
+            e: None,
+        })?;
+        let content =
+            render::confirm_start(&start, source.as_deref(), &value).map_err(|e| internal(&e))?;
+        self.respond(&inv.response_url, &Response::ephemeral(content))
+            .await;
+        Ok(())
+    }
+
+    /// Shows the stop confirmation, naming the execution that runs now.
+    ///
+    /// # Errors
+    /// What to tell the user instead.
+    pub(super) async fn offer_stop(
+        &self,
+        inv: &Invocation,
+        user: &UserId,
+        stop: Stop,
+    ) -> Result<(), String> {
+        self.check_deployer(&stop.pipeline, user).await?;
+        let running = self
+            .clients
+            .codepipeline
+            .running_execution(&stop.pipeline)
+            .await
+            .map_err(|e| user_text(&stop.pipeline, &e))?
+            .ok_or_else(|| {
+                format!(
+                    "Nothing is running on `{}`; nothing to stop.",
+                    stop.pipeline
+                )
+            })?;
+        let execution =
+            crate::ids::ExecutionId::parse(&running.execution_id).map_err(|e| internal(&e))?;
+        let value = encode(&Confirmed {
+            n: token(inv),
+            e: Some(execution),
+            s: stop.clone(),
+        })?;
+        let content = render::confirm_stop(&stop, &running, &value).map_err(|e| internal(&e))?;
+        self.respond(&inv.response_url, &Response::ephemeral(content))
+            .await;
+        Ok(())
+    }
+
+    /// The source action a revision override applies to: the pipeline's only one.
+    async fn source_action(&self, start: &Start) -> Result<Option<String>, String> {
+        if start.revision.is_none() {
+            return Ok(None);
+        }
+        let mut sources = self
+            .clients
+            .codepipeline
+            .source_actions(&start.pipeline)
+            .await
+            .map_err(|e| user_text(&start.pipeline, &e))?;
+        match sources.len() {
+            1 => Ok(sources.pop()),
+            n => Err(format!(
+                "`{}` has {n} source actions; a revision can be given only for a pipeline with exactly one.",
+                start.pipeline
+            )),
+        }
+    }
+
+    /// Handles one click on a `deploy:` button to the end (a start is followed to its end).
+    pub async fn click(&self, click: Click) {
+        let Some(response_url) = click.response_url.clone() else {
+            tracing::warn!("a /deploy click without response_url");
+            return;
+        };
+        let (text, thread) = match click.action_id.as_str() {
+            CANCEL => ("Cancelled; nothing was done.".to_owned(), None),
+            CONFIRM_START => match self.confirm_start(&click, &response_url).await {
+                Ok((text, thread)) => (text, Some(thread)),
+                Err(text) => (text, None),
+            },
+            CONFIRM_STOP => match self.confirm_stop(&click).await {
+                Ok(text) | Err(text) => (text, None),
+            },
+            other => (
+                format!("Unknown button `{}`.", crate::ids::shorten(other)),
+                None,
+            ),
+        };
+        let content = slack_morphism::prelude::SlackMessageContent::new().with_text(text);
+        self.respond(&response_url, &Response::replace(content))
+            .await;
+        if let Some(thread) = thread {
+            self.follow(thread).await;
+        }
+    }
+
+    /// Claims confirmation `n` for this click.
+    ///
+    /// # Errors
+    /// What an earlier click on the same confirmation did.
+    fn claim(&self, n: &str) -> Result<(), String> {
+        let mut confirmed = self
+            .confirmed
+            .lock()
+            .map_err(|_| internal(&"poisoned lock"))?;
+        match confirmed.get(&n.to_owned()) {
+            Some(Claim::InFlight) => Err("This confirmation is being carried out already.".into()),
+            Some(Claim::Done(what)) => Err(format!("Already done: {what}")),
+            None => {
+                confirmed.insert(n.to_owned(), Claim::InFlight);
+                Ok(())
+            }
+        }
+    }
+
+    fn settle(&self, n: &str, done: Option<String>) {
+        if let Ok(mut confirmed) = self.confirmed.lock() {
+            match done {
+                Some(what) => confirmed.insert(n.to_owned(), Claim::Done(what)),
+                None => confirmed.remove(&n.to_owned()),
+            }
+        }
+    }
+
+    /// Reads a confirmation button back (untrusted), re-checks its request and the clicker,
+    /// and claims the confirmation for this click.
+    ///
+    /// # Errors
+    /// What to tell the clicker; nothing was `done`.
+    async fn accept_click<T: Request + for<'de> Deserialize<'de>>(
+        &self,
+        click: &Click,
+        done: &str,
+    ) -> Result<(Confirmed<T>, UserId, ChannelId), String> {
+        let invalid = || format!("This button is not a valid confirmation; nothing was {done}.");
+        let value: Confirmed<T> = decode(&click.value).map_err(|e| {
+            tracing::warn!(reason = %e, "refused a /deploy button");
+            invalid()
+        })?;
+        if !is_token(&value.n) {
+            return Err(invalid());
+        }
+        value.s.check().map_err(|e| e.0)?;
+        let user = UserId::parse(&click.user_id).map_err(|e| e.to_string())?;
+        let channel = ChannelId::parse(&click.channel_id).map_err(|e| e.to_string())?;
+        self.check_deployer(value.s.pipeline(), &user).await?;
+        self.claim(&value.n)?;
+        Ok((value, user, channel))
+    }
+
+    /// Re-checks the clicker and the request, then starts; the thread is followed next.
+    async fn confirm_start(
+        &self,
+        click: &Click,
+        response_url: &str,
+    ) -> Result<(String, super::follow::Thread), String> {
+        let (value, user, channel) = self.accept_click::<Start>(click, "started").await?;
+        let replaced = Response::replace(
+            slack_morphism::prelude::SlackMessageContent::new()
+                .with_text(format!("Starting `{}`…", value.s.pipeline)),
+        );
+        self.respond(response_url, &replaced).await;
+        let started = self.start(&value, &user, &channel).await;
+        self.settle(
+            &value.n,
+            started
+                .as_ref()
+                .ok()
+                .map(|(id, _)| format!("started execution `{id}`.")),
+        );
+        let (execution_id, thread) = started?;
+        Ok((
+            format!("Started execution `{execution_id}`; it is followed in the channel."),
+            thread,
+        ))
+    }
+
+    /// Posts the thread's top message, starts the execution, and readies the follower.
+    async fn start(
+        &self,
+        value: &Confirmed<Start>,
+        user: &UserId,
+        channel: &ChannelId,
+    ) -> Result<(String, super::follow::Thread), String> {
+        let start = &value.s;
+        let source = self.source_action(start).await?;
+        // Posted before the start, so the thread exists when the approval prompt comes.
+        let placeholder = slack_morphism::prelude::SlackMessageContent::new().with_text(format!(
+            ":rocket: `{}` starting, requested by <@{user}>…",
+            start.pipeline
+        ));
+        let ts = self
+            .clients
+            .slack
+            .post(channel, placeholder, None)
+            .await
+            .map_err(|e| format!("Could not post in this channel ({e}); nothing was started."))?;
+        let request = StartRequest {
+            pipeline: &start.pipeline,
+            revision: source.as_deref().zip(start.revision.as_deref()),
+            variables: &start.variables,
+            client_request_token: &value.n,
+        };
+        let started_at = chrono::Utc::now();
+        match self.clients.codepipeline.start_execution(&request).await {
+            Ok(id) => {
+                self.approvals.follow_in_thread(&id, channel.clone(), &ts);
+                self.approvals.note_starter(&id, user);
+                let thread = self.thread(
+                    start.pipeline.clone(),
+                    id.clone(),
+                    user.clone(),
+                    channel.clone(),
+                    ts,
+                    started_at,
+                );
+                Ok((id, thread))
+            }
+            Err(e) => {
+                let text = user_text(&start.pipeline, &e);
+                let failed = slack_morphism::prelude::SlackMessageContent::new()
+                    .with_text(format!(":x: `{}` was not started: {text}", start.pipeline));
+                if let Err(e) = self
+                    .clients
+                    .slack
+                    .update(channel.as_str(), &ts, failed)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot update the start message");
+                }
+                Err(text)
+            }
+        }
+    }
+
+    /// Re-checks the clicker and the request, then stops the confirmed execution.
+    async fn confirm_stop(&self, click: &Click) -> Result<String, String> {
+        let (value, user, channel) = self.accept_click::<Stop>(click, "stopped").await?;
+        let (stop, execution) = match &value.e {
+            Some(e) => (&value.s, e),
+            None => return Err("This button names no execution; nothing was stopped.".into()),
+        };
+        let result = self
+            .clients
+            .codepipeline
+            .stop_execution(
+                &stop.pipeline,
+                execution.as_str(),
+                stop.abandon,
+                stop.reason.as_deref(),
+            )
+            .await;
+        let mode = if stop.abandon {
+            "abandoning in-progress actions"
+        } else {
+            "letting in-progress actions finish"
+        };
+        match result {
+            Ok(()) => {
+                let done = format!("stop of execution `{execution}` requested ({mode}).");
+                self.settle(&value.n, Some(done.clone()));
+                let reason = stop
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {}", crate::outbound::blocks::escape(r)))
+                    .unwrap_or_default();
+                let note = slack_morphism::prelude::SlackMessageContent::new().with_text(format!(
+                    ":octagonal_sign: <@{user}> stopped execution `{}` of `{}` ({mode}){reason}",
+                    execution, stop.pipeline
+                ));
+                if let Err(e) = self.clients.slack.post(&channel, note, None).await {
+                    tracing::warn!(error = %e, "cannot post the stop note");
+                }
+                Ok(format!("Done: {done}"))
+            }
+            Err(e) => {
+                self.settle(&value.n, None);
+                Err(user_text(&stop.pipeline, &e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_a_stable_client_request_token() {
+        let inv = Invocation {
+            command: "/deploy".into(),
+            text: "web".into(),
+            user_id: "U1".into(),
+            channel_id: "C1".into(),
+            team_id: "T1".into(),
+            response_url: "https://x".into(),
+            trigger_id: "123.456".into(),
+        };
+        assert_eq!(token(&inv), token(&inv.clone()));
+        assert!(is_token(&token(&inv)));
+        let other = Invocation {
+            trigger_id: "123.457".into(),
+            ..inv.clone()
+        };
+        assert_ne!(token(&inv), token(&other));
+    }
+
+    #[test]
+    fn tampered_values_are_refused() {
+        assert!(decode::<Confirmed<Start>>("{}").is_err());
+        assert!(decode::<Confirmed<Start>>(&"x".repeat(3000)).is_err());
+        assert!(decode::<Confirmed<Start>>(r#"{"n":"a","s":{"p":"bad name"}}"#).is_err());
+        assert!(decode::<Confirmed<Start>>(r#"{"n":"a","s":{"p":"web"},"x":1}"#).is_err());
+        assert!(!is_token("ABC"));
+    }
+}

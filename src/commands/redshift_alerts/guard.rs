@@ -1,0 +1,133 @@
+//! What keeps `/redshift-alerts` cheap: at most K queries in flight per user and in total
+//! ([`InFlight`], a slot released when its work ends), and recent answers kept for a short
+//! window ([`Cache`]). Both are in-memory, for one replica.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::bounded::BoundedMap;
+
+/// Answers remembered at most.
+const CACHE_CAPACITY: usize = 256;
+
+#[derive(Default)]
+struct Counts {
+    per_user: HashMap<String, usize>,
+    total: usize,
+}
+
+/// Counts queries in flight against the two limits.
+#[derive(Clone)]
+pub struct InFlight {
+    per_user: usize,
+    total: usize,
+    counts: Arc<Mutex<Counts>>,
+}
+
+/// A place among the queries in flight; given back when dropped.
+pub struct Slot {
+    user: String,
+    counts: Arc<Mutex<Counts>>,
+}
+
+impl InFlight {
+    pub fn new(per_user: usize, total: usize) -> Self {
+        Self {
+            per_user,
+            total,
+            counts: Arc::default(),
+        }
+    }
+
+    /// A slot for `user`, or `None` when either limit is reached.
+    pub fn try_acquire(&self, user: &str) -> Option<Slot> {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mine = counts.per_user.get(user).copied().unwrap_or(0);
+        if mine >= self.per_user || counts.total >= self.total {
+            return None;
+        }
+        counts.per_user.insert(user.to_owned(), mine + 1);
+        counts.total += 1;
+        Some(Slot {
+            user: user.to_owned(),
+            counts: self.counts.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.per_user.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                counts.per_user.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Answers by question, kept for `window`.
+pub struct Cache<K, V> {
+    window: Duration,
+    entries: Mutex<BoundedMap<K, (Instant, Arc<V>)>>,
+}
+
+impl<K: Eq + Hash + Clone, V> Cache<K, V> {
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            entries: Mutex::new(BoundedMap::new(CACHE_CAPACITY)),
+        }
+    }
+
+    /// The answer to `key` and its age, if younger than the window.
+    pub fn get(&self, key: &K) -> Option<(Duration, Arc<V>)> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let (at, value) = entries.get(key)?;
+        let age = at.elapsed();
+        (age < self.window).then(|| (age, value.clone()))
+    }
+
+    /// Remembers `value` as the answer to `key` (nothing when the window is zero).
+    pub fn put(&self, key: K, value: Arc<V>) {
+        if self.window.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.remove(&key);
+        entries.insert(key, (Instant::now(), value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_limited_per_user_and_in_total_and_come_back_when_dropped() {
+        let limits = InFlight::new(1, 2);
+        let a = limits.try_acquire("U1").expect("first for U1");
+        assert!(limits.try_acquire("U1").is_none(), "per-user limit");
+        let b = limits.try_acquire("U2").expect("first for U2");
+        assert!(limits.try_acquire("U3").is_none(), "total limit");
+        drop(a);
+        assert!(limits.try_acquire("U1").is_some(), "U1's slot came back");
+        drop(b);
+    }
+
+    #[test]
+    fn cached_answers_expire_after_the_window() {
+        let cache = Cache::new(Duration::from_secs(60));
+        cache.put("q", Arc::new(1));
+        let (age, v) = cache.get(&"q").expect("fresh");
+        assert!(age < Duration::from_secs(60));
+        assert_eq!(*v, 1);
+        let off = Cache::new(Duration::ZERO);
+        off.put("q", Arc::new(1));
+        assert!(off.get(&"q").is_none());
+    }
+}

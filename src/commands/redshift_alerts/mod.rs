@@ -1,0 +1,418 @@
+//! `/redshift-alerts`: cross-cluster Redshift diagnostics from the system-table exports in S3,
+//! catalogued in Glue and queried through Athena, answered in the channel.
+//!
+//! Before the ack (no I/O): [`parse`] checks the text, the cluster names are checked against the
+//! cluster list (Parameter Store, cached; the configured fallback until it is read), then the
+//! cache and the in-flight limits are consulted. After the ack: the SQL template of the question
+//! ([`sql`]) runs on Athena ([`crate::outbound::athena`]), the rows become a table ([`tables`],
+//! [`render`]) posted with `chat.postMessage`, and for `hourly` a PNG chart ([`chart`]) is
+//! uploaded to the channel.
+
+pub mod chart;
+pub mod guard;
+pub mod parse;
+pub mod render;
+pub mod sql;
+pub mod tables;
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use std::sync::Arc;
+
+use self::guard::{Cache, InFlight};
+use self::parse::{Ask, Cluster, Question, Request, Selection};
+use self::render::{Framing, Table};
+use self::sql::Window;
+use super::{Accepted, Invocation, Reply};
+use crate::config::{RedshiftAlertsSettings, SourceLayout};
+use crate::ids::ChannelId;
+use crate::outbound::athena::{Athena, AthenaError, QueryOutput, QuerySpec};
+use crate::outbound::parameter_store::StringList;
+use crate::outbound::slack::{FileUpload, SlackWeb};
+
+pub use self::parse::parse;
+
+/// The wall clock; tests pass a fixed one.
+pub type Clock = fn() -> DateTime<Utc>;
+
+/// What a question is remembered by: the question and the clusters it resolved to.
+type Key = (Question, Vec<Cluster>, u32, u32);
+
+/// A computed answer, kept in the cache.
+struct Answer {
+    output: QueryOutput,
+    window: Window,
+}
+
+/// The command with its clients and state. Not configured: every use says so.
+pub struct RedshiftAlerts {
+    inner: Option<Arc<Inner>>,
+}
+
+struct Inner {
+    settings: RedshiftAlertsSettings,
+    athena: Athena,
+    slack: SlackWeb,
+    clusters: Option<StringList>,
+    clock: Clock,
+    in_flight: InFlight,
+    cache: Cache<Key, Answer>,
+}
+
+impl RedshiftAlerts {
+    /// The command over `settings` (`None`: not configured); `clusters` is the cluster-list
+    /// parameter, `None` when it was not set up.
+    pub fn new(
+        settings: Option<RedshiftAlertsSettings>,
+        athena: Athena,
+        slack: SlackWeb,
+        clusters: Option<StringList>,
+        clock: Clock,
+    ) -> Self {
+        let inner = settings.map(|settings| {
+            Arc::new(Inner {
+                in_flight: InFlight::new(
+                    settings.max_in_flight_per_user,
+                    settings.max_in_flight_total,
+                ),
+                cache: Cache::new(std::time::Duration::from_secs(settings.cache_secs)),
+                settings,
+                athena,
+                slack,
+                clusters,
+                clock,
+            })
+        });
+        Self { inner }
+    }
+
+    /// Checks the request against the cluster list, the cache and the limits (no I/O) and
+    /// returns the immediate reply and the work after the ack.
+    pub fn accept(&self, inv: &Invocation, request: Request) -> Accepted {
+        let refuse = |text: String| Accepted {
+            reply: Reply::ephemeral(text),
+            work: None,
+        };
+        let Some(inner) = &self.inner else {
+            return refuse(
+                "`/redshift-alerts` is not configured on this bot (no `[redshift_alerts]` section)."
+                    .into(),
+            );
+        };
+        let (known, source) = inner.known_clusters();
+        let ask = match request {
+            Request::Help => return refuse(help(&known, source)),
+            Request::Ask(ask) => ask,
+        };
+        let clusters = match resolve(&ask.clusters, &known) {
+            Ok(c) => c,
+            Err(text) => return refuse(format!("{text}\n{}", parse::USAGE)),
+        };
+        let Ok(channel) = ChannelId::parse(&inv.channel_id) else {
+            return refuse("This command works in channels only.".into());
+        };
+        let key: Key = (ask.question, clusters.clone(), ask.hours, ask.top);
+        if let Some((age, answer)) = inner.cache.get(&key) {
+            let inner = inner.clone();
+            let work = async move {
+                inner
+                    .post(&channel, &ask, &clusters, &answer, Some(age.as_secs()))
+                    .await;
+            };
+            return Accepted {
+                reply: Reply::ephemeral("Answering from the cache…"),
+                work: Some(work.boxed()),
+            };
+        }
+        let Some(slot) = inner.in_flight.try_acquire(&inv.user_id) else {
+            return refuse(format!(
+                "Busy: too many Redshift questions are running (at most {} per person, {} in all). Please try again in a minute.",
+                inner.settings.max_in_flight_per_user, inner.settings.max_in_flight_total
+            ));
+        };
+        let inner = inner.clone();
+        let reply = Reply::ephemeral(format!(
+            "Running… {} for {}, last {}. The answer will be posted in this channel.",
+            ask.question.title(),
+            scope_clusters(&clusters),
+            hours_text(ask.hours)
+        ));
+        let work = async move {
+            let _slot = slot;
+            inner.answer(channel, ask, clusters, key).await;
+        };
+        Accepted {
+            reply,
+            work: Some(work.boxed()),
+        }
+    }
+}
+
+impl Inner {
+    /// The cluster list and where it came from; names that are not well-formed are dropped.
+    fn known_clusters(&self) -> (Vec<Cluster>, &'static str) {
+        let (names, source) = match self.clusters.as_ref().and_then(StringList::current) {
+            Some(list) => (list.to_vec(), "Parameter Store"),
+            None => (self.settings.fallback_clusters.clone(), "configuration"),
+        };
+        let mut clusters: Vec<Cluster> = names
+            .iter()
+            .filter_map(|n| {
+                let c = Cluster::parse(n);
+                if c.is_none() {
+                    tracing::warn!(name = %crate::ids::shorten(n), "ignoring a malformed cluster name in the cluster list");
+                }
+                c
+            })
+            .collect();
+        clusters.sort();
+        clusters.dedup();
+        (clusters, source)
+    }
+
+    async fn answer(&self, channel: ChannelId, ask: Ask, clusters: Vec<Cluster>, key: Key) {
+        let window = Window::ending_at((self.clock)(), ask.hours);
+        let layouts: Vec<(Cluster, SourceLayout)> = clusters
+            .iter()
+            .map(|c| (c.clone(), self.settings.layout(c.as_str())))
+            .collect();
+        let Some(sql) = sql::statement(ask.question, &layouts, &window, ask.top) else {
+            return;
+        };
+        let span = tracing::info_span!("athena", query_execution_id = tracing::field::Empty);
+        let spec = QuerySpec {
+            sql: &sql,
+            workgroup: &self.settings.workgroup,
+            database: &self.settings.database,
+            output_location: &self.settings.output_location,
+            timeout: self.settings.query_timeout(),
+        };
+        let result = tracing::Instrument::instrument(self.athena.run(&spec), span).await;
+        match result {
+            Ok(output) => {
+                let answer = Arc::new(Answer { output, window });
+                self.cache.put(key, answer.clone());
+                self.post(&channel, &ask, &clusters, &answer, None).await;
+            }
+            Err(error) => {
+                let text = failure_text(&error, &self.settings);
+                self.send(&channel, render::notice(&text)).await;
+            }
+        }
+    }
+
+    /// Posts `answer` (and the chart for the hourly question).
+    async fn post(
+        &self,
+        channel: &ChannelId,
+        ask: &Ask,
+        clusters: &[Cluster],
+        answer: &Answer,
+        cached_secs: Option<u64>,
+    ) {
+        let (table, hourly) = tables::build(ask.question, &answer.output, &answer.window);
+        let names: Vec<&str> = hourly
+            .as_ref()
+            .map(|h| h.counts.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut notes = Vec::new();
+        if !names.is_empty() {
+            notes.push(format!("Chart colours: {}", chart::legend(&names)));
+        }
+        let scope = format!(
+            "{} · last {}",
+            scope_clusters(clusters),
+            hours_text(ask.hours)
+        );
+        let framing = Framing {
+            question: ask.question,
+            scope: &scope,
+            stats: answer.output.stats,
+            price_per_tb_usd: self.settings.price_per_tb_usd,
+            cached_secs,
+            notes,
+        };
+        if !self.send(channel, render::answer(&table, &framing)).await {
+            return;
+        }
+        if let Some(hourly) = hourly.filter(|h| !h.counts.is_empty()) {
+            self.upload_chart(channel, &table, &hourly, ask.hours, &scope)
+                .await;
+        }
+    }
+
+    async fn upload_chart(
+        &self,
+        channel: &ChannelId,
+        table: &Table,
+        hourly: &tables::Hourly,
+        hours: u32,
+        scope: &str,
+    ) {
+        let png = match chart::hourly_png(&hourly.series(hours), hours) {
+            Ok(png) => png,
+            Err(error) => {
+                tracing::error!(%error, "cannot draw the hourly chart");
+                return;
+            }
+        };
+        let alt = format!(
+            "Queries per hour, one line per cluster ({}), {} hours with queries",
+            table.headers[1..].join(", "),
+            table.rows.len()
+        );
+        let upload = FileUpload {
+            filename: "redshift-hourly.png",
+            title: "Queries per hour",
+            alt_text: &crate::outbound::blocks::cut(&alt, 1000),
+            comment: &format!("Queries per hour · {scope}"),
+            content_type: "image/png",
+            bytes: &png,
+        };
+        if let Err(error) = self.slack.upload_file(channel, &upload).await {
+            tracing::error!(%error, "cannot upload the hourly chart");
+        }
+    }
+
+    /// Posts rendered content; false when it could not be posted (logged here).
+    async fn send(
+        &self,
+        channel: &ChannelId,
+        content: Result<
+            slack_morphism::prelude::SlackMessageContent,
+            crate::outbound::blocks::RenderError,
+        >,
+    ) -> bool {
+        let result = match content {
+            Ok(content) => self
+                .slack
+                .post(channel, content, None)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(anyhow::Error::from(e)),
+        };
+        result
+            .inspect_err(|error| tracing::error!(error = %format!("{error:#}"), "cannot post the Redshift answer"))
+            .is_ok()
+    }
+}
+
+/// What the user reads when the query did not succeed: Athena's reason, never a stack trace.
+fn failure_text(error: &AthenaError, settings: &RedshiftAlertsSettings) -> String {
+    use crate::outbound::blocks::{cut, escape};
+    match error {
+        AthenaError::Failed { reason } => format!(
+            ":x: Athena could not answer: ```{}```",
+            cut(&escape(&reason.replace('`', "'")), 1500)
+        ),
+        AthenaError::Cancelled { reason } => format!(
+            ":x: The query was cancelled ({}); the workgroup `{}` may have hit its scan limit.",
+            cut(&escape(&reason.replace('`', "'")), 500),
+            settings.workgroup
+        ),
+        AthenaError::TimedOut { after, stopped } => format!(
+            ":hourglass: The query did not finish within {} s{}. Try a shorter window or fewer clusters.",
+            after.as_secs_f64(),
+            if *stopped {
+                " and was stopped"
+            } else {
+                "; stopping it failed, so the workgroup's own limit will end it"
+            }
+        ),
+        AthenaError::Api { .. } => {
+            let reference = Utc::now().timestamp_millis() % 1_000_000_000;
+            tracing::error!(%error, reference, "Athena call failed");
+            format!(":warning: Something went wrong (ref {reference}).")
+        }
+    }
+}
+
+/// Named clusters must all be in the list; `all` is the whole list.
+fn resolve(selection: &Selection, known: &[Cluster]) -> Result<Vec<Cluster>, String> {
+    if known.is_empty() {
+        return Err("No Redshift clusters are known yet (the cluster list is empty).".into());
+    }
+    match selection {
+        Selection::All => Ok(known.to_vec()),
+        Selection::Named(names) => {
+            let unknown: Vec<&str> = names
+                .iter()
+                .filter(|n| !known.contains(n))
+                .map(Cluster::as_str)
+                .collect();
+            if unknown.is_empty() {
+                Ok(names.iter().cloned().collect())
+            } else {
+                Err(format!(
+                    "Unknown cluster(s): {}. Known: {}.",
+                    unknown.join(", "),
+                    list(known)
+                ))
+            }
+        }
+    }
+}
+
+fn list(clusters: &[Cluster]) -> String {
+    clusters
+        .iter()
+        .map(Cluster::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn help(known: &[Cluster], source: &str) -> String {
+    format!(
+        "{}\nKnown clusters (from {source}): {}.",
+        parse::USAGE,
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            list(known)
+        }
+    )
+}
+
+fn scope_clusters(clusters: &[Cluster]) -> String {
+    match clusters {
+        [one] => one.to_string(),
+        many => format!("{} clusters", many.len()),
+    }
+}
+
+fn hours_text(hours: u32) -> String {
+    if hours % 24 == 0 {
+        format!("{}d", hours / 24)
+    } else {
+        format!("{hours}h")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clusters(names: &[&str]) -> Vec<Cluster> {
+        names.iter().filter_map(|n| Cluster::parse(n)).collect()
+    }
+
+    #[test]
+    fn named_clusters_must_be_in_the_list() {
+        let known = clusters(&["bi-prod", "etl-prod"]);
+        let named = |n: &[&str]| Selection::Named(clusters(n).into_iter().collect());
+        assert_eq!(resolve(&Selection::All, &known), Ok(known.clone()));
+        assert_eq!(
+            resolve(&named(&["etl-prod"]), &known),
+            Ok(clusters(&["etl-prod"]))
+        );
+        let err = resolve(&named(&["etl-prod", "ghost"]), &known).expect_err("unknown");
+        assert!(err.contains("Unknown cluster(s): ghost"), "{err}");
+        assert!(resolve(&Selection::All, &[]).is_err());
+    }
+
+    #[test]
+    fn windows_read_as_days_when_whole() {
+        assert_eq!(hours_text(168), "7d");
+        assert_eq!(hours_text(36), "36h");
+    }
+}

@@ -1,0 +1,190 @@
+//! The questions as SQL, as templates under `sql/`: one per question (`alerts.sql`, …: the
+//! aggregation) and one per question and source layout (`provisioned/…`, `serverless/…`: the
+//! rows, read from that layout's tables). A question over clusters of both layouts joins the
+//! row templates with `UNION ALL`. Adding a question or a layout is adding templates and rows
+//! in [`QUESTIONS`] / [`SOURCES`].
+//!
+//! Templates are filled only with checked values: [`Cluster`] names, dates and timestamps
+//! formatted here, a number. Every row template prunes partitions by `cluster` and `"date"`
+//! (the Hive folders of the export) through `{{partitions}}`, and the SQL sticks to what Athena
+//! (Trino) and DuckDB both run: no `approx_percentile`, aliased columns, no `WITH`.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+use super::parse::{Cluster, Question};
+use crate::config::SourceLayout;
+
+/// The aggregation of each question, over `{{rows}}`.
+const QUESTIONS: &[(Question, &str)] = &[
+    (Question::Alerts, include_str!("sql/alerts.sql")),
+    (Question::Hourly, include_str!("sql/hourly.sql")),
+    (Question::Queues, include_str!("sql/queues.sql")),
+];
+
+/// The rows of each question, per source layout.
+const SOURCES: &[(Question, SourceLayout, &str)] = &[
+    (
+        Question::Alerts,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/alerts.sql"),
+    ),
+    (
+        Question::Hourly,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/hourly.sql"),
+    ),
+    (
+        Question::Queues,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/queues.sql"),
+    ),
+    (
+        Question::Alerts,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/alerts.sql"),
+    ),
+    (
+        Question::Hourly,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/hourly.sql"),
+    ),
+    (
+        Question::Queues,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/queues.sql"),
+    ),
+];
+
+/// The time a question covers: whole hours up to the end of the current hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl Window {
+    /// The `hours` before `now`'s next full hour.
+    pub fn ending_at(now: DateTime<Utc>, hours: u32) -> Self {
+        let hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
+        let until = hour + Duration::hours(1);
+        Self {
+            since: until - Duration::hours(i64::from(hours)),
+            until,
+        }
+    }
+}
+
+/// The statement for `question` over `clusters` (each with its layout): the rows of each layout
+/// present, joined with `UNION ALL`, under the question's aggregation. `None` when `clusters`
+/// is empty.
+pub fn statement(
+    question: Question,
+    clusters: &[(Cluster, SourceLayout)],
+    window: &Window,
+    top: u32,
+) -> Option<String> {
+    let rows: Vec<String> = SOURCES
+        .iter()
+        .filter(|(q, _, _)| *q == question)
+        .filter_map(|(_, layout, template)| {
+            let names: Vec<&Cluster> = clusters
+                .iter()
+                .filter(|(_, l)| l == layout)
+                .map(|(c, _)| c)
+                .collect();
+            (!names.is_empty()).then(|| fill_rows(template, &names, window))
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let (_, aggregation) = QUESTIONS.iter().find(|(q, _)| *q == question)?;
+    Some(
+        aggregation
+            .replace("{{rows}}", rows.join("UNION ALL\n").trim_end())
+            .replace("{{top}}", &top.to_string()),
+    )
+}
+
+fn fill_rows(template: &str, clusters: &[&Cluster], window: &Window) -> String {
+    // Cluster names are [a-z0-9-] only (the type guarantees it), so quoting cannot be broken.
+    let list = clusters
+        .iter()
+        .map(|c| format!("'{c}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let partitions = format!(
+        "cluster IN ({list}) AND \"date\" BETWEEN '{}' AND '{}'",
+        window.since.format("%Y-%m-%d"),
+        window.until.format("%Y-%m-%d")
+    );
+    let timestamp = |t: DateTime<Utc>| format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S"));
+    template
+        .replace("{{partitions}}", &partitions)
+        .replace("{{since}}", &timestamp(window.since))
+        .replace("{{until}}", &timestamp(window.until))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 4, h, m, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn clusters(list: &[(&str, SourceLayout)]) -> Vec<(Cluster, SourceLayout)> {
+        list.iter()
+            .map(|(n, l)| (Cluster::parse(n).expect("name"), *l))
+            .collect()
+    }
+
+    #[test]
+    fn the_window_ends_with_the_current_hour() {
+        let w = Window::ending_at(at(10, 25), 24);
+        assert_eq!(w.until, at(11, 0));
+        assert_eq!(w.since, at(11, 0) - Duration::hours(24));
+    }
+
+    #[test]
+    fn every_template_is_filled_and_prunes_by_cluster_and_date() {
+        let w = Window::ending_at(at(0, 0), 48);
+        for (question, layout, _) in SOURCES {
+            let sql = statement(*question, &clusters(&[("etl-prod", *layout)]), &w, 5)
+                .expect("a statement");
+            assert!(!sql.contains("{{"), "{question:?} {layout:?}: {sql}");
+            assert!(sql.contains("cluster IN ('etl-prod')"), "{sql}");
+            assert!(
+                sql.contains("\"date\" BETWEEN '2026-11-02' AND '2026-11-04'"),
+                "{sql}"
+            );
+            assert!(sql.contains("TIMESTAMP '2026-11-02 01:00:00'"), "{sql}");
+            assert!(!sql.contains("approx_percentile("), "{sql}");
+        }
+    }
+
+    #[test]
+    fn mixed_layouts_are_joined_and_each_template_gets_its_own_clusters() {
+        let w = Window::ending_at(at(0, 0), 24);
+        let sql = statement(
+            Question::Hourly,
+            &clusters(&[
+                ("etl-prod", SourceLayout::Provisioned),
+                ("adhoc-wg", SourceLayout::Serverless),
+                ("bi-prod", SourceLayout::Provisioned),
+            ]),
+            &w,
+            5,
+        )
+        .expect("a statement");
+        assert_eq!(sql.matches("UNION ALL").count(), 1);
+        assert!(sql.contains("cluster IN ('etl-prod', 'bi-prod')"), "{sql}");
+        assert!(sql.contains("FROM stl_query"), "{sql}");
+        assert!(sql.contains("cluster IN ('adhoc-wg')"), "{sql}");
+        assert!(sql.contains("FROM sys_query_history"), "{sql}");
+        assert_eq!(statement(Question::Hourly, &[], &w, 5), None);
+    }
+}

@@ -1,0 +1,251 @@
+//! `[redshift_alerts]`: where `/redshift-alerts` runs its Athena queries, what they may cost,
+//! and which clusters exist (a Parameter Store list, with a fallback here). Optional: without
+//! it the command answers that it is not configured.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::ConfigError;
+
+/// `/redshift-alerts`: where the Athena queries run, what they may cost, and which clusters exist.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedshiftAlertsSettings {
+    /// Athena workgroup; its per-query scan cutoff applies to every question.
+    pub workgroup: String,
+    /// Glue database holding the exported system tables.
+    #[serde(default = "default_redshift_database")]
+    pub database: String,
+    /// `s3://…/` prefix for Athena's result files.
+    pub output_location: String,
+    /// A query still running after this long is stopped (seconds, fractions allowed).
+    #[serde(default = "default_query_timeout_secs")]
+    pub query_timeout_secs: f64,
+    /// The same question within this window is answered from memory (0 turns the cache off).
+    #[serde(default = "default_cache_secs")]
+    pub cache_secs: u64,
+    /// Queries one user may have running at once.
+    #[serde(default = "default_in_flight_per_user")]
+    pub max_in_flight_per_user: usize,
+    /// Queries the bot may have running at once.
+    #[serde(default = "default_in_flight_total")]
+    pub max_in_flight_total: usize,
+    /// StringList parameter (by name) that the export solution keeps the cluster list in.
+    #[serde(default = "default_cluster_list_parameter")]
+    pub cluster_list_parameter: String,
+    /// Clusters to use while the parameter cannot be read.
+    #[serde(default)]
+    pub fallback_clusters: Vec<String>,
+    /// Source layout per cluster; clusters not listed are `provisioned`.
+    #[serde(default)]
+    pub layouts: BTreeMap<String, SourceLayout>,
+    /// Athena's price per TB scanned, in USD.
+    #[serde(default = "default_price_per_tb")]
+    pub price_per_tb_usd: f64,
+}
+
+/// Where a cluster's exports come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceLayout {
+    /// A provisioned cluster: the `stl_*` tables.
+    Provisioned,
+    /// A Redshift Serverless workgroup: the `sys_*` views (Serverless has no STL tables).
+    Serverless,
+}
+
+fn default_redshift_database() -> String {
+    "redshift_query_logs_db".into()
+}
+fn default_query_timeout_secs() -> f64 {
+    60.0
+}
+fn default_cache_secs() -> u64 {
+    300
+}
+fn default_in_flight_per_user() -> usize {
+    1
+}
+fn default_in_flight_total() -> usize {
+    4
+}
+fn default_cluster_list_parameter() -> String {
+    "redshift_query_logs.global.enabled_cluster_list".into()
+}
+fn default_price_per_tb() -> f64 {
+    5.0
+}
+
+impl RedshiftAlertsSettings {
+    /// The layout of `cluster`.
+    pub fn layout(&self, cluster: &str) -> SourceLayout {
+        self.layouts
+            .get(cluster)
+            .copied()
+            .unwrap_or(SourceLayout::Provisioned)
+    }
+
+    /// The query deadline.
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.query_timeout_secs)
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("redshift_alerts.{k}");
+        let named = |s: &str, extra: &[u8]| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        };
+        if !named(&self.workgroup, b"._-") || self.workgroup.len() > 128 {
+            return Err(ConfigError::key(
+                key("workgroup"),
+                "must be 1-128 of A-Z a-z 0-9 . _ -",
+            ));
+        }
+        if !named(&self.database, b"_-") || self.database.len() > 255 {
+            return Err(ConfigError::key(
+                key("database"),
+                "must be 1-255 of A-Z a-z 0-9 _ -",
+            ));
+        }
+        if !self.output_location.starts_with("s3://") || !self.output_location.ends_with('/') {
+            return Err(ConfigError::key(
+                key("output_location"),
+                "must be an s3:// prefix ending with `/`",
+            ));
+        }
+        if !(self.query_timeout_secs > 0.0 && self.query_timeout_secs <= 3600.0) {
+            return Err(ConfigError::key(
+                key("query_timeout_secs"),
+                "must be above 0 and at most 3600",
+            ));
+        }
+        if self.cache_secs > 86_400 {
+            return Err(ConfigError::key(key("cache_secs"), "must be at most 86400"));
+        }
+        if self.max_in_flight_per_user == 0
+            || self.max_in_flight_total < self.max_in_flight_per_user
+            || self.max_in_flight_total > 100
+        {
+            return Err(ConfigError::key(
+                key("max_in_flight_total"),
+                "need 0 < max_in_flight_per_user <= max_in_flight_total <= 100",
+            ));
+        }
+        if !named(&self.cluster_list_parameter, b"._-/") || self.cluster_list_parameter.len() > 2048
+        {
+            return Err(ConfigError::key(
+                key("cluster_list_parameter"),
+                "must be a Parameter Store name (A-Z a-z 0-9 . _ - /)",
+            ));
+        }
+        for (i, c) in self.fallback_clusters.iter().enumerate() {
+            if !is_cluster_name(c) {
+                return Err(ConfigError::key(
+                    format!("redshift_alerts.fallback_clusters[{i}]"),
+                    CLUSTER_NAME_RULE,
+                ));
+            }
+        }
+        if let Some(c) = self.layouts.keys().find(|c| !is_cluster_name(c)) {
+            return Err(ConfigError::key(
+                format!("redshift_alerts.layouts.{c}"),
+                CLUSTER_NAME_RULE,
+            ));
+        }
+        if !(self.price_per_tb_usd >= 0.0 && self.price_per_tb_usd.is_finite()) {
+            return Err(ConfigError::key(
+                key("price_per_tb_usd"),
+                "must be a non-negative number",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What [`is_cluster_name`] accepts, for error messages.
+pub const CLUSTER_NAME_RULE: &str =
+    "a cluster or workgroup name is 1-64 of a-z 0-9 - and starts with a letter";
+
+/// A Redshift cluster identifier or Serverless workgroup name: lowercase ASCII letters, digits
+/// and hyphens, starting with a letter, at most 64 long. Such a name is safe inside a SQL string
+/// literal, which is why nothing else is ever accepted.
+pub fn is_cluster_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::{parse, MINIMAL};
+
+    const REDSHIFT: &str = r#"
+        [redshift_alerts]
+        workgroup = "diagnostics"
+        output_location = "s3://results/chatops/"
+        fallback_clusters = ["etl-prod"]
+        layouts = { adhoc-wg = "serverless" }
+    "#;
+
+    #[test]
+    fn the_redshift_section_is_optional_and_gets_defaults() {
+        assert!(parse(MINIMAL, &[])
+            .expect("valid")
+            .redshift_alerts
+            .is_none());
+        let s = parse(&format!("{MINIMAL}{REDSHIFT}"), &[]).expect("valid");
+        let r = s.redshift_alerts.expect("configured");
+        assert_eq!(r.database, "redshift_query_logs_db");
+        assert_eq!(
+            r.cluster_list_parameter,
+            "redshift_query_logs.global.enabled_cluster_list"
+        );
+        assert_eq!(r.layout("adhoc-wg"), SourceLayout::Serverless);
+        assert_eq!(r.layout("etl-prod"), SourceLayout::Provisioned);
+        assert_eq!(r.query_timeout(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn bad_redshift_values_are_named() {
+        let text = format!("{MINIMAL}{REDSHIFT}");
+        for (env, key) in [
+            ("CHATOPS__REDSHIFT_ALERTS__WORKGROUP", "x'; DROP"),
+            ("CHATOPS__REDSHIFT_ALERTS__OUTPUT_LOCATION", "/tmp/"),
+            ("CHATOPS__REDSHIFT_ALERTS__QUERY_TIMEOUT_SECS", "0"),
+            ("CHATOPS__REDSHIFT_ALERTS__MAX_IN_FLIGHT_PER_USER", "9"),
+            (
+                "CHATOPS__REDSHIFT_ALERTS__FALLBACK_CLUSTERS",
+                r#"["Prod'--"]"#,
+            ),
+            (
+                "CHATOPS__REDSHIFT_ALERTS__LAYOUTS",
+                r#"{ adhoc-wg = "cloud" }"#,
+            ),
+        ] {
+            let err = parse(&text, &[(env, key)]).expect_err(env).to_string();
+            assert!(err.contains("redshift_alerts"), "{env}: {err}");
+        }
+    }
+
+    #[test]
+    fn cluster_names_are_lowercase_ascii_with_hyphens() {
+        assert!(is_cluster_name("etl-prod-2"));
+        for bad in [
+            "",
+            "2etl",
+            "Etl",
+            "etl_prod",
+            "etl'",
+            "etl;",
+            "еtl",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_cluster_name(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Where an approval stands in CodePipeline: the cheap look (`GetPipelineState`, one call per
+//! pipeline) and the precise one for an execution (`ListActionExecutions`, then
+//! `GetPipelineExecution` for abandoned runs). Also finds the execution a PARALLEL-mode token
+//! belongs to.
+
+use aws_sdk_codepipeline::error::DisplayErrorContext;
+use aws_sdk_codepipeline::types::{
+    ActionExecutionDetail, ActionExecutionFilter, ActionExecutionStatus, PipelineExecutionStatus,
+};
+
+use super::CodePipeline;
+use crate::approvals::ApprovalRef;
+use crate::ids::PipelineName;
+
+/// Pages of `ListActionExecutions` read when looking for a PARALLEL-mode token.
+const MAX_PAGES: usize = 3;
+
+/// Where an approval stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalState {
+    /// Still waiting for a decision.
+    Open,
+    /// Approved, by `by` (an AWS principal) with CodePipeline's `summary`.
+    Approved {
+        by: Option<String>,
+        summary: Option<String>,
+    },
+    /// Rejected by `by`.
+    Rejected {
+        by: Option<String>,
+        summary: Option<String>,
+    },
+    /// Failed with nobody's decision: the 7 days ran out.
+    Expired,
+    /// A newer execution took the stage.
+    Superseded,
+    /// The execution was stopped.
+    Stopped,
+    /// Not open, and CodePipeline does not say why (or no longer knows the run).
+    Gone,
+}
+
+/// The latest run of each action, as `GetPipelineState` shows it.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineState {
+    runs: Vec<Run>,
+}
+
+#[derive(Debug, Clone)]
+struct Run {
+    stage: String,
+    action: String,
+    execution_id: Option<String>,
+    token: Option<String>,
+    in_progress: bool,
+}
+
+impl PipelineState {
+    /// Whether `approval` visibly still waits: the stage's latest execution is its execution
+    /// and the action is in progress with its token (hidden in PARALLEL mode). `false` means
+    /// "look closer", not "decided".
+    pub fn still_waiting(&self, approval: &ApprovalRef) -> bool {
+        self.runs.iter().any(|r| {
+            let execution = approval.execution.as_ref().map(|e| e.as_str());
+            r.stage == approval.stage.as_str()
+                && r.action == approval.action.as_str()
+                && r.in_progress
+                && match &r.token {
+                    Some(t) => t == approval.token.as_str(),
+                    None => execution.is_some() && r.execution_id.as_deref() == execution,
+                }
+        })
+    }
+}
+
+impl CodePipeline {
+    /// `GetPipelineState` of `pipeline`, reduced to its actions' latest runs.
+    ///
+    /// # Errors
+    /// The call failed.
+    pub async fn pipeline_state(&self, pipeline: &PipelineName) -> Result<PipelineState, String> {
+        let out = self
+            .client
+            .get_pipeline_state()
+            .name(pipeline.as_str())
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        let runs = out
+            .stage_states()
+            .iter()
+            .flat_map(|s| {
+                let execution_id = s
+                    .latest_execution()
+                    .map(|e| e.pipeline_execution_id().to_owned());
+                s.action_states().iter().filter_map(move |a| {
+                    let run = a.latest_execution()?;
+                    Some(Run {
+                        stage: s.stage_name()?.to_owned(),
+                        action: a.action_name()?.to_owned(),
+                        execution_id: execution_id.clone(),
+                        token: run.token().map(str::to_owned),
+                        in_progress: run.status().map(|s| s.as_str()) == Some("InProgress"),
+                    })
+                })
+            })
+            .collect();
+        Ok(PipelineState { runs })
+    }
+
+    /// Where `approval` stands now. Without an execution id only "open" or "gone" can be told.
+    ///
+    /// # Errors
+    /// A call failed.
+    pub async fn approval_state(&self, approval: &ApprovalRef) -> Result<ApprovalState, String> {
+        let Some(execution) = &approval.execution else {
+            let state = self.pipeline_state(&approval.pipeline).await?;
+            return Ok(if state.still_waiting(approval) {
+                ApprovalState::Open
+            } else {
+                ApprovalState::Gone
+            });
+        };
+        let filter = ActionExecutionFilter::builder()
+            .pipeline_execution_id(execution.as_str())
+            .build();
+        let out = self
+            .client
+            .list_action_executions()
+            .pipeline_name(approval.pipeline.as_str())
+            .filter(filter)
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        let Some(run) = out
+            .action_execution_details()
+            .iter()
+            .find(|d| at_approval(d, approval))
+        else {
+            return Ok(ApprovalState::Gone);
+        };
+        let by = run.updated_by().map(str::to_owned);
+        let summary = run
+            .output()
+            .and_then(|o| o.execution_result())
+            .and_then(|r| r.external_execution_summary())
+            .map(str::to_owned);
+        Ok(match run.status() {
+            Some(ActionExecutionStatus::InProgress) => ApprovalState::Open,
+            Some(ActionExecutionStatus::Succeeded) => ApprovalState::Approved { by, summary },
+            Some(ActionExecutionStatus::Failed) if by.is_none() => ApprovalState::Expired,
+            Some(ActionExecutionStatus::Failed) => ApprovalState::Rejected { by, summary },
+            _ => self.abandoned(approval, execution.as_str()).await?,
+        })
+    }
+
+    /// Why an abandoned run was abandoned: its execution's status.
+    async fn abandoned(
+        &self,
+        approval: &ApprovalRef,
+        execution: &str,
+    ) -> Result<ApprovalState, String> {
+        let out = self
+            .client
+            .get_pipeline_execution()
+            .pipeline_name(approval.pipeline.as_str())
+            .pipeline_execution_id(execution)
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+        Ok(match out.pipeline_execution().and_then(|e| e.status()) {
+            Some(PipelineExecutionStatus::Superseded) => ApprovalState::Superseded,
+            Some(PipelineExecutionStatus::Stopped | PipelineExecutionStatus::Stopping) => {
+                ApprovalState::Stopped
+            }
+            _ => ApprovalState::Gone,
+        })
+    }
+
+    /// The execution whose in-progress run of `approval`'s action has the token as its
+    /// `externalExecutionId` (what `PutApprovalResult` takes as the token in PARALLEL mode).
+    ///
+    /// # Errors
+    /// A call failed.
+    pub(super) async fn waiting_execution(
+        &self,
+        approval: &ApprovalRef,
+    ) -> Result<Option<String>, String> {
+        let mut next: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let out = self
+                .client
+                .list_action_executions()
+                .pipeline_name(approval.pipeline.as_str())
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+            let found = out.action_execution_details().iter().find(|d| {
+                at_approval(d, approval)
+                    && d.status() == Some(&ActionExecutionStatus::InProgress)
+                    && d.output()
+                        .and_then(|o| o.execution_result())
+                        .and_then(|r| r.external_execution_id())
+                        == Some(approval.token.as_str())
+            });
+            if let Some(d) = found {
+                return Ok(d.pipeline_execution_id().map(str::to_owned));
+            }
+            match out.next_token() {
+                Some(t) => next = Some(t.to_owned()),
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn at_approval(d: &ActionExecutionDetail, approval: &ApprovalRef) -> bool {
+    d.stage_name() == Some(approval.stage.as_str())
+        && d.action_name() == Some(approval.action.as_str())
+}

@@ -1,0 +1,235 @@
+//! Issue 3, policy, reason and audit end to end: per-action approvers and channels, no
+//! self-approval, quorum, the reason modal (`views.open` → `view_submission`), and the audit
+//! record under the prompt.
+
+use emulators::slack::Message;
+use serde_json::json;
+
+use crate::support::approvals::{APPROVE, APPROVE_WITH_REASON, REJECT};
+use crate::support::{eventually, has_buttons, Bot, Options, ALICE, BOB, CAROL, CHANNEL, MALLORY};
+
+/// The simulator's starter of every execution started through its handle.
+const SIM_STARTER: &str = "arn:aws:iam::000000000000:user/codepipeline-sim";
+
+/// A policy for the approval action (`extra` TOML keys), the simulator's starter mapped to
+/// Alice.
+fn policy(extra: &str) -> Options {
+    Options {
+        config_tail: format!(
+            r#"
+            [[pipelines.actions]]
+            stage = "Approve"
+            action = "ManualApproval"
+            {extra}
+            [approvals.principals]
+            "{SIM_STARTER}" = "{ALICE}"
+            "#
+        ),
+        ..Options::default()
+    }
+}
+
+/// Quorum 2; Alice (the starter), Carol and the group (Bob) approve.
+fn quorum_of_two() -> Options {
+    policy(&format!(
+        r#"approver_users = ["{ALICE}", "{CAROL}"]
+            quorum = 2"#
+    ))
+}
+
+fn text(m: &Message) -> String {
+    m.blocks.to_string()
+}
+
+#[tokio::test]
+async fn quorum_with_two_approvers_where_one_is_also_the_starter() {
+    let bot = Bot::spawn(quorum_of_two()).await;
+    let (execution, prompt) = bot.start_and_wait_for_prompt().await;
+    assert!(
+        text(&prompt).contains("*Started by* <@U0ALICE>"),
+        "{}",
+        text(&prompt)
+    );
+
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.wait_for_ephemeral(ALICE, "You started this execution")
+        .await;
+    bot.audit_record(&prompt.ts, "self_approval").await;
+
+    bot.click(&prompt.ts, APPROVE, BOB).await;
+    let counted = eventually("the prompt to show 1 of 2", || async {
+        let m = bot.message(&prompt.ts);
+        text(&m).contains("1 of 2 approvals: <@U0BOB>").then_some(m)
+    })
+    .await;
+    assert!(has_buttons(&counted), "still open for the second approver");
+    bot.wait_for_ephemeral(BOB, "Your approval is counted")
+        .await;
+    bot.click(&prompt.ts, APPROVE, BOB).await;
+    bot.wait_for_ephemeral(BOB, "You approved this already")
+        .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+
+    let modal = bot.open_modal(&prompt.ts, APPROVE_WITH_REASON, CAROL).await;
+    assert_eq!(modal["blocks"][1]["optional"], true);
+    let ack = bot.submit(&modal, CAROL, Some("canary is green")).await;
+    assert_eq!(ack.payload, None);
+
+    let done = bot
+        .wait_for_restamp(&prompt.ts, "*Approved* by <@U0BOB>, <@U0CAROL>")
+        .await;
+    assert!(text(&done).contains("canary is green"), "{}", text(&done));
+    let results = bot.codepipeline.approval_results();
+    assert_eq!(results.len(), 1);
+    let summary = &results[0].summary;
+    for needle in [BOB, CAROL, "canary is green"] {
+        assert!(summary.contains(needle), "{summary}");
+    }
+    assert!(!summary.contains(ALICE), "{summary}");
+    assert!(summary.chars().count() <= 512);
+    bot.wait_for_execution(&execution, "Succeeded").await;
+}
+
+#[tokio::test]
+async fn a_rejection_during_a_half_met_quorum_rejects_at_once_and_needs_a_reason() {
+    let bot = Bot::spawn(quorum_of_two()).await;
+    let (execution, prompt) = bot.start_and_wait_for_prompt().await;
+    bot.click(&prompt.ts, APPROVE, BOB).await;
+    eventually("1 of 2", || async {
+        text(&bot.message(&prompt.ts))
+            .contains("1 of 2 approvals")
+            .then_some(())
+    })
+    .await;
+
+    let modal = bot.open_modal(&prompt.ts, REJECT, CAROL).await;
+    assert_eq!(modal["blocks"][1]["optional"], false);
+    let ack = bot.submit(&modal, CAROL, Some("  ")).await;
+    assert_eq!(
+        ack.payload,
+        Some(json!({"response_action": "errors",
+            "errors": {"reason": "A rejection needs a reason."}}))
+    );
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+    let ack = bot.submit(&modal, CAROL, Some("error rate doubled")).await;
+    assert_eq!(ack.payload, None);
+
+    let done = bot
+        .wait_for_restamp(&prompt.ts, "*Rejected* by <@U0CAROL>")
+        .await;
+    assert!(
+        text(&done).contains("> error rate doubled"),
+        "{}",
+        text(&done)
+    );
+    let results = bot.codepipeline.approval_results();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].status, "Rejected");
+    assert!(
+        results[0].summary.contains("error rate doubled")
+            && results[0].summary.contains("Approvals before: bob (U0BOB)"),
+        "{}",
+        results[0].summary
+    );
+    bot.wait_for_execution(&execution, "Failed").await;
+}
+
+#[tokio::test]
+async fn an_action_policy_names_its_approvers_and_channels_and_can_forbid_one_click() {
+    let bot = Bot::spawn(policy(&format!(
+        r#"approver_users = ["{CAROL}"]
+            approver_groups = []
+            act_in_channels = ["{CHANNEL}"]
+            one_click_approve = false"#
+    )))
+    .await;
+    bot.slack.add_channel("C0ELSEWHERE", "elsewhere");
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let buttons = text(&prompt);
+    assert!(!buttons.contains(&format!("\"{APPROVE}\"")), "{buttons}");
+
+    let modal = bot.open_modal(&prompt.ts, APPROVE_WITH_REASON, ALICE).await;
+    bot.submit(&modal, ALICE, None).await;
+    let refusal = bot.wait_for_ephemeral(ALICE, "not an approver").await;
+    assert!(
+        refusal
+            .text
+            .as_deref()
+            .is_some_and(|t| t.contains("<@U0CAROL>")),
+        "{refusal:?}"
+    );
+
+    // The same prompt, posted by the bot in another channel, cannot be acted on there.
+    let content = serde_json::from_value(json!({"text": "copy", "blocks": prompt.blocks}))
+        .expect("message content");
+    let elsewhere = chatops::ids::ChannelId::parse("C0ELSEWHERE").expect("channel");
+    let copy = bot
+        .web()
+        .post(&elsewhere, content, None)
+        .await
+        .expect("post");
+    let envelope = bot
+        .slack
+        .click("C0ELSEWHERE", &copy, APPROVE_WITH_REASON, CAROL)
+        .await
+        .expect("click");
+    envelope.acked(crate::support::DEADLINE).await.expect("ack");
+    let modal = eventually("the modal", || async {
+        bot.slack.views_opened().into_iter().nth(1)
+    })
+    .await;
+    bot.submit(&modal, CAROL, None).await;
+    eventually("the channel refusal", || async {
+        bot.slack
+            .ephemerals("C0ELSEWHERE", CAROL)
+            .into_iter()
+            .find(|m| {
+                m.text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("<#C0DEPLOYS>"))
+            })
+    })
+    .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+
+    let modal = bot.open_modal(&prompt.ts, APPROVE_WITH_REASON, CAROL).await;
+    bot.submit(&modal, CAROL, None).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0CAROL>")
+        .await;
+}
+
+#[tokio::test]
+async fn every_decision_and_refusal_is_audited_under_the_prompt() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (execution, prompt) = bot.start_and_wait_for_prompt().await;
+
+    bot.click(&prompt.ts, APPROVE, MALLORY).await;
+    let refused = bot.audit_record(&prompt.ts, "not_an_approver").await;
+    assert_eq!(refused["user"], MALLORY);
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    let recorded = bot.audit_record(&prompt.ts, "recorded").await;
+
+    let token = bot.codepipeline.approval_results()[0].token.clone();
+    let token_hash = chatops::ids::ApprovalToken::parse(&token)
+        .expect("token")
+        .hash();
+    assert_eq!(recorded["token_hash"], token_hash.as_str());
+    assert_eq!(recorded["execution_id"], execution.as_str());
+    assert_eq!(recorded["pipeline"], bot.pipeline.as_str());
+    assert_eq!(
+        (&recorded["stage"], &recorded["action"]),
+        (&json!("Approve"), &json!("ManualApproval"))
+    );
+    assert_eq!(recorded["user"], ALICE);
+    assert_eq!(recorded["team"], "T0TEST");
+    assert_eq!(recorded["decision"], "Approved");
+    assert!(recorded["latency_ms"].is_u64());
+    assert!(recorded["summary"]
+        .as_str()
+        .is_some_and(|s| s.contains(ALICE)));
+    assert!(!bot
+        .replies(&prompt.ts)
+        .iter()
+        .any(|m| text(m).contains(&token)));
+    assert_eq!(bot.prompts().len(), 1, "replies stay in the thread");
+}

@@ -1,0 +1,512 @@
+//! `/redshift-alerts` end to end: the real bot over Socket Mode, Athena on ministack running the
+//! SQL in DuckDB over Glue tables and Hive partitions of the fixtures (three provisioned clusters
+//! and one Serverless workgroup, two days plus an older one), answers read back from the Slack
+//! emulator row by row. The clock is pinned to 2026-11-03 23:30 UTC.
+
+use emulators::slack::Message;
+
+use crate::support::redshift::{Exports, CLOCK};
+use crate::support::{eventually, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
+
+async fn spawn(exports: &Exports, extra: &[(&str, &str)]) -> Bot {
+    let mut env = exports.env();
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| (format!("CHATOPS__REDSHIFT_ALERTS__{k}"), (*v).to_owned())),
+    );
+    Bot::spawn(Options {
+        env,
+        clock: Some(CLOCK),
+        ..Options::default()
+    })
+    .await
+}
+
+/// Sends the command as `user` and returns the ack's text (always ephemeral).
+async fn ask(bot: &Bot, user: &str, text: &str) -> String {
+    let envelope = bot
+        .slack
+        .slash_command(CHANNEL, user, "/redshift-alerts", text)
+        .await
+        .expect("delivered");
+    let ack = envelope.acked(DEADLINE).await.expect("acked");
+    let payload = ack.payload.expect("the ack carries a reply");
+    assert_eq!(payload["response_type"], "ephemeral", "{payload}");
+    payload["text"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Bot messages in the channel whose fallback text starts with `title`.
+fn answers(bot: &Bot, title: &str) -> Vec<Message> {
+    bot.slack
+        .messages(CHANNEL)
+        .into_iter()
+        .filter(|m| m.text.as_deref().is_some_and(|t| t.starts_with(title)))
+        .collect()
+}
+
+async fn wait_for_answer(bot: &Bot, title: &str, nth: usize) -> Message {
+    eventually(&format!("answer {nth} to {title:?}"), || async {
+        answers(bot, title).into_iter().nth(nth)
+    })
+    .await
+}
+
+fn section_texts(m: &Message) -> Vec<String> {
+    m.blocks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["text"]["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn context(m: &Message) -> String {
+    m.blocks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "context")
+        .map(|b| {
+            b["elements"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The table's header and rows, cells trimmed.
+fn table(m: &Message) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header = Vec::new();
+    let mut rows = Vec::new();
+    for text in section_texts(m).iter().filter(|t| t.starts_with("```")) {
+        let mut lines = text.trim_matches('`').lines();
+        // Cells never hold `|` (the renderer replaces it), so it only separates columns.
+        let split = |l: &str| l.split('|').map(|c| c.trim().to_owned()).collect();
+        header = lines.next().map(split).unwrap_or_default();
+        lines.next();
+        rows.extend(lines.map(split));
+    }
+    (header, rows)
+}
+
+fn rows(expected: &[&[&str]]) -> Vec<Vec<String>> {
+    expected
+        .iter()
+        .map(|r| r.iter().map(|c| (*c).to_owned()).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn alerts_rank_events_per_cluster_across_both_sources_row_by_row() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    let ack = ask(&bot, ALICE, "all since 2d top 2").await;
+    assert!(
+        ack.starts_with("Running… Top alert events for 4 clusters, last 2d"),
+        "{ack}"
+    );
+    let answer = wait_for_answer(&bot, "Top alert events", 0).await;
+
+    let (header, got) = table(&answer);
+    assert_eq!(
+        header,
+        [
+            "cluster",
+            "count",
+            "queries",
+            "last seen (UTC)",
+            "event",
+            "solution"
+        ]
+    );
+    assert_eq!(
+        got,
+        rows(&[
+            &[
+                "adhoc-serverless",
+                "2",
+                "2",
+                "2026-11-03 09:00",
+                "Missing query planner statistics",
+                ""
+            ],
+            &[
+                "adhoc-serverless",
+                "2",
+                "2",
+                "2026-11-03 08:30",
+                "Nested Loop Join in the query plan",
+                ""
+            ],
+            &[
+                "analytics-prod",
+                "5",
+                "4",
+                "2026-11-03 14:30",
+                "Missing query planner statistics",
+                "Run the ANALYZE command"
+            ],
+            &[
+                "analytics-prod",
+                "2",
+                "2",
+                "2026-11-03 16:45",
+                "Nested Loop Join in the query plan",
+                "Review the join predicates to avoid Cartesian products"
+            ],
+            &[
+                "etl-prod",
+                "4",
+                "4",
+                "2026-11-03 04:00",
+                "Scanned a large number of deleted rows",
+                "Run the VACUUM command to reclaim deleted space"
+            ],
+            &[
+                "etl-prod",
+                "2",
+                "1",
+                "2026-11-03 05:01",
+                "Nested Loop Join in the query plan",
+                "Review the join predicates to avoid Cartesian products"
+            ],
+            &[
+                "reporting-dev",
+                "1",
+                "1",
+                "2026-11-03 22:15",
+                "Very selective query filter",
+                "Review the sort key to enable range restricted scans"
+            ],
+        ])
+    );
+    let stats = context(&answer);
+    assert!(stats.starts_with("Scanned "), "{stats}");
+    assert!(
+        stats.contains(" at $5.00/TB (10 MB minimum) · ran "),
+        "{stats}"
+    );
+
+    // One query, in the configured workgroup, pruning partitions by cluster and date.
+    let queries = exports.queries().await;
+    assert_eq!(queries.len(), 1, "{queries:?}");
+    let sql = &queries[0];
+    assert!(sql.contains("FROM stl_alert_event_log") && sql.contains("FROM sys_query_detail"));
+    assert!(
+        sql.contains("cluster IN ('analytics-prod', 'etl-prod', 'reporting-dev')"),
+        "{sql}"
+    );
+    assert!(sql.contains("cluster IN ('adhoc-serverless')"), "{sql}");
+    assert_eq!(
+        sql.matches("\"date\" BETWEEN '2026-11-02' AND '2026-11-04'")
+            .count(),
+        2,
+        "{sql}"
+    );
+}
+
+#[tokio::test]
+async fn the_default_window_is_the_last_day_and_named_clusters_narrow_it() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    ask(&bot, ALICE, "analytics-prod").await;
+    let answer = wait_for_answer(&bot, "Top alert events", 0).await;
+
+    let (_, got) = table(&answer);
+    let short: Vec<(String, String, String)> = got
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[4].clone()))
+        .collect();
+    assert_eq!(
+        short,
+        [
+            ("analytics-prod", "3", "Missing query planner statistics"),
+            ("analytics-prod", "1", "Nested Loop Join in the query plan"),
+            (
+                "analytics-prod",
+                "1",
+                "Scanned a large number of deleted rows"
+            ),
+            ("analytics-prod", "1", "Very selective query filter"),
+        ]
+        .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+    );
+}
+
+#[tokio::test]
+async fn hourly_answers_with_a_table_and_a_png_with_one_series_per_cluster() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    ask(&bot, ALICE, "hourly analytics-prod etl-prod reporting-dev").await;
+    let answer = wait_for_answer(&bot, "Queries per hour", 0).await;
+
+    let (header, got) = table(&answer);
+    assert_eq!(
+        header,
+        ["hour (UTC)", "analytics-prod", "etl-prod", "reporting-dev"]
+    );
+    assert_eq!(
+        got,
+        rows(&[
+            &["11-03 09:00", "3", "1", "0"],
+            &["11-03 10:00", "1", "0", "1"],
+            &["11-03 14:00", "1", "0", "0"],
+            &["11-03 22:00", "0", "2", "0"],
+        ])
+    );
+    assert!(section_texts(&answer).contains(
+        &"Chart colours: analytics-prod: blue, etl-prod: orange, reporting-dev: green".to_owned()
+    ));
+
+    let file = eventually("the chart upload", || async {
+        bot.slack.files(CHANNEL).into_iter().next()
+    })
+    .await;
+    assert_eq!(file.filename, "redshift-hourly.png");
+    assert!(file
+        .initial_comment
+        .as_deref()
+        .is_some_and(|c| c.starts_with("Queries per hour")));
+    let (width, height, pixels) = decode_png(&file.bytes);
+    assert_eq!(
+        (width, height),
+        (
+            chatops::commands::redshift_alerts::chart::WIDTH,
+            chatops::commands::redshift_alerts::chart::HEIGHT
+        )
+    );
+    let drawn: Vec<&str> = chatops::commands::redshift_alerts::chart::PALETTE
+        .iter()
+        .filter(|(c, _)| pixels.chunks(3).any(|p| p == [c.0, c.1, c.2]))
+        .map(|(_, name)| *name)
+        .collect();
+    assert_eq!(drawn, ["blue", "orange", "green"], "one series per cluster");
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("redshift-hourly.png"),
+        &file.bytes,
+    )
+    .expect("keep the chart for the README");
+}
+
+fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .expect("a valid PNG");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut pixels).expect("a frame");
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    (info.width, info.height, pixels)
+}
+
+#[tokio::test]
+async fn queues_show_wlm_percentiles_per_service_class_for_both_sources() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    ask(&bot, ALICE, "queues etl-prod adhoc-serverless since 2d").await;
+    let answer = wait_for_answer(&bot, "WLM queues", 0).await;
+
+    let (header, got) = table(&answer);
+    assert_eq!(
+        header.join(","),
+        "cluster,class,queries,queue p50 s,p95,max,exec p50 s,p95,max"
+    );
+
+    assert_eq!(
+        got,
+        rows(&[
+            &[
+                "adhoc-serverless",
+                "100",
+                "3",
+                "0.10",
+                "0.20",
+                "0.20",
+                "2.00",
+                "3.00",
+                "3.00"
+            ],
+            &["etl-prod", "6", "4", "1.00", "10.00", "10.00", "1.50", "4.00", "4.00"],
+            &["etl-prod", "100", "1", "0.25", "0.25", "0.25", "0.75", "0.75", "0.75"],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn help_lists_the_usage_and_the_clusters_from_parameter_store() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    let help = ask(&bot, ALICE, "help").await;
+    assert!(help.contains("/redshift-alerts hourly"), "{help}");
+    assert!(
+        help.contains(
+            "Known clusters (from Parameter Store): adhoc-serverless, analytics-prod, etl-prod, reporting-dev."
+        ),
+        "{help}"
+    );
+    let fallback_only = ask(&bot, ALICE, "legacy-prod").await;
+    assert!(
+        fallback_only.starts_with("Unknown cluster(s): legacy-prod."),
+        "{fallback_only}"
+    );
+    assert!(exports.queries().await.is_empty());
+}
+
+#[tokio::test]
+async fn without_the_parameter_the_configured_clusters_are_used() {
+    let exports = Exports::create().await;
+    let missing = format!("{}.missing", exports.parameter);
+    let bot = spawn(&exports, &[("CLUSTER_LIST_PARAMETER", &missing)]).await;
+
+    let help = ask(&bot, ALICE, "help").await;
+    assert!(
+        help.contains("Known clusters (from configuration): legacy-prod."),
+        "{help}"
+    );
+}
+
+#[tokio::test]
+async fn hostile_input_gets_a_usage_reply_and_starts_no_query() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+    let long = "a".repeat(4096);
+    let hostile = [
+        "etl-prod' OR '1'='1",
+        "etl-prod'; DROP TABLE stl_query; --",
+        "etl-prod -- comment",
+        "etl-prod /* x */",
+        "etl-prod\\",
+        "\"etl-prod\"",
+        "еtl-prod",
+        "etl\u{2011}prod",
+        "since 7d; SELECT 1",
+        "since 1000000h",
+        "top 99999999999999999999",
+        "hourly since 2d top 5",
+        "ghost-cluster",
+        long.as_str(),
+    ];
+    for text in hostile {
+        let reply = ask(&bot, MALLORY, text).await;
+        assert!(reply.contains("Usage:"), "{text}: {reply}");
+        assert!(!reply.contains("DROP") && !reply.contains("'1'"), "{reply}");
+    }
+    assert!(exports.queries().await.is_empty(), "no query was started");
+    assert!(bot.slack.messages(CHANNEL).is_empty(), "nothing was posted");
+}
+
+#[tokio::test]
+async fn the_same_question_again_is_answered_from_the_cache() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    ask(&bot, ALICE, "queues etl-prod since 2d").await;
+    let first = wait_for_answer(&bot, "WLM queues", 0).await;
+    assert!(!context(&first).contains("cached"));
+
+    let ack = ask(&bot, BOB, "queues  ETL-PROD since 48h").await;
+    assert_eq!(ack, "Answering from the cache…");
+    let second = wait_for_answer(&bot, "WLM queues", 1).await;
+    assert_eq!(table(&second), table(&first));
+    assert!(
+        context(&second).contains("· cached answer, "),
+        "{}",
+        context(&second)
+    );
+    assert_eq!(
+        exports.queries().await.len(),
+        1,
+        "the cache started no query"
+    );
+}
+
+#[tokio::test]
+async fn queries_beyond_the_in_flight_limits_get_a_busy_reply() {
+    let exports = Exports::create().await;
+    let bot = spawn(
+        &exports,
+        &[
+            ("MAX_IN_FLIGHT_PER_USER", "1"),
+            ("MAX_IN_FLIGHT_TOTAL", "2"),
+            ("CACHE_SECS", "0"),
+        ],
+    )
+    .await;
+
+    // Each running query holds its slot at least until its first status poll (250 ms), far
+    // longer than the next command takes to arrive.
+    let first = ask(&bot, ALICE, "hourly").await;
+    let same_user = ask(&bot, ALICE, "queues").await;
+    let other_user = ask(&bot, BOB, "queues").await;
+    let third = ask(&bot, MALLORY, "queues").await;
+
+    assert!(first.starts_with("Running…"), "{first}");
+    assert!(same_user.starts_with("Busy:"), "{same_user}");
+    assert!(other_user.starts_with("Running…"), "{other_user}");
+    assert!(third.starts_with("Busy:"), "{third}");
+    wait_for_answer(&bot, "WLM queues", 0).await;
+    wait_for_answer(&bot, "Queries per hour", 0).await;
+    assert_eq!(exports.queries().await.len(), 2);
+
+    let later = ask(&bot, MALLORY, "queues").await;
+    assert!(later.starts_with("Running…"), "slots come back: {later}");
+}
+
+#[tokio::test]
+async fn a_query_past_its_deadline_is_stopped_and_the_reply_says_so() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[("QUERY_TIMEOUT_SECS", "0.001")]).await;
+
+    ask(&bot, ALICE, "queues").await;
+    let reply = eventually("the timeout reply", || async {
+        bot.slack.messages(CHANNEL).into_iter().next()
+    })
+    .await;
+    let text = reply.text.unwrap_or_default();
+    assert!(
+        text.starts_with(":hourglass: The query did not finish within 0.001 s and was stopped."),
+        "{text}"
+    );
+    assert_eq!(exports.queries().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_athena_failure_is_answered_with_its_reason() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[("DATABASE", "no_such_database")]).await;
+
+    ask(&bot, ALICE, "etl-prod").await;
+    let reply = eventually("the failure reply", || async {
+        bot.slack.messages(CHANNEL).into_iter().next()
+    })
+    .await;
+    let text = reply.text.unwrap_or_default();
+    assert!(
+        text.starts_with(":x: Athena could not answer: ```"),
+        "{text}"
+    );
+    assert!(
+        text.contains("stl_alert_event_log"),
+        "the reason names the table: {text}"
+    );
+    assert!(
+        !text.contains("panicked") && !text.contains("backtrace"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn without_its_section_the_command_says_it_is_not_configured() {
+    let bot = Bot::spawn(Options::default()).await;
+    let reply = ask(&bot, ALICE, "help").await;
+    assert_eq!(
+        reply,
+        "`/redshift-alerts` is not configured on this bot (no `[redshift_alerts]` section)."
+    );
+}
