@@ -56,3 +56,47 @@ stop_ministack() {
     wait "$MINISTACK_PID" 2>/dev/null || true
   fi
 }
+
+# Debian's Chromium (browser tests) and playwright-core from npm, pinned by package-lock.json.
+ensure_browser() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends chromium
+  fi
+  (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund --silent)
+}
+
+# Runs the sandbox in the background against $MINISTACK_URL; sets SANDBOX_URL and SANDBOX_PID.
+start_sandbox() {
+  mkdir -p "$RUN_DIR"
+  "$ROOT/target/debug/sandbox" --ministack "$MINISTACK_URL" --bot "$ROOT/target/debug/chatops" \
+    --config "$ROOT/config/sandbox.toml" >"$RUN_DIR/sandbox.out" 2>"$RUN_DIR/sandbox.err" &
+  SANDBOX_PID=$!
+  local deadline=$((SECONDS + 60))
+  until SANDBOX_URL=$(grep -o 'http://127.0.0.1:[0-9]*/' "$RUN_DIR/sandbox.out" 2>/dev/null | head -n 1) && [ -n "$SANDBOX_URL" ]; do
+    if ! kill -0 "$SANDBOX_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      echo "the sandbox did not start; its output:" >&2
+      cat "$RUN_DIR/sandbox.out" "$RUN_DIR/sandbox.err" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  export SANDBOX_URL
+}
+
+# Stops the sandbox with Ctrl-C's signal and checks that it (and the bot) exited cleanly.
+stop_sandbox() {
+  if [ -n "${SANDBOX_PID:-}" ] && kill -0 "$SANDBOX_PID" 2>/dev/null; then
+    kill -INT "$SANDBOX_PID"
+    local status=0
+    wait "$SANDBOX_PID" || status=$?
+    SANDBOX_PID=""
+    if [ "$status" -ne 0 ]; then
+      echo "the sandbox exited with status $status" >&2
+      cat "$RUN_DIR/sandbox.err" >&2
+      return 1
+    fi
+  fi
+}

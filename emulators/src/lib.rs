@@ -1,3 +1,12 @@
+//! Local stand-ins for what chatops talks to, as a library with thin binaries, shared by the
+//! integration tests and the sandbox:
+//!
+//! - [`slack`]: the Slack Web API and Socket Mode (plus a browser UI for the sandbox).
+//! - [`codepipeline`]: AWS CodePipeline with manual approvals, over the AWS JSON 1.1 protocol.
+//! - [`ministack`]: set-up helpers for resources on the ministack AWS emulator.
+//! - [`sandbox`]: the demo workspace `scripts/sandbox` runs.
+
 pub mod codepipeline;
 pub mod ministack;
+pub mod sandbox;
 pub mod slack;

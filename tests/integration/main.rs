@@ -6,5 +6,6 @@ mod approvals;
 mod cli;
 mod commands;
 mod deploy;
+mod going_live;
 mod redshift_alerts;
 mod support;
