@@ -51,6 +51,12 @@ pub struct Approvals {
 }
 
 impl Approvals {
+    /// Who belongs to which configured users and groups (one user-group cache for the
+    /// process: `/deploy` checks its deployers with it too).
+    pub fn access(&self) -> &access::Access {
+        &self.access
+    }
+
     /// The capability over the injected clients.
     pub fn new(clients: Clients, settings: Arc<Settings>) -> Self {
         let access = access::Access::new(

@@ -215,19 +215,28 @@ async fn on_command(
     )
 }
 
-/// The approval clicks in a `block_actions` payload (other actions are not ours).
-fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<Click> {
+/// Who clicked, on which message, in which channel: `None` for clicks outside a message (views)
+/// or without a user or channel, which are not ours.
+fn origin(
+    ev: &SlackInteractionBlockActionsEvent,
+) -> Option<(
+    SlackBasicUserInfo,
+    SlackInteractionActionMessageContainer,
+    SlackChannelId,
+)> {
     let SlackInteractionActionContainer::Message(container) = &ev.container else {
-        return Vec::new();
-    };
-    let Some(user) = ev.user else {
-        return Vec::new();
+        return None;
     };
     let channel_id = container
         .channel_id
         .clone()
-        .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()));
-    let Some(channel_id) = channel_id else {
+        .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()))?;
+    Some((ev.user.clone()?, container.clone(), channel_id))
+}
+
+/// The approval clicks in a `block_actions` payload (other actions are not ours).
+fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<Click> {
+    let Some((user, container, channel_id)) = origin(&ev) else {
         return Vec::new();
     };
     let (message_text, message_blocks) = ev
@@ -256,16 +265,7 @@ fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<Click> {
 
 /// The `/deploy` confirmation clicks (`action_id` prefix `deploy:`) in a `block_actions` payload.
 fn deploy_clicks(ev: &SlackInteractionBlockActionsEvent) -> Vec<DeployClick> {
-    let (Some(user), SlackInteractionActionContainer::Message(container)) =
-        (&ev.user, &ev.container)
-    else {
-        return Vec::new();
-    };
-    let channel_id = container
-        .channel_id
-        .clone()
-        .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()));
-    let Some(channel_id) = channel_id else {
+    let Some((user, _, channel_id)) = origin(ev) else {
         return Vec::new();
     };
     let actions = ev.actions.iter().flatten();

@@ -17,11 +17,9 @@ pub mod render;
 use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{Accepted, Invocation, Reply};
-use crate::approvals::access::Access;
 use crate::approvals::Approvals;
 use crate::bounded::BoundedMap;
 use crate::config::{PipelineSettings, Settings};
@@ -42,7 +40,6 @@ pub struct Deploy {
     settings: Arc<Settings>,
     clients: Clients,
     approvals: Arc<Approvals>,
-    access: Access,
     /// Followed executions → where their state changes go.
     followers: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Change>>>,
     /// Confirmation token → what its first click did.
@@ -59,15 +56,10 @@ impl Deploy {
         approvals: Arc<Approvals>,
         cancel: CancellationToken,
     ) -> Self {
-        let access = Access::new(
-            clients.slack.clone(),
-            Duration::from_secs(settings.slack.usergroup_cache_secs),
-        );
         Self {
             settings,
             clients,
             approvals,
-            access,
             followers: Mutex::new(HashMap::new()),
             confirmed: Mutex::new(BoundedMap::new(REMEMBERED)),
             cancel,
@@ -132,7 +124,8 @@ impl Deploy {
                 mine.push("start, stop");
             }
             let approvers = self
-                .access
+                .approvals
+                .access()
                 .is_member(&p.approver_users, &p.approver_groups, user)
                 .await;
             if approvers.unwrap_or(false) {
@@ -235,7 +228,8 @@ impl Deploy {
         pipeline: &PipelineSettings,
         user: &UserId,
     ) -> Result<bool, crate::outbound::slack::SlackError> {
-        self.access
+        self.approvals
+            .access()
             .is_member(&pipeline.deployer_users, &pipeline.deployer_groups, user)
             .await
     }
