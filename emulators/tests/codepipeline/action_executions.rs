@@ -19,13 +19,7 @@ async fn each_waiting_parallel_execution_shows_its_token_as_the_external_executi
     let first = h.start_and_wait().await;
     let second = h.start_and_wait().await;
 
-    let all = h
-        .codepipeline
-        .list_action_executions()
-        .pipeline_name(&h.pipeline)
-        .send()
-        .await
-        .expect("ListActionExecutions");
+    let all = h.action_executions(None).await;
     let waiting: Vec<_> = all
         .action_execution_details()
         .iter()
@@ -49,25 +43,13 @@ async fn each_waiting_parallel_execution_shows_its_token_as_the_external_executi
         );
     }
 
-    h.put(
-        &first,
-        &first.token,
-        ApprovalStatus::Approved,
-        "first, second",
-    )
-    .await
-    .expect("the external execution id is the token");
+    h.decide(&first, ApprovalStatus::Approved, "first, second")
+        .await
+        .expect("the external execution id is the token");
     let filter = ActionExecutionFilter::builder()
         .pipeline_execution_id(&first.execution_id)
         .build();
-    let one = h
-        .codepipeline
-        .list_action_executions()
-        .pipeline_name(&h.pipeline)
-        .filter(filter)
-        .send()
-        .await
-        .expect("filtered");
+    let one = h.action_executions(Some(filter)).await;
     let details = one.action_execution_details();
     assert!(details
         .iter()

@@ -5,7 +5,7 @@ use aws_sdk_codepipeline::error::ProvideErrorMetadata;
 use aws_sdk_codepipeline::types::ApprovalStatus;
 use tokio::task::JoinSet;
 
-use super::support::{codepipeline_client, harness, put_with, ACCOUNT_ID};
+use super::support::{codepipeline_client, first_action_run, harness, put_with, ACCOUNT_ID};
 
 #[tokio::test]
 async fn approving_lets_the_execution_run_to_success() {
@@ -13,9 +13,8 @@ async fn approving_lets_the_execution_run_to_success() {
     let pending = h.start_and_wait().await;
 
     let output = h
-        .put(
+        .decide(
             &pending,
-            &pending.token,
             ApprovalStatus::Approved,
             "Approved by @alice via Slack",
         )
@@ -46,31 +45,18 @@ async fn rejecting_fails_the_action_the_stage_and_the_execution() {
     let h = harness().await;
     let pending = h.start_and_wait().await;
 
-    h.put(
-        &pending,
-        &pending.token,
-        ApprovalStatus::Rejected,
-        "Rejected by @bob",
-    )
-    .await
-    .expect("rejection accepted");
+    h.decide(&pending, ApprovalStatus::Rejected, "Rejected by @bob")
+        .await
+        .expect("rejection accepted");
     h.wait_for_status(&pending.execution_id, "Failed").await;
 
-    let state = h
-        .codepipeline
-        .get_pipeline_state()
-        .name(&h.pipeline)
-        .send()
-        .await
-        .expect("GetPipelineState");
+    let state = h.state().await;
     let stage = &state.stage_states()[2];
     assert_eq!(
         stage.latest_execution().map(|e| e.status().as_str()),
         Some("Failed")
     );
-    let action = stage.action_states()[0]
-        .latest_execution()
-        .expect("action run");
+    let action = first_action_run(&state, 2);
     assert_eq!(action.status().map(|s| s.as_str()), Some("Failed"));
     assert_eq!(action.summary(), Some("Rejected by @bob"));
     assert_eq!(
@@ -84,17 +70,12 @@ async fn rejecting_fails_the_action_the_stage_and_the_execution() {
 async fn a_decided_token_is_already_completed() {
     let h = harness().await;
     let pending = h.start_and_wait().await;
-    h.put(&pending, &pending.token, ApprovalStatus::Approved, "ok")
+    h.decide(&pending, ApprovalStatus::Approved, "ok")
         .await
         .expect("first decision accepted");
 
     let again = h
-        .put(
-            &pending,
-            &pending.token,
-            ApprovalStatus::Rejected,
-            "too late",
-        )
+        .decide(&pending, ApprovalStatus::Rejected, "too late")
         .await;
     let error = again
         .expect_err("second decision refused")
@@ -123,22 +104,13 @@ async fn an_expired_token_is_invalid_and_the_action_failed() {
     h.sim.expire_approvals(&h.pipeline);
 
     let error = h
-        .put(&pending, &pending.token, ApprovalStatus::Approved, "ok")
+        .decide(&pending, ApprovalStatus::Approved, "ok")
         .await
         .expect_err("expired token refused")
         .into_service_error();
     assert!(error.is_invalid_approval_token_exception(), "{error:?}");
     h.wait_for_status(&pending.execution_id, "Failed").await;
-    let state = h
-        .codepipeline
-        .get_pipeline_state()
-        .name(&h.pipeline)
-        .send()
-        .await
-        .expect("GetPipelineState");
-    let action = state.stage_states()[2].action_states()[0]
-        .latest_execution()
-        .expect("action run");
+    let action = h.action_run(2).await;
     assert_eq!(action.status().map(|s| s.as_str()), Some("Failed"));
     assert!(action.summary().is_some_and(|s| s.contains("timed out")));
 }
@@ -169,7 +141,7 @@ async fn malformed_input_is_a_validation_error() {
         assert!(error.is_validation_exception(), "{error:?}");
     }
     let limit = "x".repeat(512);
-    h.put(&pending, &pending.token, ApprovalStatus::Approved, &limit)
+    h.decide(&pending, ApprovalStatus::Approved, &limit)
         .await
         .expect("a 512-character summary is fine");
 }
@@ -218,18 +190,16 @@ async fn a_superseded_executions_token_is_invalid() {
     let newer = h.start_and_wait().await;
 
     assert_eq!(
-        h.sim
-            .execution_status(&h.pipeline, &older.execution_id)
-            .as_deref(),
+        h.status_of(&older.execution_id).as_deref(),
         Some("Superseded")
     );
     let error = h
-        .put(&older, &older.token, ApprovalStatus::Approved, "ok")
+        .decide(&older, ApprovalStatus::Approved, "ok")
         .await
         .expect_err("superseded token refused")
         .into_service_error();
     assert!(error.is_invalid_approval_token_exception(), "{error:?}");
-    h.put(&newer, &newer.token, ApprovalStatus::Approved, "ok")
+    h.decide(&newer, ApprovalStatus::Approved, "ok")
         .await
         .expect("the newer approval is open");
     h.wait_for_status(&newer.execution_id, "Succeeded").await;
@@ -313,7 +283,7 @@ async fn a_console_decision_closes_the_token_for_the_api() {
         .expect("console decision");
     h.wait_for_status(&pending.execution_id, "Succeeded").await;
     let error = h
-        .put(&pending, &pending.token, ApprovalStatus::Approved, "ok")
+        .decide(&pending, ApprovalStatus::Approved, "ok")
         .await
         .expect_err("already decided")
         .into_service_error();

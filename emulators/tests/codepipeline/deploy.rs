@@ -6,7 +6,7 @@ use aws_sdk_codepipeline::types::ApprovalStatus;
 use emulators::codepipeline::{EventTarget, PipelineDef};
 use serde_json::Value;
 
-use super::support::{eventually, harness, harness_with};
+use super::support::{eventually, first_action_run, harness, harness_with};
 
 fn without_approval(name: &str, topic: &str) -> PipelineDef {
     let mut def = PipelineDef::with_approval(name, topic);
@@ -91,7 +91,7 @@ async fn events_through_sns_arrive_wrapped_and_a_rejection_fails_the_approval() 
     h.sim
         .publish_events_to(EventTarget::Sns(h.topic_arn.clone()));
     let pending = h.start_and_wait().await;
-    h.put(&pending, &pending.token, ApprovalStatus::Rejected, "no")
+    h.decide(&pending, ApprovalStatus::Rejected, "no")
         .await
         .expect("rejected");
     h.wait_for_status(&pending.execution_id, "Failed").await;
@@ -136,19 +136,13 @@ async fn a_failing_action_fails_its_stage_and_execution_with_error_details() {
     );
     let id = h.sim.start_execution(&h.pipeline).await;
     h.wait_for_status(&id, "Failed").await;
-    let state = h
-        .codepipeline
-        .get_pipeline_state()
-        .name(&h.pipeline)
-        .send()
-        .await
-        .expect("state");
+    let state = h.state().await;
     let build = &state.stage_states()[1];
     assert_eq!(
         build.latest_execution().map(|e| e.status().as_str()),
         Some("Failed")
     );
-    let run = build.action_states()[0].latest_execution().expect("run");
+    let run = first_action_run(&state, 1);
     let error = run.error_details().expect("error details");
     assert_eq!(
         (error.code(), error.message()),
@@ -167,12 +161,7 @@ async fn a_failing_action_fails_its_stage_and_execution_with_error_details() {
 async fn a_busy_pipeline_answers_conflict_and_a_full_one_the_concurrency_limit() {
     let h = harness().await;
     h.sim.set_busy(&h.pipeline, true);
-    let start = h
-        .codepipeline
-        .start_pipeline_execution()
-        .name(&h.pipeline)
-        .send()
-        .await;
+    let start = h.start_request().send().await;
     assert!(start
         .expect_err("busy")
         .into_service_error()
@@ -181,25 +170,14 @@ async fn a_busy_pipeline_answers_conflict_and_a_full_one_the_concurrency_limit()
 
     h.sim.limit_concurrent_executions(&h.pipeline, 1);
     let pending = h.start_and_wait().await;
-    let over = h
-        .codepipeline
-        .start_pipeline_execution()
-        .name(&h.pipeline)
-        .send()
-        .await;
+    let over = h.start_request().send().await;
     assert!(over
         .expect_err("limit")
         .into_service_error()
         .is_concurrent_pipeline_executions_limit_exceeded_exception());
 
     h.sim.set_busy(&h.pipeline, true);
-    let stop = h
-        .codepipeline
-        .stop_pipeline_execution()
-        .pipeline_name(&h.pipeline)
-        .pipeline_execution_id(&pending.execution_id)
-        .send()
-        .await;
+    let stop = h.stop_request(&pending.execution_id).send().await;
     assert!(stop
         .expect_err("busy")
         .into_service_error()

@@ -17,9 +17,8 @@ fn without_approval(name: &str, topic: &str) -> PipelineDef {
 async fn pipeline_state_shows_the_token_only_while_the_approval_waits() {
     let h = harness().await;
     let pending = h.start_and_wait().await;
-    let read_state = || h.codepipeline.get_pipeline_state().name(&h.pipeline).send();
 
-    let state = read_state().await.expect("GetPipelineState");
+    let state = h.state().await;
     assert_eq!(state.pipeline_name(), Some(h.pipeline.as_str()));
     let stage = &state.stage_states()[2];
     assert_eq!(stage.stage_name(), Some("Approve"));
@@ -35,14 +34,11 @@ async fn pipeline_state_shows_the_token_only_while_the_approval_waits() {
     let source = &state.stage_states()[0].action_states()[0];
     assert!(source.current_revision().is_some());
 
-    h.put(&pending, &pending.token, ApprovalStatus::Approved, "ok")
+    h.decide(&pending, ApprovalStatus::Approved, "ok")
         .await
         .expect("approved");
     h.wait_for_status(&pending.execution_id, "Succeeded").await;
-    let state = read_state().await.expect("GetPipelineState");
-    let run = state.stage_states()[2].action_states()[0]
-        .latest_execution()
-        .expect("action run");
+    let run = h.action_run(2).await;
     assert_eq!(run.status().map(|s| s.as_str()), Some("Succeeded"));
     assert_eq!(run.token(), None);
     assert_eq!(run.summary(), Some("ok"));
@@ -64,14 +60,7 @@ async fn executions_list_newest_first_in_pages() {
     let h = harness_with(without_approval).await;
     let mut started = Vec::new();
     for _ in 0..5 {
-        let output = h
-            .codepipeline
-            .start_pipeline_execution()
-            .name(&h.pipeline)
-            .send()
-            .await
-            .expect("StartPipelineExecution");
-        started.push(output.pipeline_execution_id.expect("execution id"));
+        started.push(h.start_through_api().await);
     }
     for id in &started {
         h.wait_for_status(id, "Succeeded").await;
@@ -121,25 +110,10 @@ async fn executions_list_newest_first_in_pages() {
 #[tokio::test]
 async fn an_execution_reports_its_revisions_and_trigger() {
     let h = harness().await;
-    let started = h
-        .codepipeline
-        .start_pipeline_execution()
-        .name(&h.pipeline)
-        .send()
-        .await
-        .expect("StartPipelineExecution");
-    let id = started.pipeline_execution_id().expect("execution id");
-    let pending = h.pending(id).await;
+    let id = h.start_through_api().await;
+    let pending = h.pending(&id).await;
 
-    let output = h
-        .codepipeline
-        .get_pipeline_execution()
-        .pipeline_name(&h.pipeline)
-        .pipeline_execution_id(id)
-        .send()
-        .await
-        .expect("GetPipelineExecution");
-    let execution = output.pipeline_execution().expect("execution");
+    let execution = h.execution(&id).await.expect("execution");
     assert_eq!(
         execution.status(),
         Some(&PipelineExecutionStatus::InProgress)
@@ -161,13 +135,7 @@ async fn an_execution_reports_its_revisions_and_trigger() {
     );
     assert_eq!(pending.execution_id, id);
 
-    let unknown = h
-        .codepipeline
-        .get_pipeline_execution()
-        .pipeline_name(&h.pipeline)
-        .pipeline_execution_id(uuid::Uuid::new_v4().to_string())
-        .send()
-        .await;
+    let unknown = h.get_execution(uuid::Uuid::new_v4().to_string()).await;
     let error = unknown.expect_err("refused").into_service_error();
     assert!(
         error.is_pipeline_execution_not_found_exception(),
@@ -179,9 +147,7 @@ async fn an_execution_reports_its_revisions_and_trigger() {
 async fn a_repeated_client_request_token_starts_one_execution() {
     let h = harness_with(without_approval).await;
     let start = || {
-        h.codepipeline
-            .start_pipeline_execution()
-            .name(&h.pipeline)
+        h.start_request()
             .client_request_token("retry-of-one-click")
             .send()
     };
@@ -198,10 +164,7 @@ async fn stopping_abandons_the_approval_and_only_works_once() {
     let h = harness().await;
     let pending = h.start_and_wait().await;
     let stop = || {
-        h.codepipeline
-            .stop_pipeline_execution()
-            .pipeline_name(&h.pipeline)
-            .pipeline_execution_id(&pending.execution_id)
+        h.stop_request(&pending.execution_id)
             .abandon(true)
             .reason("wrong build")
             .send()
@@ -210,7 +173,7 @@ async fn stopping_abandons_the_approval_and_only_works_once() {
     stop().await.expect("StopPipelineExecution");
     h.wait_for_status(&pending.execution_id, "Stopped").await;
     let error = h
-        .put(&pending, &pending.token, ApprovalStatus::Approved, "ok")
+        .decide(&pending, ApprovalStatus::Approved, "ok")
         .await
         .expect_err("abandoned token refused")
         .into_service_error();
@@ -229,21 +192,16 @@ async fn stopping_abandons_the_approval_and_only_works_once() {
 async fn stop_and_wait_lets_the_approval_finish_first() {
     let h = harness().await;
     let pending = h.start_and_wait().await;
-    h.codepipeline
-        .stop_pipeline_execution()
-        .pipeline_name(&h.pipeline)
-        .pipeline_execution_id(&pending.execution_id)
+    h.stop_request(&pending.execution_id)
         .send()
         .await
         .expect("StopPipelineExecution");
     assert_eq!(
-        h.sim
-            .execution_status(&h.pipeline, &pending.execution_id)
-            .as_deref(),
+        h.status_of(&pending.execution_id).as_deref(),
         Some("Stopping")
     );
 
-    h.put(&pending, &pending.token, ApprovalStatus::Approved, "ok")
+    h.decide(&pending, ApprovalStatus::Approved, "ok")
         .await
         .expect("the waiting approval can still be decided");
     h.wait_for_status(&pending.execution_id, "Stopped").await;
@@ -303,9 +261,7 @@ async fn parallel_executions_wait_side_by_side_without_a_state_token() {
     let first = h.start_and_wait().await;
     let second = h.start_and_wait().await;
     assert_eq!(
-        h.sim
-            .execution_status(&h.pipeline, &first.execution_id)
-            .as_deref(),
+        h.status_of(&first.execution_id).as_deref(),
         Some("InProgress")
     );
     eventually("two published notifications", || async {
@@ -313,19 +269,10 @@ async fn parallel_executions_wait_side_by_side_without_a_state_token() {
     })
     .await;
 
-    let state = h
-        .codepipeline
-        .get_pipeline_state()
-        .name(&h.pipeline)
-        .send()
-        .await
-        .expect("GetPipelineState");
-    let run = state.stage_states()[0].action_states()[0]
-        .latest_execution()
-        .expect("action run");
+    let run = h.action_run(0).await;
     assert_eq!(run.token(), None, "PARALLEL mode hides the token");
     assert_eq!(run.external_execution_id(), Some(second.token.as_str()));
-    h.put(&first, &first.token, ApprovalStatus::Approved, "ok")
+    h.decide(&first, ApprovalStatus::Approved, "ok")
         .await
         .expect("the older approval is still open");
 }

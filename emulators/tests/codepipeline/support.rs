@@ -5,10 +5,19 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_codepipeline::error::SdkError;
+use aws_sdk_codepipeline::operation::get_pipeline_execution::{
+    GetPipelineExecutionError, GetPipelineExecutionOutput,
+};
+use aws_sdk_codepipeline::operation::get_pipeline_state::GetPipelineStateOutput;
+use aws_sdk_codepipeline::operation::list_action_executions::ListActionExecutionsOutput;
 use aws_sdk_codepipeline::operation::put_approval_result::{
     PutApprovalResultError, PutApprovalResultOutput,
 };
-use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+use aws_sdk_codepipeline::operation::start_pipeline_execution::builders::StartPipelineExecutionFluentBuilder;
+use aws_sdk_codepipeline::operation::stop_pipeline_execution::builders::StopPipelineExecutionFluentBuilder;
+use aws_sdk_codepipeline::types::{
+    ActionExecution, ActionExecutionFilter, ApprovalResult, ApprovalStatus, PipelineExecution,
+};
 use emulators::codepipeline::{CodePipelineSim, PendingApproval, PipelineDef, SimConfig};
 use emulators::ministack::{create_topic_queue, TopicQueue};
 use tokio::time::Instant;
@@ -141,18 +150,85 @@ impl Harness {
     /// Waits until the execution reaches `status`, read through `GetPipelineExecution`.
     pub async fn wait_for_status(&self, execution_id: &str, status: &str) {
         eventually(&format!("execution status {status}"), || async {
-            let output = self
-                .codepipeline
-                .get_pipeline_execution()
-                .pipeline_name(&self.pipeline)
-                .pipeline_execution_id(execution_id)
-                .send()
-                .await
-                .expect("GetPipelineExecution");
-            let execution = output.pipeline_execution?;
+            let execution = self.execution(execution_id).await?;
             (execution.status?.as_str() == status).then_some(())
         })
         .await;
+    }
+
+    /// `StartPipelineExecution` for the harness pipeline, to refine and send.
+    pub fn start_request(&self) -> StartPipelineExecutionFluentBuilder {
+        self.codepipeline
+            .start_pipeline_execution()
+            .name(&self.pipeline)
+    }
+
+    /// Starts an execution through `StartPipelineExecution`; returns its id.
+    pub async fn start_through_api(&self) -> String {
+        let output = self
+            .start_request()
+            .send()
+            .await
+            .expect("StartPipelineExecution");
+        output.pipeline_execution_id.expect("execution id")
+    }
+
+    /// `StopPipelineExecution` of one execution of the harness pipeline, to refine and send.
+    pub fn stop_request(&self, execution_id: &str) -> StopPipelineExecutionFluentBuilder {
+        self.codepipeline
+            .stop_pipeline_execution()
+            .pipeline_name(&self.pipeline)
+            .pipeline_execution_id(execution_id)
+    }
+
+    /// `GetPipelineExecution` of one execution of the harness pipeline, as answered.
+    pub async fn get_execution(
+        &self,
+        execution_id: impl Into<String>,
+    ) -> Result<GetPipelineExecutionOutput, SdkError<GetPipelineExecutionError>> {
+        self.codepipeline
+            .get_pipeline_execution()
+            .pipeline_name(&self.pipeline)
+            .pipeline_execution_id(execution_id)
+            .send()
+            .await
+    }
+
+    /// The execution as `GetPipelineExecution` reads it (the call must succeed).
+    pub async fn execution(&self, execution_id: &str) -> Option<PipelineExecution> {
+        self.get_execution(execution_id)
+            .await
+            .expect("GetPipelineExecution")
+            .pipeline_execution
+    }
+
+    /// `GetPipelineState` of the harness pipeline (the call must succeed).
+    pub async fn state(&self) -> GetPipelineStateOutput {
+        self.codepipeline
+            .get_pipeline_state()
+            .name(&self.pipeline)
+            .send()
+            .await
+            .expect("GetPipelineState")
+    }
+
+    /// The latest run of the first action of stage `stage`, read through `GetPipelineState`.
+    pub async fn action_run(&self, stage: usize) -> ActionExecution {
+        first_action_run(&self.state().await, stage).clone()
+    }
+
+    /// `ListActionExecutions` of the harness pipeline, optionally filtered.
+    pub async fn action_executions(
+        &self,
+        filter: Option<ActionExecutionFilter>,
+    ) -> ListActionExecutionsOutput {
+        self.codepipeline
+            .list_action_executions()
+            .pipeline_name(&self.pipeline)
+            .set_filter(filter)
+            .send()
+            .await
+            .expect("ListActionExecutions")
     }
 
     /// `PutApprovalResult` for the pending approval, with any token and status.
@@ -172,6 +248,21 @@ impl Harness {
             summary,
         )
         .await
+    }
+
+    /// `PutApprovalResult` for the pending approval with its own token.
+    pub async fn decide(
+        &self,
+        pending: &PendingApproval,
+        status: ApprovalStatus,
+        summary: &str,
+    ) -> Result<PutApprovalResultOutput, SdkError<PutApprovalResultError>> {
+        self.put(pending, &pending.token, status, summary).await
+    }
+
+    /// The execution's status as the simulator holds it right now.
+    pub fn status_of(&self, execution_id: &str) -> Option<String> {
+        self.sim.execution_status(&self.pipeline, execution_id)
     }
 
     /// Long-polls the harness queue (bounded) for one message body.
@@ -197,6 +288,13 @@ impl Harness {
             assert!(Instant::now() < deadline, "no message reached the queue");
         }
     }
+}
+
+/// The latest run of the first action of stage `stage` in a pipeline state.
+pub fn first_action_run(state: &GetPipelineStateOutput, stage: usize) -> &ActionExecution {
+    state.stage_states()[stage].action_states()[0]
+        .latest_execution()
+        .expect("action run")
 }
 
 /// `PutApprovalResult` through a given client.

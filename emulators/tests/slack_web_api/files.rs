@@ -13,39 +13,20 @@ async fn upload(slack: &Slack, bytes: &[u8]) -> String {
         slack.emulator.api_url(),
         bytes.len()
     );
-    let answer: serde_json::Value = slack
-        .http
-        .get(url)
-        .bearer_auth(BOT)
-        .send()
-        .await
-        .expect("HTTP call")
-        .json()
-        .await
-        .expect("JSON");
+    let answer = slack.get_json_as_bot(&url).await;
     assert_eq!(answer["ok"], true, "{answer}");
     let file_id = answer["file_id"].as_str().expect("file_id").to_owned();
     assert!(file_id.starts_with('F'), "{file_id}");
     let upload_url = answer["upload_url"].as_str().expect("upload_url");
-    let sent = slack
-        .http
-        .post(upload_url)
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .expect("upload");
+    let sent = slack.post_bytes_to(upload_url, bytes, "upload").await;
     assert_eq!(sent.status(), StatusCode::OK);
     assert_eq!(
         sent.text().await.expect("text"),
         format!("OK - {}", bytes.len())
     );
     let again = slack
-        .http
-        .post(upload_url)
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .expect("second upload");
+        .post_bytes_to(upload_url, bytes, "second upload")
+        .await;
     assert_eq!(
         again.status(),
         StatusCode::NOT_FOUND,

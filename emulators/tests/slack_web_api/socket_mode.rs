@@ -13,9 +13,7 @@ use crate::support::{approval_blocks, next_json, slack, APP, BOT, CHANNEL, WAIT}
 #[tokio::test]
 async fn a_click_reaches_the_socket_and_its_ack_is_seen() {
     let slack = slack().await;
-    let ts = slack
-        .post(json!({"channel": CHANNEL, "text": "deploy?", "blocks": approval_blocks()}))
-        .await;
+    let ts = slack.post_approval("deploy?").await;
     let (mut socket, hello) = slack.connect().await;
     assert_eq!(hello["type"], "hello");
     assert_eq!(
@@ -145,9 +143,7 @@ async fn slash_commands_accept_a_response_payload() {
 #[tokio::test]
 async fn response_urls_replace_the_clicked_message_five_times_at_most() {
     let slack = slack().await;
-    let ts = slack
-        .post(json!({"channel": CHANNEL, "text": "deploy?", "blocks": approval_blocks()}))
-        .await;
+    let ts = slack.post_approval("deploy?").await;
     let _socket = slack.connect().await;
     let envelope = slack
         .emulator
@@ -160,22 +156,10 @@ async fn response_urls_replace_the_clicked_message_five_times_at_most() {
         .to_owned();
     let body = json!({"replace_original": true, "text": "rejected by alice"});
     for _ in 0..5 {
-        let response = slack
-            .http
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .expect("sent");
+        let response = slack.post_json_to(&url, &body).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-    let sixth = slack
-        .http
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .expect("sent");
+    let sixth = slack.post_json_to(&url, &body).await;
     assert_eq!(sixth.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         sixth.json::<Value>().await.expect("JSON")["error"],

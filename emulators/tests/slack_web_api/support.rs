@@ -93,6 +93,40 @@ impl Slack {
         answer["ts"].as_str().expect("ts").to_owned()
     }
 
+    /// Posts `text` with the approval buttons (`approval_blocks`) to `CHANNEL`; answers the ts.
+    pub async fn post_approval(&self, text: &str) -> String {
+        self.post(json!({"channel": CHANNEL, "text": text, "blocks": approval_blocks()}))
+            .await
+    }
+
+    /// POSTs a JSON body to an absolute URL (a response URL), no token; answers the response.
+    pub async fn post_json_to(&self, url: &str, body: &Value) -> reqwest::Response {
+        self.http.post(url).json(body).send().await.expect("sent")
+    }
+
+    /// POSTs raw bytes to an absolute URL (an upload URL); `what` names the request.
+    pub async fn post_bytes_to(&self, url: &str, bytes: &[u8], what: &str) -> reqwest::Response {
+        self.http
+            .post(url)
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect(what)
+    }
+
+    /// GETs an absolute URL with the bot token; answers the JSON body.
+    pub async fn get_json_as_bot(&self, url: &str) -> Value {
+        self.http
+            .get(url)
+            .bearer_auth(BOT)
+            .send()
+            .await
+            .expect("HTTP call")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     pub async fn connect(&self) -> (Socket, Value) {
         let opened = self
             .call("apps.connections.open", Some(APP), json!({}))

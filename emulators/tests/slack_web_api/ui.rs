@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
-use crate::support::{approval_blocks, next_json, slack, Slack, CHANNEL};
+use crate::support::{next_json, slack, Slack, CHANNEL};
 
 async fn get(slack: &Slack, path: &str) -> (reqwest::StatusCode, String) {
     let response = slack
@@ -66,9 +66,7 @@ async fn the_workspace_lists_channels_users_and_controls_that_run() {
 async fn a_click_in_the_page_is_a_real_envelope_and_threads_nest() {
     let slack = slack().await;
     let (mut socket, _) = slack.connect().await;
-    let ts = slack
-        .post(json!({"channel": CHANNEL, "text": "approve?", "blocks": approval_blocks()}))
-        .await;
+    let ts = slack.post_approval("approve?").await;
     slack
         .post(json!({"channel": CHANNEL, "text": "a reply", "thread_ts": ts}))
         .await;

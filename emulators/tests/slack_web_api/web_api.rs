@@ -104,9 +104,7 @@ async fn posting_validates_channel_content_and_block_kit_limits() {
 #[tokio::test]
 async fn posts_and_thread_replies_are_stored_in_order_with_increasing_ts() {
     let slack = slack().await;
-    let parent = slack
-        .post(json!({"channel": CHANNEL, "text": "deploy?", "blocks": approval_blocks()}))
-        .await;
+    let parent = slack.post_approval("deploy?").await;
     let reply = slack
         .post(json!({"channel": CHANNEL, "text": "note", "thread_ts": parent}))
         .await;
@@ -157,16 +155,7 @@ async fn form_bodies_and_query_parameters_are_accepted() {
         "{}/usergroups.users.list?usergroup=S0OPS",
         slack.emulator.api_url()
     );
-    let answer: Value = slack
-        .http
-        .get(url)
-        .bearer_auth(BOT)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("JSON");
+    let answer = slack.get_json_as_bot(&url).await;
     assert_eq!(answer["users"], json!(["U0ALICE", "U0BOB"]));
     assert_eq!(
         slack
@@ -220,9 +209,7 @@ async fn injected_failures_answer_429_500_or_an_error_then_recover() {
 #[tokio::test]
 async fn update_replaces_content_and_text_alone_drops_blocks() {
     let slack = slack().await;
-    let ts = slack
-        .post(json!({"channel": CHANNEL, "text": "v1", "blocks": approval_blocks()}))
-        .await;
+    let ts = slack.post_approval("v1").await;
     let update = |body: Value| slack.call("chat.update", Some(BOT), body);
 
     let new_blocks =
