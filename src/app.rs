@@ -1,6 +1,7 @@
 //! The composition root: builds every client once from [`Settings`], reads the secrets, runs the
 //! loops, and owns shutdown.
 
+use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -16,8 +17,10 @@ use crate::commands::redshift_alerts::{Clock, RedshiftAlerts};
 use crate::commands::Commands;
 use crate::config::{AwsSettings, Settings};
 use crate::inbound::approval_queue::ApprovalQueue;
+use crate::inbound::health;
 use crate::inbound::pipeline_events::PipelineEvents;
 use crate::inbound::socket_mode::{self, Handlers};
+use crate::metrics::Health;
 use crate::outbound::athena::Athena;
 use crate::outbound::codepipeline::CodePipeline;
 use crate::outbound::parameter_store::{SlackTokens, StringList, TokenStore};
@@ -37,6 +40,8 @@ pub struct App {
     /// The Redshift cluster list (when `/redshift-alerts` is configured).
     clusters: Option<StringList>,
     clock: Clock,
+    /// The `/healthz` and `/metrics` listener, bound at build time so a taken port fails fast.
+    health: Option<tokio::net::TcpListener>,
 }
 
 impl App {
@@ -76,6 +81,14 @@ impl App {
             Some(r) => Some(StringList::load(ssm, &r.cluster_list_parameter).await),
             None => None,
         };
+        let health = match settings.health.listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the health listener on {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             settings: Arc::new(settings),
             clients,
@@ -83,7 +96,13 @@ impl App {
             slack_client,
             clusters,
             clock: chrono::Utc::now,
+            health,
         })
+    }
+
+    /// Where `/healthz` and `/metrics` are served, when `[health] listen` is set.
+    pub fn health_addr(&self) -> Option<std::net::SocketAddr> {
+        self.health.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Replaces the wall clock (tests pin "now" to their fixtures' dates).
@@ -98,6 +117,16 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let marks = Arc::new(Health::default());
+        if let Some(listener) = self.health {
+            let freshness = health::Freshness::new(&self.settings, self.tokens.clone());
+            tracker.spawn(health::serve(
+                listener,
+                marks.clone(),
+                freshness,
+                cancel.clone(),
+            ));
+        }
         let approvals = Arc::new(Approvals::new(self.clients.clone(), self.settings.clone()));
         let refresh = Duration::from_secs(self.settings.parameter_store.refresh_interval_secs);
         tracker.spawn(
@@ -131,6 +160,7 @@ impl App {
                 ),
                 deploy.clone(),
             )),
+            health: marks.clone(),
             tracker: tracker.clone(),
         });
         tracker.spawn(socket_mode::supervise(
@@ -144,6 +174,7 @@ impl App {
             self.clients.sqs.clone(),
             self.settings.approvals.clone(),
             approvals.clone(),
+            marks.clone(),
         );
         tracker.spawn(queue.run(cancel.clone()));
         let approval_settings = &self.settings.approvals;
@@ -156,6 +187,7 @@ impl App {
                     hide_secs: approval_settings.retry_max_secs,
                     approvals,
                     deploy,
+                    health: marks.clone(),
                 };
                 tracker.spawn(intake.run(cancel.clone()));
             }

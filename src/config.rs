@@ -44,6 +44,18 @@ pub struct Settings {
     /// `/redshift-alerts`; without this section the command answers that it is not configured.
     #[serde(default)]
     pub redshift_alerts: Option<RedshiftAlertsSettings>,
+    /// The `/healthz` and `/metrics` listener; off unless `listen` is set.
+    #[serde(default)]
+    pub health: HealthSettings,
+}
+
+/// The health and metrics listener.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    /// Address to serve on, e.g. `127.0.0.1:9464` (use `0.0.0.0:9464` only behind a network
+    /// policy: the metrics are not secret, but there is no authentication).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Region and optional endpoint overrides (unset in production).

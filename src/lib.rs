@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod ids;
 pub mod inbound;
+pub mod metrics;
 pub mod outbound;
 pub mod secret;
 pub mod telemetry;

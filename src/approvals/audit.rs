@@ -81,6 +81,12 @@ impl AuditRecord {
 impl Approvals {
     /// Logs `record` and posts it under the prompt at (`channel`, `ts`).
     pub(super) async fn audit(&self, record: &AuditRecord, channel: &str, ts: &str) {
+        let metrics = &crate::metrics::METRICS;
+        match record.outcome {
+            "recorded" | "vote_counted" => metrics.approvals_recorded.inc(),
+            "failed" => metrics.approvals_failed.inc(),
+            _ => metrics.approvals_refused.inc(),
+        }
         tracing::info!(
             target: "chatops::audit",
             at = %record.at,

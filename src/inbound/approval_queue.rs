@@ -14,12 +14,14 @@ use super::sqs;
 use crate::approvals::announce::Announced;
 use crate::approvals::{notification, Approvals};
 use crate::config::ApprovalSettings;
+use crate::metrics::Health;
 
 /// The intake loop; `run` until cancelled.
 pub struct ApprovalQueue {
     sqs: aws_sdk_sqs::Client,
     settings: ApprovalSettings,
     approvals: Arc<Approvals>,
+    health: Arc<Health>,
 }
 
 impl ApprovalQueue {
@@ -28,11 +30,13 @@ impl ApprovalQueue {
         sqs: aws_sdk_sqs::Client,
         settings: ApprovalSettings,
         approvals: Arc<Approvals>,
+        health: Arc<Health>,
     ) -> Self {
         Self {
             sqs,
             settings,
             approvals,
+            health,
         }
     }
 
@@ -41,8 +45,14 @@ impl ApprovalQueue {
     pub async fn run(self, cancel: CancellationToken) {
         tracing::info!(queue = %self.settings.queue_url, "approval intake started");
         let queue = &self.settings.queue_url;
-        while let Some(messages) =
-            sqs::receive(&self.sqs, queue, self.settings.wait_time_secs, &cancel).await
+        while let Some(messages) = sqs::receive(
+            &self.sqs,
+            queue,
+            self.settings.wait_time_secs,
+            &cancel,
+            &self.health.queue_polled,
+        )
+        .await
         {
             for message in messages {
                 let span = tracing::info_span!(

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::sqs;
 use crate::approvals::{events, Approvals};
 use crate::commands::deploy::Deploy;
+use crate::metrics::Health;
 
 /// The events intake; `run` until cancelled.
 pub struct PipelineEvents {
@@ -23,14 +24,22 @@ pub struct PipelineEvents {
     pub hide_secs: u64,
     pub approvals: Arc<Approvals>,
     pub deploy: Arc<Deploy>,
+    /// Marked on every successful poll.
+    pub health: Arc<Health>,
 }
 
 impl PipelineEvents {
     /// Long-polls until `cancel` fires; messages in hand are finished.
     pub async fn run(self, cancel: CancellationToken) {
         tracing::info!(queue = %self.queue_url, "pipeline events intake started");
-        while let Some(messages) =
-            sqs::receive(&self.sqs, &self.queue_url, self.wait_time_secs, &cancel).await
+        while let Some(messages) = sqs::receive(
+            &self.sqs,
+            &self.queue_url,
+            self.wait_time_secs,
+            &cancel,
+            &self.health.events_polled,
+        )
+        .await
         {
             for message in messages {
                 let id = message.message_id.as_deref().unwrap_or("-");

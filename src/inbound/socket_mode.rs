@@ -11,11 +11,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use std::time::Instant;
+
 use crate::approvals::decide::Click;
 use crate::approvals::{modal, Approvals, Press};
 use crate::commands::deploy::{self, Click as DeployClick};
 use crate::commands::{Commands, Invocation};
 use crate::config::SlackSettings;
+use crate::metrics::{Health, METRICS};
 use crate::outbound::blocks::{REASON_BLOCK, REASON_INPUT};
 use crate::outbound::parameter_store::TokenStore;
 use crate::outbound::slack::{Client, Connector};
@@ -24,6 +27,8 @@ use crate::outbound::slack::{Client, Connector};
 pub struct Handlers {
     pub approvals: Arc<Approvals>,
     pub commands: Arc<Commands>,
+    /// Socket Mode's health mark.
+    pub health: Arc<Health>,
     /// Tracks every task a callback spawns, so shutdown can wait for them.
     pub tracker: TaskTracker,
 }
@@ -77,6 +82,13 @@ async fn listen(
             .with_user_state(handlers.clone()),
     );
     let callbacks = SlackSocketModeListenerCallbacks::new()
+        // A socket connected: what `/healthz` reports as "Socket Mode connected". (A closure:
+        // slack-morphism does not export the hello event's type by name.)
+        .with_hello_events(|_hello, _client, states| async move {
+            if let Some(handlers) = states.read().await.get_user_state::<Arc<Handlers>>() {
+                handlers.health.socket_hello.now();
+            }
+        })
         .with_interaction_events(on_interaction)
         .with_command_events(on_command);
     let config = SlackClientSocketModeConfig::new()
@@ -95,7 +107,20 @@ async fn listen(
 
 /// Interactive envelopes: button clicks are converted and handed to a tracked task; a reason
 /// modal's submission is validated here (pure) so its errors go back in the ack.
+/// Interactive envelopes, counted and timed to their ack.
 async fn on_interaction(
+    event: SlackInteractionEvent,
+    client: Arc<Client>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackInteractionResponse> {
+    let started = Instant::now();
+    let response = interaction(event, client, states).await;
+    METRICS.envelopes.inc();
+    METRICS.ack_latency.observe(started.elapsed());
+    response
+}
+
+async fn interaction(
     event: SlackInteractionEvent,
     _client: Arc<Client>,
     states: SlackClientEventsUserState,
@@ -177,7 +202,20 @@ fn submission(ev: SlackInteractionViewSubmissionEvent) -> modal::Submission {
 
 /// Slash commands: parsed here (pure, microseconds); the ack carries the immediate reply and the
 /// rest runs in a tracked task.
+/// Slash-command envelopes, counted and timed to their ack.
 async fn on_command(
+    event: SlackCommandEvent,
+    client: Arc<Client>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    let started = Instant::now();
+    let response = command(event, client, states).await;
+    METRICS.envelopes.inc();
+    METRICS.ack_latency.observe(started.elapsed());
+    response
+}
+
+async fn command(
     event: SlackCommandEvent,
     _client: Arc<Client>,
     states: SlackClientEventsUserState,

@@ -6,17 +6,21 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::{Mark, METRICS};
+
 /// Pause after a failed `ReceiveMessage` before polling again.
 const RECEIVE_ERROR_PAUSE: Duration = Duration::from_secs(2);
 
 /// One long poll of up to 10 messages (with their receive counts). `None` once `cancel` fires:
 /// a receive in flight is abandoned (what SQS handed out reappears after its visibility
-/// timeout). A failed receive is logged and paused on, and yields no messages.
+/// timeout). A failed receive is logged and paused on, and yields no messages; a successful
+/// one marks `polled` (the health check's "queue reachable").
 pub async fn receive(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     wait_time_secs: i32,
     cancel: &CancellationToken,
+    polled: &Mark,
 ) -> Option<Vec<Message>> {
     let received = tokio::select! {
         () = cancel.cancelled() => return None,
@@ -29,7 +33,12 @@ pub async fn receive(
             .send() => r,
     };
     match received {
-        Ok(out) => Some(out.messages.unwrap_or_default()),
+        Ok(out) => {
+            polled.now();
+            let messages = out.messages.unwrap_or_default();
+            METRICS.sqs_received.add(messages.len() as u64);
+            Some(messages)
+        }
         Err(e) => {
             tracing::error!(error = %DisplayErrorContext(&e), queue = queue_url, "ReceiveMessage failed");
             tokio::select! {
@@ -46,6 +55,7 @@ pub async fn delete(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: &Messag
     let Some(handle) = message.receipt_handle.as_deref() else {
         return;
     };
+    METRICS.sqs_deleted.inc();
     if let Err(e) = sqs
         .delete_message()
         .queue_url(queue_url)
@@ -62,6 +72,7 @@ pub async fn hide(sqs: &aws_sdk_sqs::Client, queue_url: &str, message: &Message,
     let Some(handle) = message.receipt_handle.as_deref() else {
         return;
     };
+    METRICS.sqs_failed.inc();
     let secs = i32::try_from(secs).unwrap_or(i32::MAX);
     if let Err(e) = sqs
         .change_message_visibility()

@@ -10,6 +10,8 @@ use aws_sdk_athena::types::{
 use std::time::Duration;
 use tokio::time::Instant;
 
+use crate::metrics::METRICS;
+
 /// First wait before asking how a query is doing; it grows by half each time.
 const FIRST_POLL: Duration = Duration::from_millis(250);
 const MAX_POLL: Duration = Duration::from_secs(2);
@@ -112,7 +114,9 @@ impl Athena {
                 cause: "no QueryExecutionId in the answer".into(),
             })?;
         tracing::Span::current().record("query_execution_id", id.as_str());
+        METRICS.athena_queries.inc();
         let (statement, stats) = self.wait(&id, deadline, spec.timeout).await?;
+        METRICS.athena_bytes_scanned.add(stats.scanned_bytes);
         let mut output = self
             .results(&id, statement == Some(StatementType::Dml))
             .await?;

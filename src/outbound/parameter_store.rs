@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::Mark;
 use crate::secret::Secret;
 
 /// Name of the bot token under the configured path.
@@ -63,6 +64,8 @@ pub struct TokenStore {
     current: watch::Sender<Arc<SlackTokens>>,
     /// When the last forced refresh ran; the lock also serialises refreshes.
     last_forced: Arc<Mutex<Option<Instant>>>,
+    /// When the tokens were last read (fixed tokens count as read whenever asked).
+    read: Arc<Mark>,
 }
 
 impl TokenStore {
@@ -74,11 +77,11 @@ impl TokenStore {
         ssm: aws_sdk_ssm::Client,
         path: &str,
     ) -> Result<Self, SecretsError> {
+        let tokens = read(&ssm, path).await?;
         let source = Source::ParameterStore {
             ssm,
             path: path.to_owned(),
         };
-        let tokens = read(&source).await?;
         Ok(Self::with(source, tokens))
     }
 
@@ -88,11 +91,19 @@ impl TokenStore {
     }
 
     fn with(source: Source, tokens: SlackTokens) -> Self {
+        let read = Arc::new(Mark::default());
+        read.now();
         Self {
             source,
             current: watch::Sender::new(Arc::new(tokens)),
             last_forced: Arc::new(Mutex::new(None)),
+            read,
         }
+    }
+
+    /// When the tokens were last read successfully (the health check's "parameters fresh").
+    pub fn last_read(&self) -> &Mark {
+        &self.read
     }
 
     /// The tokens now.
@@ -119,8 +130,16 @@ impl TokenStore {
 
     /// Reads the tokens and publishes them if they changed; on failure keeps the current ones.
     async fn reload(&self) {
-        match read(&self.source).await {
+        let (ssm, path) = match &self.source {
+            Source::ParameterStore { ssm, path } => (ssm, path),
+            Source::Environment => {
+                self.read.now();
+                return;
+            }
+        };
+        match read(ssm, path).await {
             Ok(tokens) => {
+                self.read.now();
                 self.current.send_if_modified(|current| {
                     let changed = **current != tokens;
                     if changed {
@@ -142,16 +161,7 @@ impl TokenStore {
     }
 }
 
-async fn read(source: &Source) -> Result<SlackTokens, SecretsError> {
-    let (ssm, path) = match source {
-        Source::ParameterStore { ssm, path } => (ssm, path),
-        Source::Environment => {
-            return Err(SecretsError::Aws {
-                path: "(environment)".into(),
-                cause: "tokens from the environment are not re-read".into(),
-            })
-        }
-    };
+async fn read(ssm: &aws_sdk_ssm::Client, path: &str) -> Result<SlackTokens, SecretsError> {
     let mut values = HashMap::new();
     let mut pages = ssm
         .get_parameters_by_path()
@@ -164,7 +174,7 @@ async fn read(source: &Source) -> Result<SlackTokens, SecretsError> {
     // A page may be empty and still carry a NextToken: the paginator follows it to the end.
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| SecretsError::Aws {
-            path: path.clone(),
+            path: path.to_owned(),
             cause: DisplayErrorContext(e).to_string(),
         })?;
         for p in page.parameters.unwrap_or_default() {

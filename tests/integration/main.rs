@@ -7,5 +7,6 @@ mod cli;
 mod commands;
 mod deploy;
 mod going_live;
+mod health;
 mod redshift_alerts;
 mod support;

@@ -77,6 +77,8 @@ pub struct Bot {
     pub aws: aws::Resources,
     pub pipeline: String,
     pub config_toml: String,
+    /// Where `/healthz` and `/metrics` are served, when the test enabled them.
+    pub health: Option<std::net::SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     run: Option<JoinHandle<()>>,
     emulators: CancellationToken,
@@ -94,6 +96,7 @@ impl Bot {
         if let Some(clock) = options.clock {
             app = app.with_clock(clock);
         }
+        bot.health = app.health_addr();
         let (tx, rx) = oneshot::channel();
         bot.run = Some(tokio::spawn(app.run(async {
             let _ = rx.await;
@@ -186,6 +189,7 @@ impl Bot {
             aws,
             pipeline,
             config_toml,
+            health: None,
             shutdown: None,
             run: None,
             emulators,

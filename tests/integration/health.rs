@@ -1,0 +1,107 @@
+//! `/healthz` and `/metrics`: off by default, on when configured, telling the truth about the
+//! dependencies and counting what the bot does.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{eventually, Bot, Options, ALICE};
+
+fn with_health() -> Options {
+    Options {
+        env: vec![("CHATOPS__HEALTH__LISTEN".into(), "127.0.0.1:0".into())],
+        ..Options::default()
+    }
+}
+
+/// A plain HTTP/1.1 GET; the status code and the body.
+async fn get(bot: &Bot, path: &str) -> (u16, String) {
+    let addr = bot.health.expect("the health listener is on");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: chatops\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no series {series} in {metrics}"))
+}
+
+#[tokio::test]
+async fn the_listener_is_off_unless_configured() {
+    let bot = Bot::spawn(Options::default()).await;
+    assert!(bot.health.is_none());
+}
+
+#[tokio::test]
+async fn healthz_is_ok_once_connected_polled_and_read_and_metrics_count_clicks() {
+    let bot = Bot::spawn(with_health()).await;
+    let body = eventually("a healthy /healthz", || async {
+        let (status, body) = get(&bot, "/healthz").await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    for check in [
+        "socket_mode_connected ok",
+        "approval_queue_reachable ok",
+        "parameters_fresh ok",
+    ] {
+        assert!(body.contains(check), "{body}");
+    }
+
+    let (_, before) = get(&bot, "/metrics").await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    bot.click(&prompt.ts, "approval:approve", ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
+
+    let (status, after) = get(&bot, "/metrics").await;
+    assert_eq!(status, 200);
+    let grew = |series: &str| counter(&after, series) > counter(&before, series);
+    assert!(grew("chatops_envelopes_total "), "{after}");
+    assert!(grew("chatops_ack_latency_seconds_count "), "{after}");
+    assert!(
+        grew("chatops_approvals_total{outcome=\"recorded\"} "),
+        "{after}"
+    );
+    assert!(
+        grew("chatops_sqs_messages_total{state=\"deleted\"} "),
+        "{after}"
+    );
+    assert!(after.contains("# TYPE chatops_ack_latency_seconds histogram"));
+    assert_eq!(get(&bot, "/nope").await.0, 404);
+}
+
+#[tokio::test]
+async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
+    let mut options = with_health();
+    let missing = format!(
+        "{}/000000000000/no-such-queue",
+        crate::support::aws::ministack_url()
+    );
+    options
+        .env
+        .push(("CHATOPS__APPROVALS__QUEUE_URL".into(), missing));
+    let bot = Bot::spawn(options).await;
+
+    // Socket Mode connects at once; the queue never answers, so /healthz stays 503.
+    let body = eventually("/healthz to see Socket Mode connected", || async {
+        let (status, body) = get(&bot, "/healthz").await;
+        assert_eq!(status, 503, "{body}");
+        body.contains("socket_mode_connected ok").then_some(body)
+    })
+    .await;
+    assert!(body.contains("approval_queue_reachable failing"), "{body}");
+    assert!(body.contains("parameters_fresh ok"), "{body}");
+}
