@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use std::future::Future;
 use std::time::Instant;
 
 use crate::approvals::decide::Click;
@@ -105,21 +106,25 @@ async fn listen(
     Some(listener)
 }
 
-/// Interactive envelopes: button clicks are converted and handed to a tracked task; a reason
-/// modal's submission is validated here (pure) so its errors go back in the ack.
-/// Interactive envelopes, counted and timed to their ack.
-async fn on_interaction(
-    event: SlackInteractionEvent,
-    client: Arc<Client>,
-    states: SlackClientEventsUserState,
-) -> UserCallbackResult<SlackInteractionResponse> {
+/// Counts an envelope and times its callback, which ends when the ack is sent.
+async fn counted<T>(callback: impl Future<Output = T>) -> T {
     let started = Instant::now();
-    let response = interaction(event, client, states).await;
+    let response = callback.await;
     METRICS.envelopes.inc();
     METRICS.ack_latency.observe(started.elapsed());
     response
 }
 
+async fn on_interaction(
+    event: SlackInteractionEvent,
+    client: Arc<Client>,
+    states: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackInteractionResponse> {
+    counted(interaction(event, client, states)).await
+}
+
+/// Interactive envelopes: button clicks are converted and handed to a tracked task; a reason
+/// modal's submission is validated here (pure) so its errors go back in the ack.
 async fn interaction(
     event: SlackInteractionEvent,
     _client: Arc<Client>,
@@ -200,21 +205,16 @@ fn submission(ev: SlackInteractionViewSubmissionEvent) -> modal::Submission {
     }
 }
 
-/// Slash commands: parsed here (pure, microseconds); the ack carries the immediate reply and the
-/// rest runs in a tracked task.
-/// Slash-command envelopes, counted and timed to their ack.
 async fn on_command(
     event: SlackCommandEvent,
     client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
-    let started = Instant::now();
-    let response = command(event, client, states).await;
-    METRICS.envelopes.inc();
-    METRICS.ack_latency.observe(started.elapsed());
-    response
+    counted(command(event, client, states)).await
 }
 
+/// Slash commands: parsed here (pure, microseconds); the ack carries the immediate reply and the
+/// rest runs in a tracked task.
 async fn command(
     event: SlackCommandEvent,
     _client: Arc<Client>,
