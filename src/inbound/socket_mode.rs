@@ -117,17 +117,16 @@ async fn counted<T>(callback: impl Future<Output = T>) -> T {
 
 async fn on_interaction(
     event: SlackInteractionEvent,
-    client: Arc<Client>,
+    _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
-    counted(interaction(event, client, states)).await
+    counted(interaction(event, states)).await
 }
 
 /// Interactive envelopes: button clicks are converted and handed to a tracked task; a reason
 /// modal's submission is validated here (pure) so its errors go back in the ack.
 async fn interaction(
     event: SlackInteractionEvent,
-    _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackInteractionResponse> {
     let state = states.read().await;
@@ -207,17 +206,16 @@ fn submission(ev: SlackInteractionViewSubmissionEvent) -> modal::Submission {
 
 async fn on_command(
     event: SlackCommandEvent,
-    client: Arc<Client>,
+    _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
-    counted(command(event, client, states)).await
+    counted(command(event, states)).await
 }
 
 /// Slash commands: parsed here (pure, microseconds); the ack carries the immediate reply and the
 /// rest runs in a tracked task.
 async fn command(
     event: SlackCommandEvent,
-    _client: Arc<Client>,
     states: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
     let state = states.read().await;
