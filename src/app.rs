@@ -23,7 +23,8 @@ use crate::inbound::socket_mode::{self, Handlers};
 use crate::metrics::Health;
 use crate::outbound::athena::Athena;
 use crate::outbound::codepipeline::CodePipeline;
-use crate::outbound::parameter_store::{SlackTokens, StringList, TokenStore};
+use crate::outbound::github::GitHub;
+use crate::outbound::parameter_store::{StringList, TokenStore, Tokens};
 use crate::outbound::slack::{self, SlackWeb};
 use crate::outbound::Clients;
 
@@ -51,10 +52,7 @@ impl App {
     /// # Errors
     /// The tokens cannot be read (the error names the parameter) or the TLS roots cannot be
     /// loaded.
-    pub async fn build(
-        settings: Settings,
-        dev_tokens: Option<SlackTokens>,
-    ) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings, dev_tokens: Option<Tokens>) -> anyhow::Result<Self> {
         // Both rustls back-ends are linked (the AWS SDK brings aws-lc-rs); pick one for the
         // process. An error only means it was chosen already.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -76,6 +74,10 @@ impl App {
             codepipeline: CodePipeline::new(codepipeline_client(&aws, &settings.aws)),
             sqs: sqs_client(&aws, settings.approvals.wait_time_secs),
             athena: Athena::new(aws_sdk_athena::Client::new(&aws)),
+            github: match &settings.approvals.revision_authors {
+                Some(a) => Some(GitHub::new(&a.github_api_url, tokens.clone())?),
+                None => None,
+            },
         };
         let clusters = match &settings.redshift_alerts {
             Some(r) => Some(StringList::load(ssm, &r.cluster_list_parameter).await),
@@ -221,7 +223,7 @@ pub struct CheckLine {
 
 /// Checks what `run` needs: the tokens, `auth.test`, the queue. Never panics; every failure is
 /// a line.
-pub async fn check(settings: Settings, dev_tokens: Option<SlackTokens>) -> Vec<CheckLine> {
+pub async fn check(settings: Settings, dev_tokens: Option<Tokens>) -> Vec<CheckLine> {
     let mut lines = Vec::new();
     let queue_url = settings.approvals.queue_url.clone();
     let app = match App::build(settings, dev_tokens).await {
@@ -272,6 +274,15 @@ pub async fn check(settings: Settings, dev_tokens: Option<SlackTokens>) -> Vec<C
             })
             .map_err(|e| DisplayErrorContext(&e).to_string()),
     });
+    if let (Some(github), Some(authors)) = (
+        &app.clients.github,
+        &app.settings.approvals.revision_authors,
+    ) {
+        lines.push(CheckLine {
+            what: format!("GitHub API {}", authors.github_api_url),
+            result: github.rate_limit().await.map_err(|e| e.to_string()),
+        });
+    }
     lines
 }
 

@@ -135,6 +135,8 @@ pub struct ApprovalSettings {
     /// At most this many open prompts are checked per round.
     #[serde(default = "approval_policy::default_reconcile_batch")]
     pub reconcile_batch: usize,
+    /// Matching revision authors to Slack users, so they cannot approve their own change.
+    pub revision_authors: Option<approval_policy::RevisionAuthorSettings>,
 }
 
 fn default_wait_secs() -> i32 {
@@ -339,6 +341,9 @@ impl Settings {
                 "reconcile_secs and reconcile_batch must be at least 1",
             ));
         }
+        if let Some(authors) = &self.approvals.revision_authors {
+            authors.validate()?;
+        }
         if let Some(redshift) = &self.redshift_alerts {
             redshift.validate()?;
         }
@@ -421,6 +426,41 @@ mod tests {
         assert_eq!(
             s.pipeline("web-app").map(|p| p.channel.as_str()),
             Some("C0123456789")
+        );
+    }
+
+    #[test]
+    fn revision_authors_match_e_mails_without_case_and_bad_keys_are_named() {
+        let section = |users: &str, url: &str| {
+            format!("{MINIMAL}\n[approvals.revision_authors]\ngithub_api_url = \"{url}\"\nusers = {users}\n")
+        };
+        let s = parse(
+            &section(
+                r#"{ "Carol@Example.com" = "U0CAROL" }"#,
+                "https://ghe.example.com/api/v3",
+            ),
+            &[],
+        )
+        .expect("valid");
+        let authors = s.approvals.revision_authors.expect("configured");
+        assert_eq!(
+            authors.user_of("carol@example.COM").map(|u| u.as_str()),
+            Some("U0CAROL")
+        );
+        assert_eq!(authors.user_of("mallory@example.com"), None);
+        let err = parse(
+            &section(r#"{ "carol" = "U0CAROL" }"#, "https://api.github.com"),
+            &[],
+        )
+        .expect_err("not an e-mail")
+        .to_string();
+        assert!(err.contains("approvals.revision_authors.users"), "{err}");
+        let err = parse(&section("{}", "https://api.github.com/"), &[])
+            .expect_err("trailing slash")
+            .to_string();
+        assert!(
+            err.contains("approvals.revision_authors.github_api_url"),
+            "{err}"
         );
     }
 

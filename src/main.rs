@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use chatops::app::{self, App};
 use chatops::config::Settings;
-use chatops::outbound::parameter_store::SlackTokens;
+use chatops::outbound::parameter_store::Tokens;
 use chatops::secret::Secret;
 use chatops::telemetry::{self, LogFormat};
 
@@ -93,12 +93,13 @@ async fn main() -> ExitCode {
 }
 
 /// `SLACK_BOT_TOKEN` and `SLACK_APP_TOKEN`, when both are set: local development only.
-fn dev_tokens() -> Option<SlackTokens> {
+fn dev_tokens() -> Option<Tokens> {
     let bot = std::env::var("SLACK_BOT_TOKEN").ok()?;
     let app = std::env::var("SLACK_APP_TOKEN").ok()?;
-    Some(SlackTokens {
+    Some(Tokens {
         bot: Secret::new(bot),
         app: Secret::new(app),
+        github: None,
     })
 }
 

@@ -150,6 +150,8 @@ fn demo_pipelines(topic_arn: &str) -> Vec<PipelineDef> {
             ActionKind::Source {
                 revision_id: revision_id.into(),
                 revision_summary: summary.into(),
+                repository: None,
+                author: None,
             },
         )
     };

@@ -14,5 +14,7 @@ mod deploy;
 mod executions;
 #[path = "codepipeline/notifications.rs"]
 mod notifications;
+#[path = "codepipeline/source_host.rs"]
+mod source_host;
 #[path = "codepipeline/support.rs"]
 mod support;

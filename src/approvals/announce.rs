@@ -32,6 +32,8 @@ pub struct Prompt {
     pub content: SlackMessageContent,
     /// Who started the execution, when known: they may not approve it.
     pub starter: Option<UserId>,
+    /// Who wrote its revisions, when matched: they may not approve it either.
+    pub authors: Vec<UserId>,
     pub expires: Option<DateTime<Utc>>,
 }
 
@@ -90,6 +92,10 @@ impl Approvals {
                 &self.settings.approvals.principals,
             )
         });
+        let authors = match &context {
+            Some(c) => self.authors(c).await,
+            None => Vec::new(),
+        };
         let thread = context.as_ref().and_then(|c| {
             self.threads
                 .lock()
@@ -99,6 +105,7 @@ impl Approvals {
         let options = PromptOptions {
             one_click: Policy::of(pipeline, &req.approval).one_click_approve,
             starter: starter.as_ref(),
+            authors: &authors,
         };
         let content = blocks::approval_prompt(&req, context.as_ref(), options)?;
         let (channel, thread_ts) = match &thread {
@@ -122,6 +129,7 @@ impl Approvals {
                     approval: req.approval.clone(),
                     content,
                     starter,
+                    authors,
                     expires: req.expires,
                 },
             );

@@ -112,20 +112,32 @@ impl Approvals {
                 ));
             }
         }
-        let starter = prompt.and_then(|p| p.starter).or_else(|| {
+        let starter = prompt.as_ref().and_then(|p| p.starter.clone()).or_else(|| {
             approval
                 .execution
                 .as_ref()
                 .and_then(|e| self.noted_starter(e))
         });
-        if a.decision == Decision::Approve && starter.as_ref() == Some(&user) {
-            return Err(Refusal::new(
-                "self_approval",
-                format!(
-                    "You started this execution, so you cannot approve it (no self-approval); nothing was sent to CodePipeline. Ask another approver: {}.",
-                    policy.approvers_mention()
-                ),
-            ));
+        if a.decision == Decision::Approve {
+            let why = if starter.as_ref() == Some(&user) {
+                Some("started this execution")
+            } else if match &prompt {
+                Some(p) => p.authors.contains(&user),
+                None => self.authors_of(approval).await.contains(&user),
+            } {
+                Some("wrote a revision this execution promotes")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(Refusal::new(
+                    "self_approval",
+                    format!(
+                        "You {why}, so you cannot approve it (no self-approval); nothing was sent to CodePipeline. Ask another approver: {}.",
+                        policy.approvers_mention()
+                    ),
+                ));
+            }
         }
         Ok((user, policy.quorum))
     }

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod announce;
 pub mod audit;
+mod authorship;
 mod check;
 pub mod decide;
 pub mod events;

@@ -3,7 +3,7 @@
 //! and the reconcile loop that keep prompts true. Resolved by `approvals::policy`.
 
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::{check_url, ConfigError, PipelineSettings};
 use crate::ids::{ActionName, ChannelId, StageName, UserGroupId, UserId};
@@ -38,6 +38,52 @@ pub struct EventsSettings {
     /// timeout follows that one).
     #[serde(default = "default_events_wait_secs")]
     pub wait_time_secs: i32,
+}
+
+/// "No self-approval" by authorship: the author of a revision an execution promotes may not
+/// approve it. Authors are read from GitHub (revisions of a CodeStar connection whose provider
+/// is `GitHub` or `GitHubEnterpriseServer`) and matched to Slack users by their commit e-mail.
+/// The token, for private repositories, is the optional `github/token` parameter under
+/// `parameter_store.path`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevisionAuthorSettings {
+    /// GitHub's API: `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise
+    /// Server.
+    #[serde(default = "default_github_api_url")]
+    pub github_api_url: String,
+    /// Commit author e-mail (as Git records it; compared without regard to case) → the Slack
+    /// user who wrote it.
+    pub users: HashMap<String, UserId>,
+}
+
+fn default_github_api_url() -> String {
+    "https://api.github.com".to_owned()
+}
+
+impl RevisionAuthorSettings {
+    /// The Slack user who wrote commits as `email`, if configured.
+    pub fn user_of(&self, email: &str) -> Option<&UserId> {
+        self.users
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(email))
+            .map(|(_, u)| u)
+    }
+
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let key = "approvals.revision_authors.github_api_url";
+        check_url(key, &self.github_api_url)?;
+        if self.github_api_url.ends_with('/') {
+            return Err(ConfigError::key(key, "must not end with `/`"));
+        }
+        if let Some(bad) = self.users.keys().find(|e| !e.contains('@')) {
+            return Err(ConfigError::key(
+                "approvals.revision_authors.users",
+                format!("`{bad}` is not an e-mail address"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 fn default_events_wait_secs() -> i32 {

@@ -43,6 +43,8 @@ pub struct PromptOptions<'a> {
     pub one_click: bool,
     /// The Slack user who started the execution, when known.
     pub starter: Option<&'a UserId>,
+    /// The Slack users who wrote its revisions, when matched.
+    pub authors: &'a [UserId],
 }
 
 /// The prompt posted when an approval is pending.
@@ -66,7 +68,7 @@ pub fn approval_prompt(
     ];
     if let Some(context) = context {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
-            "text": cut(&execution_text(context, options.starter), SECTION_TEXT_MAX)}}));
+            "text": cut(&execution_text(context, options), SECTION_TEXT_MAX)}}));
     }
     if let Some(data) = req.custom_data.as_deref().filter(|d| !d.trim().is_empty()) {
         blocks.push(
@@ -102,16 +104,21 @@ pub fn approval_prompt(
 /// Revisions shown in a prompt; the rest are counted.
 const REVISIONS_SHOWN: usize = 5;
 
-/// The execution id, who started it, and its source revisions (escaped, each cut).
-fn execution_text(context: &ExecutionContext, starter: Option<&UserId>) -> String {
+/// The execution id, who started it, who wrote it, and its source revisions (escaped, each
+/// cut).
+fn execution_text(context: &ExecutionContext, options: PromptOptions<'_>) -> String {
     let mut lines = vec![format!("*Execution* `{}`", escape(&context.execution_id))];
-    match (starter, &context.started_by) {
+    match (options.starter, &context.started_by) {
         (Some(user), Some(by)) => {
             lines.push(format!("*Started by* <@{user}> ({})", escape_cut(by, 200)));
         }
         (Some(user), None) => lines.push(format!("*Started by* <@{user}>")),
         (None, Some(by)) => lines.push(format!("*Started by* {}", escape_cut(by, 200))),
         (None, None) => {}
+    }
+    if !options.authors.is_empty() {
+        let authors: Vec<String> = options.authors.iter().map(|u| format!("<@{u}>")).collect();
+        lines.push(format!("*Written by* {}", authors.join(", ")));
     }
     for r in context.revisions.iter().take(REVISIONS_SHOWN) {
         let id = r.revision_id.as_deref().unwrap_or("unknown revision");

@@ -49,8 +49,78 @@ pub struct ExecutionContext {
 pub struct Revision {
     pub artifact: String,
     pub revision_id: Option<String>,
+    /// The commit message (or an S3 object's summary).
     pub summary: Option<String>,
     pub url: Option<String>,
+    /// Where a CodeStar connection's revision lives: `ProviderType` (`GitHub`,
+    /// `GitHubEnterpriseServer`, `Bitbucket`, `GitLab`…) and `FullRepositoryId` (`owner/repo`).
+    pub source: Option<SourceRepository>,
+}
+
+/// The repository behind a CodeStar connection's revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRepository {
+    pub provider: String,
+    pub repository: String,
+}
+
+impl Revision {
+    /// Reads one `artifactRevisions` entry. A CodeStar connection's `revisionSummary` is JSON
+    /// (`{"ProviderType":"GitHub","CommitMessage":…}`) and its `revisionUrl` the console's
+    /// redirect carrying `FullRepositoryId` and `Commit`: both are unpacked. Other sources
+    /// (CodeCommit, S3, ECR) keep their plain summary and no repository.
+    pub fn from_api(
+        artifact: &str,
+        revision_id: Option<&str>,
+        summary: Option<&str>,
+        url: Option<&str>,
+    ) -> Self {
+        let connection = summary.and_then(connection_summary);
+        let repository = url.and_then(|u| query_value(u, "FullRepositoryId"));
+        Self {
+            artifact: artifact.to_owned(),
+            revision_id: revision_id.map(str::to_owned),
+            summary: match &connection {
+                Some((_, message)) => message.clone(),
+                None => summary.map(str::to_owned),
+            },
+            url: url.map(str::to_owned),
+            source: connection
+                .and_then(|(provider, _)| provider)
+                .zip(repository)
+                .map(|(provider, repository)| SourceRepository {
+                    provider,
+                    repository,
+                }),
+        }
+    }
+}
+
+/// A source action's summary as people should read it: a CodeStar connection's JSON summary
+/// gives its `CommitMessage`; anything else is shown as it is.
+pub fn readable_summary(summary: &str) -> Option<String> {
+    match connection_summary(summary) {
+        Some((_, message)) => message,
+        None => Some(summary.to_owned()),
+    }
+}
+
+/// `(ProviderType, CommitMessage)` of a CodeStar connection's `revisionSummary`, or `None`
+/// when it is not that JSON.
+fn connection_summary(summary: &str) -> Option<(Option<String>, Option<String>)> {
+    let value: serde_json::Value = serde_json::from_str(summary).ok()?;
+    let field = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let (provider, message) = (field("ProviderType"), field("CommitMessage"));
+    (provider.is_some() || message.is_some()).then_some((provider, message))
+}
+
+/// The first value of `key` in `url`'s query.
+fn query_value(url: &str, key: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The CodePipeline client.
@@ -116,11 +186,13 @@ impl CodePipeline {
             .map(|e| e.artifact_revisions())
             .unwrap_or_default()
             .iter()
-            .map(|r| Revision {
-                artifact: r.name().unwrap_or("source").to_owned(),
-                revision_id: r.revision_id().map(str::to_owned),
-                summary: r.revision_summary().map(str::to_owned),
-                url: r.revision_url().map(str::to_owned),
+            .map(|r| {
+                Revision::from_api(
+                    r.name().unwrap_or("source"),
+                    r.revision_id(),
+                    r.revision_summary(),
+                    r.revision_url(),
+                )
             })
             .collect();
         let started_by = execution
@@ -179,5 +251,45 @@ impl CodePipeline {
                     DecisionError::Other(DisplayErrorContext(&e).to_string())
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_codestar_connection_revision_is_unpacked() {
+        let r = Revision::from_api(
+            "SourceArtifact",
+            Some("ddbe7ef257512f9455e9b74a5ebe8ef831e615b7"),
+            Some(r#"{"ProviderType":"GitHub","CommitMessage":"initial commit"}"#),
+            Some("https://us-west-2.console.aws.amazon.com/codesuite/settings/connections/redirect?connectionArn=arn:aws:codestar-connections:us-west-2:570351108046:connection/221894bb&referenceType=COMMIT&FullRepositoryId=acme/web-app&Commit=ddbe7ef257512f9455e9b74a5ebe8ef831e615b7"),
+        );
+        assert_eq!(r.summary.as_deref(), Some("initial commit"));
+        assert_eq!(
+            r.source,
+            Some(SourceRepository {
+                provider: "GitHub".into(),
+                repository: "acme/web-app".into()
+            })
+        );
+    }
+
+    #[test]
+    fn other_sources_keep_their_text_and_have_no_repository() {
+        let r = Revision::from_api(
+            "SourceArtifact",
+            Some("abc"),
+            Some("Fix the build {not json}"),
+            Some("https://console.aws.amazon.com/codecommit/home#/repository/web/commit/abc"),
+        );
+        assert_eq!(r.summary.as_deref(), Some("Fix the build {not json}"));
+        assert_eq!(r.source, None);
+        assert_eq!(readable_summary("[1, 2]").as_deref(), Some("[1, 2]"));
+        assert_eq!(
+            readable_summary(r#"{"ProviderType":"GitLab","CommitMessage":"m"}"#).as_deref(),
+            Some("m")
+        );
     }
 }

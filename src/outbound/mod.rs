@@ -4,6 +4,7 @@
 pub mod athena;
 pub mod blocks;
 pub mod codepipeline;
+pub mod github;
 pub mod parameter_store;
 pub mod slack;
 
@@ -14,4 +15,25 @@ pub struct Clients {
     pub codepipeline: codepipeline::CodePipeline,
     pub sqs: aws_sdk_sqs::Client,
     pub athena: athena::Athena,
+    /// Present when revision authors are matched (`[approvals.revision_authors]`).
+    pub github: Option<github::GitHub>,
+}
+
+/// The HTTPS connector of the bot's own HTTP clients (Slack, GitHub): rustls with the system's
+/// roots, HTTP/1.1 and HTTP/2; plain HTTP only when `allow_http` (an emulator's endpoint).
+///
+/// # Errors
+/// The system's root certificates cannot be loaded.
+pub fn https_connector(
+    allow_http: bool,
+) -> std::io::Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>
+{
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?;
+    let builder = if allow_http {
+        builder.https_or_http()
+    } else {
+        builder.https_only()
+    };
+    Ok(builder.enable_http1().enable_http2().build())
 }

@@ -17,17 +17,21 @@ use crate::secret::Secret;
 pub const BOT_TOKEN: &str = "slack/bot_token";
 /// Name of the app-level token under the configured path.
 pub const APP_TOKEN: &str = "slack/app_token";
+/// Name of the optional GitHub token (revision authors of private repositories).
+pub const GITHUB_TOKEN: &str = "github/token";
 /// A forced refresh is skipped when the last forced one is younger than this (no stampede on a
 /// burst of `invalid_auth`).
 const MIN_FORCED_REFRESH: Duration = Duration::from_secs(5);
 
-/// The two Slack tokens.
+/// The two Slack tokens, and GitHub's when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlackTokens {
+pub struct Tokens {
     /// `xoxb-…`: Web API calls.
     pub bot: Secret,
     /// `xapp-…`: Socket Mode (`apps.connections.open`).
     pub app: Secret,
+    /// Reads commit authors of private GitHub repositories; optional.
+    pub github: Option<Secret>,
 }
 
 /// Why the tokens could not be read.
@@ -61,7 +65,7 @@ enum Source {
 #[derive(Clone)]
 pub struct TokenStore {
     source: Source,
-    current: watch::Sender<Arc<SlackTokens>>,
+    current: watch::Sender<Arc<Tokens>>,
     /// When the last forced refresh ran; the lock also serialises refreshes.
     last_forced: Arc<Mutex<Option<Instant>>>,
     /// When the tokens were last read (fixed tokens count as read whenever asked).
@@ -86,11 +90,11 @@ impl TokenStore {
     }
 
     /// Tokens given directly (the development stand-ins); refreshing keeps them.
-    pub fn fixed(tokens: SlackTokens) -> Self {
+    pub fn fixed(tokens: Tokens) -> Self {
         Self::with(Source::Environment, tokens)
     }
 
-    fn with(source: Source, tokens: SlackTokens) -> Self {
+    fn with(source: Source, tokens: Tokens) -> Self {
         let read = Arc::new(Mark::default());
         read.now();
         Self {
@@ -107,19 +111,19 @@ impl TokenStore {
     }
 
     /// The tokens now.
-    pub fn current(&self) -> Arc<SlackTokens> {
+    pub fn current(&self) -> Arc<Tokens> {
         self.current.borrow().clone()
     }
 
     /// Notified whenever the tokens change (the Socket Mode supervisor reconnects on a new app
     /// token).
-    pub fn subscribe(&self) -> watch::Receiver<Arc<SlackTokens>> {
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Tokens>> {
         self.current.subscribe()
     }
 
     /// Re-reads the tokens now, unless another forced refresh ran a few seconds ago; called
     /// when Slack answers `invalid_auth` or `token_revoked`. Returns the tokens after the attempt.
-    pub async fn refresh_now(&self) -> Arc<SlackTokens> {
+    pub async fn refresh_now(&self) -> Arc<Tokens> {
         let mut last_forced = self.last_forced.lock().await;
         if last_forced.is_none_or(|at| at.elapsed() >= MIN_FORCED_REFRESH) {
             *last_forced = Some(Instant::now());
@@ -161,7 +165,7 @@ impl TokenStore {
     }
 }
 
-async fn read(ssm: &aws_sdk_ssm::Client, path: &str) -> Result<SlackTokens, SecretsError> {
+async fn read(ssm: &aws_sdk_ssm::Client, path: &str) -> Result<Tokens, SecretsError> {
     let mut values = HashMap::new();
     let mut pages = ssm
         .get_parameters_by_path()
@@ -195,9 +199,14 @@ async fn read(ssm: &aws_sdk_ssm::Client, path: &str) -> Result<SlackTokens, Secr
             Some(v) => Ok(v.clone()),
         }
     };
-    Ok(SlackTokens {
+    let github = format!("{path}/{GITHUB_TOKEN}");
+    Ok(Tokens {
         bot: take(BOT_TOKEN, "xoxb-")?,
         app: take(APP_TOKEN, "xapp-")?,
+        github: match values.get(&github).cloned() {
+            Some(v) if v.expose().trim().is_empty() => return Err(SecretsError::Empty(github)),
+            v => v,
+        },
     })
 }
 

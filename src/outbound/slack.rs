@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ids::{ChannelId, UserGroupId, UserId};
-use crate::outbound::parameter_store::{SlackTokens, TokenStore};
+use crate::outbound::parameter_store::{TokenStore, Tokens};
 
 /// The hyper connector type, http-capable when an emulator URL is configured.
 pub type Connector = SlackClientHyperHttpsConnector;
@@ -77,15 +77,7 @@ impl From<SlackClientError> for SlackError {
 /// # Errors
 /// The system's root certificates cannot be loaded.
 pub fn build_client(api_url: Option<&str>) -> std::io::Result<Arc<Client>> {
-    let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?;
-    let https = match api_url {
-        Some(_) => builder.https_or_http(),
-        None => builder.https_only(),
-    }
-    .enable_http1()
-    .enable_http2()
-    .build();
+    let https = super::https_connector(api_url.is_some())?;
     let mut connector = SlackClientHyperConnector::with_connector(https);
     if let Some(url) = api_url {
         connector = connector.with_slack_api_url(url);
@@ -178,7 +170,7 @@ impl SlackWeb {
 
     /// Whether a call that failed with `error` under `used` should be tried again: an auth
     /// error, and Parameter Store now has other tokens.
-    async fn refreshed_after(&self, error: &SlackError, used: &Arc<SlackTokens>) -> bool {
+    async fn refreshed_after(&self, error: &SlackError, used: &Arc<Tokens>) -> bool {
         error.is_auth() && !Arc::ptr_eq(&self.tokens.refresh_now().await, used)
     }
 

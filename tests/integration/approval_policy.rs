@@ -2,6 +2,7 @@
 //! self-approval, quorum, the reason modal (`views.open` → `view_submission`), and the audit
 //! record under the prompt.
 
+use emulators::codepipeline::{ActionKind, CommitAuthor, PipelineDef, GITHUB_GET_COMMIT};
 use emulators::slack::Message;
 use serde_json::json;
 
@@ -232,4 +233,127 @@ async fn every_decision_and_refusal_is_audited_under_the_prompt() {
         .iter()
         .any(|m| text(m).contains(&token)));
     assert_eq!(bot.prompts().len(), 1, "replies stay in the thread");
+}
+
+/// The GitHub token the simulator's private repository requires.
+const GITHUB_TOKEN: &str = "ghp_testtoken0000000000000000000000000000";
+
+/// A bot whose pipeline's source revision Carol wrote, in a private GitHub repository;
+/// Parameter Store holds the token when `with_token`; the approval notifies the bot when
+/// `notify`. Alice (the starter) and Carol approve, Bob through the group.
+async fn authored_by_carol(with_token: bool, notify: bool) -> Bot {
+    let bot = Bot::prepare(false).await;
+    if with_token {
+        bot.aws.put_parameter("github/token", GITHUB_TOKEN).await;
+    }
+    bot.codepipeline.require_github_token(GITHUB_TOKEN);
+    let mut def = PipelineDef::with_approval(&bot.pipeline, &bot.aws.topic_arn);
+    if let ActionKind::Source {
+        repository, author, ..
+    } = &mut def.stages[0].actions[0].kind
+    {
+        *repository = Some("acme/web".into());
+        *author = Some(CommitAuthor {
+            name: "Carol".into(),
+            email: "Carol@Example.com".into(),
+        });
+    }
+    if !notify {
+        if let ActionKind::ManualApproval {
+            notification_arn, ..
+        } = &mut def.stages[2].actions[0].kind
+        {
+            *notification_arn = None;
+        }
+    }
+    bot.codepipeline.create_pipeline(def);
+    let mut options = policy(&format!(r#"approver_users = ["{ALICE}", "{CAROL}"]"#));
+    options.config_tail.push_str(&format!(
+        r#"
+        [approvals.revision_authors]
+        github_api_url = "{api}"
+        users = {{ "carol@example.com" = "{CAROL}" }}
+        "#,
+        api = bot.codepipeline.endpoint_url()
+    ));
+    bot.start(options).await
+}
+
+#[tokio::test]
+async fn the_author_of_the_promoted_revision_may_not_approve_it() {
+    let bot = authored_by_carol(true, true).await;
+    let (execution, prompt) = bot.start_and_wait_for_prompt().await;
+    for needle in [
+        "*Written by* <@U0CAROL>",
+        "*Started by* <@U0ALICE>",
+        "Merge pull request #42 from feature/approvals",
+    ] {
+        assert!(
+            text(&prompt).contains(needle),
+            "{needle} in {}",
+            text(&prompt)
+        );
+    }
+    assert_eq!(bot.codepipeline.requests(GITHUB_GET_COMMIT), 1);
+
+    bot.click(&prompt.ts, APPROVE, CAROL).await;
+    bot.wait_for_ephemeral(CAROL, "You wrote a revision this execution promotes")
+        .await;
+    bot.audit_record(&prompt.ts, "self_approval").await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+
+    bot.click(&prompt.ts, APPROVE, BOB).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0BOB>")
+        .await;
+    bot.wait_for_execution(&execution, "Succeeded").await;
+}
+
+#[tokio::test]
+async fn an_author_lookup_github_refuses_leaves_the_prompt_and_the_author_free() {
+    let bot = authored_by_carol(false, true).await;
+    let (execution, prompt) = bot.start_and_wait_for_prompt().await;
+    assert_eq!(bot.codepipeline.requests(GITHUB_GET_COMMIT), 1);
+    assert!(!text(&prompt).contains("Written by"), "{}", text(&prompt));
+
+    bot.click(&prompt.ts, APPROVE, CAROL).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0CAROL>")
+        .await;
+    bot.wait_for_execution(&execution, "Succeeded").await;
+}
+
+#[tokio::test]
+async fn an_author_clicking_a_prompt_this_process_never_posted_is_checked_afresh() {
+    let bot = authored_by_carol(true, false).await;
+    let execution = bot.codepipeline.start_execution(&bot.pipeline).await;
+    eventually("the approval to wait", || async {
+        bot.codepipeline.pending_approval(&bot.pipeline)
+    })
+    .await;
+    bot.slack
+        .slash_command(
+            CHANNEL,
+            CAROL,
+            "/deploy",
+            &format!("status {}", bot.pipeline),
+        )
+        .await
+        .expect("delivered");
+    let status = eventually("the status message with its buttons", || async {
+        bot.slack.messages(CHANNEL).into_iter().find(has_buttons)
+    })
+    .await;
+    assert_eq!(
+        bot.codepipeline.requests(GITHUB_GET_COMMIT),
+        0,
+        "no prompt, no lookup yet"
+    );
+
+    bot.click(&status.ts, APPROVE, CAROL).await;
+    bot.wait_for_ephemeral(CAROL, "You wrote a revision this execution promotes")
+        .await;
+    assert_eq!(bot.codepipeline.requests(GITHUB_GET_COMMIT), 1);
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+
+    bot.click(&status.ts, APPROVE, BOB).await;
+    bot.wait_for_execution(&execution, "Succeeded").await;
 }

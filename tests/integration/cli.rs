@@ -144,7 +144,13 @@ async fn a_blank_parameter_stops_start_up_naming_it() {
 
 #[tokio::test]
 async fn check_prints_a_line_per_dependency_and_fails_on_any_cross() {
-    let bot = Bot::prepare(false).await;
+    let mut bot = Bot::prepare(false).await;
+    bot.codepipeline.require_github_token("ghp_check");
+    bot.aws.put_parameter("github/token", "ghp_check").await;
+    bot.config_toml.push_str(&format!(
+        "\n[approvals.revision_authors]\ngithub_api_url = \"{}\"\nusers = {{}}\n",
+        bot.codepipeline.endpoint_url()
+    ));
     let path = bot.write_config();
 
     let (status, stdout, _) = run(&mut chatops(&["check", "--config", arg(&path)])).await;
@@ -154,6 +160,8 @@ async fn check_prints_a_line_per_dependency_and_fails_on_any_cross() {
         "✓ Slack tokens",
         "✓ Slack auth.test",
         "✓ SQS queue",
+        "✓ GitHub API http://127.0.0.1:",
+        "5000 of 5000 requests left this hour",
     ] {
         assert!(stdout.contains(line), "{line}: {stdout}");
     }
@@ -170,6 +178,17 @@ async fn check_prints_a_line_per_dependency_and_fails_on_any_cross() {
     let (status, stdout, _) = run(&mut chatops(&["check", "--config", arg(&path)])).await;
     assert_eq!(status.code(), Some(1));
     assert!(stdout.contains("✗ Slack auth.test"), "{stdout}");
+
+    bot.slack.set_bot_token(&bot.aws.bot_token);
+    bot.aws.put_parameter("github/token", "ghp_revoked").await;
+    let (status, stdout, _) = run(&mut chatops(&["check", "--config", arg(&path)])).await;
+    assert_eq!(status.code(), Some(1));
+    assert!(stdout.contains("✓ Slack auth.test"), "{stdout}");
+    assert!(
+        stdout.contains("✗ GitHub API") && stdout.contains("401: Bad credentials"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("ghp_"), "no token in the output: {stdout}");
 }
 
 #[tokio::test]

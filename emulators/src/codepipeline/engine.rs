@@ -13,9 +13,10 @@ use super::decisions::fail_execution;
 use super::error::ApiError;
 use super::model::{ActionKind, ExecutionMode};
 use super::notify::{self, ApprovalNotice, Publication};
+use super::source_host;
 use super::state::{
     ActionRun, ActionStatus, Approval, ApprovalState, Execution, ExecutionStatus, Pipeline,
-    StageStatus, State,
+    SourceRevision, StageStatus, State,
 };
 
 /// How long an approval waits before it fails ([UG] `approvals.md`).
@@ -60,23 +61,26 @@ impl State {
             if let ActionKind::Source {
                 revision_id,
                 revision_summary,
+                ..
             } = &action.kind
             {
-                sources.push((
-                    action.name.clone(),
-                    revision_id.clone(),
-                    revision_summary.clone(),
-                ));
+                sources.push(SourceRevision {
+                    action: action.name.clone(),
+                    revision_id: revision_id.clone(),
+                    summary: source_host::revision_summary(revision_summary),
+                    repository: source_host::repository(&action.kind, &pipeline.def.name)
+                        .unwrap_or_default(),
+                });
             }
         }
         for (action, revision) in request.source_overrides {
-            let source = sources.iter_mut().find(|(name, _, _)| *name == action);
+            let source = sources.iter_mut().find(|s| s.action == action);
             let Some(source) = source else {
                 return Err(ApiError::Validation(format!(
                     "sourceRevisions names '{action}', which is not a source action of the pipeline"
                 )));
             };
-            source.1 = revision;
+            source.revision_id = revision;
         }
         let id = Uuid::new_v4().to_string();
         let stage_count = pipeline.def.stages.len();
@@ -224,13 +228,9 @@ fn enter_stage(
         };
         match &action.kind {
             ActionKind::Source { .. } => {
-                if let Some((_, revision, summary)) = execution
-                    .sources
-                    .iter()
-                    .find(|(name, _, _)| *name == action.name)
-                {
-                    run.external_execution_id.clone_from(revision);
-                    run.summary = Some(summary.clone());
+                if let Some(source) = execution.sources.iter().find(|s| s.action == action.name) {
+                    run.external_execution_id.clone_from(&source.revision_id);
+                    run.summary = Some(source.summary.clone());
                 }
             }
             ActionKind::Build => {}

@@ -19,6 +19,7 @@ mod model;
 mod notify;
 mod ops;
 mod runtime;
+mod source_host;
 mod state;
 mod validate;
 mod wire;
@@ -32,8 +33,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use events::{EventTarget, PublishedEvent};
-pub use model::{ActionDef, ActionKind, ExecutionMode, PipelineDef, StageDef};
+pub use model::{ActionDef, ActionKind, CommitAuthor, ExecutionMode, PipelineDef, StageDef};
 pub use notify::PublishedNotification;
+pub use source_host::GET_COMMIT as GITHUB_GET_COMMIT;
 pub use state::{ApprovalResultRecord, PendingApproval};
 
 use engine::StartRequest;

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::{source_host, SimConfig};
+
 /// A pipeline: stages run in order, each stage's actions side by side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,8 +49,17 @@ pub enum ActionKind {
     Source {
         /// Commit id shown as `revisionId` of the execution's artifacts.
         revision_id: String,
-        /// Commit message shown as `revisionSummary`.
+        /// Commit message; `revisionSummary` carries it as a CodeStar connection does:
+        /// `{"ProviderType":"GitHub","CommitMessage":…}`.
         revision_summary: String,
+        /// The GitHub repository (`FullRepositoryId`, `owner/repo`); `example/<pipeline>` when
+        /// unset.
+        #[serde(default)]
+        repository: Option<String>,
+        /// Who wrote the commit, as Git records it (served by the GitHub API emulation);
+        /// [`CommitAuthor::default`] when unset.
+        #[serde(default)]
+        author: Option<CommitAuthor>,
     },
     /// Succeeds at once.
     Build,
@@ -64,6 +75,23 @@ pub enum ActionKind {
         #[serde(default)]
         external_entity_link: Option<String>,
     },
+}
+
+/// A commit's author, as `GET /repos/{owner}/{repo}/git/commits/{sha}` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitAuthor {
+    pub name: String,
+    pub email: String,
+}
+
+impl Default for CommitAuthor {
+    fn default() -> Self {
+        Self {
+            name: "Sandbox Developer".to_owned(),
+            email: "developer@example.com".to_owned(),
+        }
+    }
 }
 
 /// How executions of one pipeline share its stages.
@@ -99,8 +127,16 @@ impl ActionKind {
     }
 
     /// The action's `configuration` map as `GetPipeline` returns it (set keys only).
-    pub(crate) fn configuration(&self) -> Map<String, Value> {
+    pub(crate) fn configuration(&self, pipeline: &str, sim: &SimConfig) -> Map<String, Value> {
         let mut config = Map::new();
+        if let Some(repository) = source_host::repository(self, pipeline) {
+            config.insert(
+                "ConnectionArn".to_owned(),
+                json!(source_host::connection_arn(sim)),
+            );
+            config.insert("FullRepositoryId".to_owned(), json!(repository));
+            config.insert("BranchName".to_owned(), json!("main"));
+        }
         if let ActionKind::ManualApproval {
             notification_arn,
             custom_data,
@@ -143,6 +179,8 @@ impl PipelineDef {
                         revision_id: "3f7c1e2a9b8d4c6e5f0a1b2c3d4e5f6a7b8c9d0e".to_owned(),
                         revision_summary: "Merge pull request #42 from feature/approvals"
                             .to_owned(),
+                        repository: None,
+                        author: None,
                     },
                 ),
                 stage("Build", "Build", ActionKind::Build),

@@ -26,6 +26,8 @@ pub(crate) struct State {
     pub(crate) runtime: super::runtime::Runtime,
     /// Where state-change events go, and what was already announced.
     pub(crate) events: super::events::Emitter,
+    /// The token the GitHub emulation requires, if any.
+    pub(crate) github_token: Option<String>,
 }
 
 /// A defined pipeline and its history.
@@ -42,6 +44,17 @@ pub(crate) struct Pipeline {
     pub(crate) client_tokens: HashMap<String, String>,
 }
 
+/// One source revision of an execution, as CodePipeline shows it.
+pub(crate) struct SourceRevision {
+    /// The source action that produced it.
+    pub(crate) action: String,
+    pub(crate) revision_id: String,
+    /// `revisionSummary`: the CodeStar connection's JSON.
+    pub(crate) summary: String,
+    /// `FullRepositoryId`.
+    pub(crate) repository: String,
+}
+
 /// One run of a pipeline.
 pub(crate) struct Execution {
     pub(crate) id: String,
@@ -52,8 +65,8 @@ pub(crate) struct Execution {
     /// ARN of whoever started it (`trigger.triggerDetail`).
     pub(crate) started_by: String,
     pub(crate) stop_reason: Option<String>,
-    /// (source action name, revision id, revision summary).
-    pub(crate) sources: Vec<(String, String, String)>,
+    /// Its source revisions.
+    pub(crate) sources: Vec<SourceRevision>,
     /// (name, value) as passed to `StartPipelineExecution`.
     pub(crate) variables: Vec<(String, String)>,
     /// Index of the stage it is in, or has stopped in; `stages.len()` once succeeded.

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -21,7 +21,14 @@ const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
 
 /// The simulator's HTTP surface.
 pub(crate) fn router(sim: CodePipelineSim) -> Router {
-    Router::new().route("/", post(handle)).with_state(sim)
+    Router::new()
+        .route("/", post(handle))
+        .route(
+            "/repos/{owner}/{repo}/git/commits/{sha}",
+            get(super::source_host::get_commit),
+        )
+        .route("/rate_limit", get(super::source_host::rate_limit))
+        .with_state(sim)
 }
 
 async fn handle(State(sim): State<CodePipelineSim>, headers: HeaderMap, body: Bytes) -> Response {

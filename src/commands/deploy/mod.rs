@@ -209,6 +209,7 @@ impl Deploy {
         let options = crate::outbound::blocks::PromptOptions {
             one_click: Policy::of(settings, &approval).one_click_approve,
             starter: None,
+            authors: &[],
         };
         let req = ApprovalRequest {
             approval,

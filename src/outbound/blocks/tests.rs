@@ -7,6 +7,7 @@ use crate::approvals::{notification, Decision};
 const OPTIONS: PromptOptions<'static> = PromptOptions {
     one_click: true,
     starter: None,
+    authors: &[],
 };
 
 fn request(custom_data: Option<&str>) -> ApprovalRequest {
@@ -187,6 +188,7 @@ fn the_execution_context_shows_id_starter_and_escaped_revisions() {
                 revision_id: Some(format!("{i}abcdef0123456789")),
                 summary: Some(format!("Fix <!here> & more\nsecond line {i}")),
                 url: Some(format!("https://github.com/o/r/commit/{i}abcdef")),
+                source: None,
             })
             .collect(),
     };
@@ -212,6 +214,7 @@ fn without_one_click_the_prompt_offers_the_modal_buttons_only() {
     let options = PromptOptions {
         one_click: false,
         starter: Some(&starter),
+        authors: &[],
     };
     let context = crate::outbound::codepipeline::ExecutionContext {
         execution_id: "0f6b2a4c-1111-2222-3333-444455556666".into(),

@@ -299,7 +299,9 @@ fn stage_view(stage: &StageState) -> StageView {
                 ActionView {
                     name: a.action_name().unwrap_or_default().to_owned(),
                     status: run.and_then(|r| r.status()).map(|s| s.as_str().to_owned()),
-                    summary: run.and_then(|r| r.summary()).map(str::to_owned),
+                    summary: run
+                        .and_then(|r| r.summary())
+                        .and_then(super::readable_summary),
                     error: run
                         .and_then(|r| r.error_details())
                         .and_then(|e| e.message())

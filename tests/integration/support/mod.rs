@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use chatops::app::App;
 use chatops::config::Settings;
-use chatops::outbound::parameter_store::{SlackTokens, TokenStore};
+use chatops::outbound::parameter_store::{TokenStore, Tokens};
 use chatops::outbound::slack::{self, SlackWeb};
 use chatops::secret::Secret;
 
@@ -88,7 +88,16 @@ impl Bot {
     /// Starts emulators, creates the AWS resources, builds and runs the real app in-process, and
     /// waits until its Socket Mode connections are open.
     pub async fn spawn(options: Options) -> Bot {
-        let mut bot = Self::prepare(options.raw_delivery).await;
+        Self::prepare(options.raw_delivery)
+            .await
+            .start(options)
+            .await
+    }
+
+    /// Builds and runs the app on what [`Bot::prepare`] set up (`options.raw_delivery` was
+    /// prepare's to use), and waits until its Socket Mode connections are open.
+    pub async fn start(self, options: Options) -> Bot {
+        let mut bot = self;
         bot.config_toml.push_str(&options.config_tail);
         let settings =
             Settings::parse(&bot.config_toml, "test", options.env).expect("test settings");
@@ -274,9 +283,10 @@ impl Bot {
         let client = slack::build_client(Some(&self.slack.api_url())).expect("client");
         SlackWeb::new(
             client,
-            TokenStore::fixed(SlackTokens {
+            TokenStore::fixed(Tokens {
                 bot: Secret::new(self.aws.bot_token.clone()),
                 app: Secret::new(self.aws.app_token.clone()),
+                github: None,
             }),
         )
     }

@@ -89,8 +89,8 @@ fn detail(
         "status": run.status.as_str(),
         "input": {
             "actionTypeId": action_def.kind.type_id(),
-            "configuration": action_def.kind.configuration(),
-            "resolvedConfiguration": action_def.kind.configuration(),
+            "configuration": action_def.kind.configuration(&pipeline.def.name, sim.config()),
+            "resolvedConfiguration": action_def.kind.configuration(&pipeline.def.name, sim.config()),
             "region": sim.config().region,
             "inputArtifacts": [],
         },

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::{compact, epoch, page};
 use crate::codepipeline::engine::StartRequest;
 use crate::codepipeline::error::ApiError;
+use crate::codepipeline::source_host;
 use crate::codepipeline::state::Execution;
 use crate::codepipeline::validate;
 use crate::codepipeline::CodePipelineSim;
@@ -124,8 +125,9 @@ pub(super) fn list(sim: &CodePipelineSim, input: ListInput) -> Result<Value, Api
             let revisions: Vec<Value> = e
                 .sources
                 .iter()
-                .map(|(action, id, summary)| {
-                    json!({"actionName": action, "revisionId": id, "revisionSummary": summary})
+                .map(|s| {
+                    json!({"actionName": s.action, "revisionId": s.revision_id,
+                           "revisionSummary": s.summary})
                 })
                 .collect();
             json!({
@@ -159,10 +161,10 @@ pub(super) fn get(sim: &CodePipelineSim, input: ExecutionInput) -> Result<Value,
     let artifacts: Vec<Value> = execution
         .sources
         .iter()
-        .map(|(action, revision, summary)| {
-            json!({"name": format!("{action}Artifact"), "revisionId": revision,
-                   "revisionSummary": summary, "created": epoch(execution.started),
-                   "revisionUrl": format!("https://github.com/example/{name}/commit/{revision}")})
+        .map(|s| {
+            json!({"name": format!("{}Artifact", s.action), "revisionId": s.revision_id,
+                   "revisionSummary": s.summary, "created": epoch(execution.started),
+                   "revisionUrl": source_host::revision_url(sim.config(), &s.repository, &s.revision_id)})
         })
         .collect();
     let variables: Vec<Value> = execution

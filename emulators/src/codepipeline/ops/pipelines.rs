@@ -49,8 +49,9 @@ pub(super) fn get_pipeline_state(
                 .map(|(j, action)| {
                     let run = latest.and_then(|e| e.actions[i][j].as_ref());
                     let revision = latest.and_then(|e| {
-                        let source = e.sources.iter().find(|(a, _, _)| *a == action.name)?;
-                        Some(json!({"revisionId": source.1, "revisionChangeId": source.1,
+                        let source = e.sources.iter().find(|s| s.action == action.name)?;
+                        Some(json!({"revisionId": source.revision_id,
+                                    "revisionChangeId": source.revision_id,
                                     "created": epoch(e.started)}))
                     });
                     json!({"actionName": action.name, "currentRevision": revision,
@@ -115,7 +116,7 @@ pub(super) fn get_pipeline(sim: &CodePipelineSim, input: NameInput) -> Result<Va
                 ActionKind::ManualApproval { .. } => (json!([]), json!([])),
             };
             json!({"name": action.name, "actionTypeId": action.kind.type_id(), "runOrder": 1,
-                   "configuration": action.kind.configuration(),
+                   "configuration": action.kind.configuration(&pipeline.def.name, config),
                    "inputArtifacts": inputs, "outputArtifacts": outputs})
         }).collect();
             json!({"name": stage.name, "actions": actions})
