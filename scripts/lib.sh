@@ -71,6 +71,9 @@ ensure_browser() {
 # Runs the sandbox in the background against $MINISTACK_URL; sets SANDBOX_URL and SANDBOX_PID.
 start_sandbox() {
   mkdir -p "$RUN_DIR"
+  # Emptied here, not by the redirection below: that one runs in the background and may come
+  # after the first look for the URL, which would then find the previous run's.
+  : >"$RUN_DIR/sandbox.out"
   "$ROOT/target/debug/sandbox" --ministack "$MINISTACK_URL" --bot "$ROOT/target/debug/chatops" \
     --config "$ROOT/config/sandbox.toml" >"$RUN_DIR/sandbox.out" 2>"$RUN_DIR/sandbox.err" &
   SANDBOX_PID=$!

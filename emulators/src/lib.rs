@@ -4,9 +4,11 @@
 //! - [`slack`]: the Slack Web API and Socket Mode (plus a browser UI for the sandbox).
 //! - [`codepipeline`]: AWS CodePipeline with manual approvals, over the AWS JSON 1.1 protocol.
 //! - [`ministack`]: set-up helpers for resources on the ministack AWS emulator.
+//! - [`redshift_demo`]: the Redshift system-table exports `/redshift-alerts` reads, on ministack.
 //! - [`sandbox`]: the demo workspace `scripts/sandbox` runs.
 
 pub mod codepipeline;
 pub mod ministack;
+pub mod redshift_demo;
 pub mod sandbox;
 pub mod slack;

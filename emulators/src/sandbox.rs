@@ -1,7 +1,8 @@
 //! The local sandbox: a demo workspace to try chatops without Slack or AWS. Starts the Slack
 //! emulator (with its browser UI) and the CodePipeline simulator with two demo pipelines,
-//! creates the approval topic and queue and the Slack token parameters on ministack, and says
-//! which `CHATOPS__…` overrides point the bot at all of it.
+//! creates the approval topic and queue, the Slack token parameters and the `/redshift-alerts`
+//! demo data (re-dated to end today) on ministack, and says which `CHATOPS__…` overrides point
+//! the bot at all of it.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::codepipeline::{
     ActionDef, ActionKind, CodePipelineSim, ExecutionMode, PipelineDef, SimConfig, StageDef,
 };
 use crate::ministack::{create_topic_queue, sdk_config};
+use crate::redshift_demo;
 use crate::slack::{SlackConfig, SlackEmulator};
 
 /// Region of every sandbox resource.
@@ -23,6 +25,16 @@ pub const PARAMETER_PATH: &str = "/sandbox/chatops";
 pub const CHANNEL: &str = "C0SANDBOX";
 const BOT_TOKEN: &str = "xoxb-sandbox-demo-token";
 const APP_TOKEN: &str = "xapp-sandbox-demo-token";
+
+/// The `/redshift-alerts` demo data, under the names `config/sandbox.toml` names.
+fn redshift_exports() -> redshift_demo::Exports {
+    redshift_demo::Exports {
+        database: "sandbox_redshift_logs".into(),
+        workgroup: "sandbox-diagnostics".into(),
+        bucket: "sandbox-redshift-exports".into(),
+        cluster_list_parameter: "redshift_query_logs.sandbox.enabled_cluster_list".into(),
+    }
+}
 
 /// A running sandbox (everything but the bot and ministack).
 pub struct Sandbox {
@@ -64,6 +76,11 @@ impl Sandbox {
                 .await
                 .context("seeding the Slack tokens in Parameter Store")?;
         }
+        // The fixtures end today (UTC), so the default window of the last 24 hours shows data.
+        redshift_exports()
+            .seed(&config, chrono::Utc::now().date_naive())
+            .await
+            .context("seeding the /redshift-alerts demo data")?;
         let slack = SlackEmulator::start(
             SlackConfig {
                 bot_token: BOT_TOKEN.into(),
@@ -207,4 +224,25 @@ fn demo_pipelines(topic_arn: &str) -> Vec<PipelineDef> {
             execution_mode: ExecutionMode::Superseded,
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bot_configuration_names_what_the_sandbox_creates() {
+        let toml = include_str!("../../config/sandbox.toml");
+        let exports = redshift_exports();
+        for value in [
+            PARAMETER_PATH,
+            CHANNEL,
+            &exports.workgroup,
+            &exports.database,
+            &exports.output_location(),
+            &exports.cluster_list_parameter,
+        ] {
+            assert!(toml.contains(&format!("\"{value}\"")), "{value}");
+        }
+    }
 }

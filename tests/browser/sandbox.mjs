@@ -1,6 +1,7 @@
 // The sandbox in a real browser: advance a demo pipeline, approve it through the confirm
-// dialog, see the prompt restamped; send a slash command and see its reply. Screenshots go to
-// SCREENSHOT_DIR (the README shows them). Needs SANDBOX_URL; CHROMIUM defaults to Debian's.
+// dialog, see the prompt restamped; send slash commands (/deploy, /redshift-alerts over the
+// demo data) and see their replies. Screenshots go to SCREENSHOT_DIR (the README shows them).
+// Needs SANDBOX_URL; CHROMIUM defaults to Debian's.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 
@@ -43,6 +44,16 @@ try {
   assert.match(await reply.textContent(), /Latest execution/);
   assert.match(await reply.textContent(), /Deploy/);
   await page.screenshot({ path: `${shots}/sandbox-deploy-status.png` });
+
+  // The Redshift demo data ends today (UTC): the default window, the last 24 hours, shows rows
+  // of analytics-prod last seen today or yesterday.
+  await page.fill("#command", "/redshift-alerts alerts");
+  await page.press("#command", "Enter");
+  const day = (ago) => new Date(Date.now() - ago * 86_400_000).toISOString().slice(0, 10);
+  const answer = page.locator("#messages > .message:not(.ephemeral)", { hasText: "Top alert events" });
+  const table = answer.locator("pre", { hasText: "analytics-prod" }).first();
+  await table.waitFor(deadline);
+  assert.match(await table.textContent(), new RegExp(`analytics-prod .*(${day(0)}|${day(1)}) \\d\\d:\\d\\d`));
   console.log("browser test passed");
 } finally {
   await browser.close();

@@ -361,7 +361,7 @@ async fn help_lists_the_usage_and_the_clusters_from_parameter_store() {
 #[tokio::test]
 async fn without_the_parameter_the_configured_clusters_are_used() {
     let exports = Exports::create().await;
-    let missing = format!("{}.missing", exports.parameter);
+    let missing = format!("{}.missing", exports.names.cluster_list_parameter);
     let bot = spawn(&exports, &[("CLUSTER_LIST_PARAMETER", &missing)]).await;
 
     let help = ask(&bot, ALICE, "help").await;

@@ -1,0 +1,139 @@
+//! The `/redshift-alerts` demo data, read back through Athena on ministack (env
+//! `MINISTACK_URL`): re-dated as asked, and replaced when the same names are seeded again (the
+//! sandbox seeds fixed names at every start).
+
+use std::time::Duration;
+
+use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
+use chrono::NaiveDate;
+use emulators::ministack::sdk_config;
+use emulators::redshift_demo::{Exports, CLUSTERS};
+use tokio::time::Instant;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn ministack_url() -> String {
+    std::env::var("MINISTACK_URL")
+        .expect("MINISTACK_URL is not set: this test needs ministack for S3, Glue and Athena")
+}
+
+fn day(year: i32, month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, month, day).expect("a date")
+}
+
+#[tokio::test]
+async fn seeding_again_on_another_day_replaces_the_data() {
+    let config = sdk_config(&ministack_url(), "us-east-1").await;
+    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let exports = Exports {
+        database: format!("demo_logs_{id}"),
+        workgroup: format!("demo-{id}"),
+        bucket: format!("demo-exports-{id}"),
+        cluster_list_parameter: format!("demo.{id}.enabled_cluster_list"),
+    };
+    exports
+        .seed(&config, day(2030, 1, 15))
+        .await
+        .expect("the first seeding");
+    exports
+        .seed(&config, day(2030, 1, 16))
+        .await
+        .expect("the second seeding");
+
+    // The fixtures' days 2026-10-20, 11-02 and 11-03, moved to end on 2030-01-16; nothing of
+    // the first seeding (01-01, 01-14, and 01-15 with 10 rows) is left.
+    let rows = query(
+        &config,
+        &exports,
+        r#"SELECT "date", count(*) FROM stl_alert_event_log GROUP BY "date" ORDER BY 1"#,
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [
+            ["2030-01-02", "3"],
+            ["2030-01-15", "6"],
+            ["2030-01-16", "10"]
+        ]
+    );
+    let latest = query(
+        &config,
+        &exports,
+        "SELECT max(event_time) FROM stl_alert_event_log",
+    )
+    .await;
+    assert!(
+        latest[0][0].starts_with("2030-01-16 22:15:00"),
+        "{latest:?}"
+    );
+
+    let clusters = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(&exports.cluster_list_parameter)
+        .send()
+        .await
+        .expect("the cluster list")
+        .parameter
+        .and_then(|p| p.value)
+        .unwrap_or_default();
+    assert_eq!(clusters, CLUSTERS.join(","));
+}
+
+/// Runs `sql` in the exports' workgroup and database; the rows after the header.
+async fn query(config: &aws_config::SdkConfig, exports: &Exports, sql: &str) -> Vec<Vec<String>> {
+    let athena = aws_sdk_athena::Client::new(config);
+    let id = athena
+        .start_query_execution()
+        .query_string(sql)
+        .work_group(&exports.workgroup)
+        .query_execution_context(
+            QueryExecutionContext::builder()
+                .database(&exports.database)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("StartQueryExecution")
+        .query_execution_id
+        .expect("an execution id");
+    let start = Instant::now();
+    loop {
+        let status = athena
+            .get_query_execution()
+            .query_execution_id(&id)
+            .send()
+            .await
+            .expect("GetQueryExecution")
+            .query_execution
+            .and_then(|e| e.status)
+            .expect("a status");
+        match status.state {
+            Some(QueryExecutionState::Succeeded) => break,
+            Some(QueryExecutionState::Failed | QueryExecutionState::Cancelled) => {
+                panic!("{sql}: {:?}", status.state_change_reason)
+            }
+            _ => {}
+        }
+        assert!(start.elapsed() < DEADLINE, "{sql}: still running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = athena
+        .get_query_results()
+        .query_execution_id(&id)
+        .send()
+        .await
+        .expect("GetQueryResults")
+        .result_set
+        .and_then(|r| r.rows)
+        .unwrap_or_default();
+    rows.into_iter()
+        .skip(1)
+        .map(|row| {
+            row.data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.var_char_value.unwrap_or_default())
+                .collect()
+        })
+        .collect()
+}
