@@ -143,6 +143,11 @@ impl Sandbox {
             ),
             ("CHATOPS__SLACK__API_URL", self.slack.api_url()),
             ("CHATOPS__APPROVALS__QUEUE_URL", self.queue_url.clone()),
+            // The simulator serves GitHub's commit API for the demo revisions.
+            (
+                "CHATOPS__APPROVALS__REVISION_AUTHORS__GITHUB_API_URL",
+                self.codepipeline.endpoint_url(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -25,6 +25,8 @@ try {
   await page.getByRole("button", { name: "Run web-app to its approval" }).click();
   const prompt = prompts.nth(before);
   await prompt.getByRole("button", { name: "Approve", exact: true }).waitFor(deadline);
+  // The demo commits' author, found through the simulator's GitHub API.
+  assert.match(await prompt.textContent(), /Written by\s*@mallory/);
   await page.screenshot({ path: `${shots}/sandbox-prompt.png` });
 
   await prompt.getByRole("button", { name: "Approve", exact: true }).click();
