@@ -111,3 +111,35 @@ async fn a_private_repository_needs_the_token() {
         (200, Some("Alice Example"))
     );
 }
+
+#[tokio::test]
+async fn pygithub_reads_commits_and_the_rate_limit_and_tells_the_errors_apart() {
+    let python = std::env::var("CHATOPS_PYTHON").expect(
+        "CHATOPS_PYTHON must name a Python interpreter with PyGithub installed \
+         (e.g. a venv's bin/python); this test never skips",
+    );
+    let h = harness_with(written_by_alice).await;
+    h.sim.require_github_token("ghp_sandboxtoken");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/github_check.py");
+    let output = tokio::process::Command::new(&python)
+        .arg(script)
+        .args([
+            &h.sim.endpoint_url(),
+            "ghp_sandboxtoken",
+            "acme/web",
+            SHA,
+            "Alice@Example.com",
+        ])
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("cannot run CHATOPS_PYTHON={python}: {error}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("GITHUB_OK"),
+        "{}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(h.sim.requests(GITHUB_GET_COMMIT), 3);
+}
