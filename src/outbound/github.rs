@@ -2,7 +2,7 @@
 //! /repos/{owner}/{repo}/git/commits/{sha}` (the Git database API, a small answer whatever
 //! the commit's size) on github.com or a GitHub Enterprise Server (`https://HOST/api/v3`).
 //! The token, when Parameter Store has one, is sent as `Authorization: Bearer …` and marked
-//! sensitive; it never appears in an error.
+//! sensitive; it never appears in an error. GitHub refusing it re-reads Parameter Store.
 
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
@@ -13,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::outbound::parameter_store::TokenStore;
+use crate::secret::Secret;
 
 /// The most of an answer read: a commit object is a few hundred bytes.
 const BODY_MAX: usize = 256 * 1024;
@@ -102,13 +103,33 @@ impl GitHub {
         }
     }
 
-    /// `GET {api_url}{path}` as JSON, with the token when there is one.
+    /// `GET {api_url}{path}` as JSON, with the token when there is one. A `401 Bad
+    /// credentials` re-reads Parameter Store at once (a rotated token) and, when that brought
+    /// another token, tries once more with it.
     async fn get(&self, path: &str) -> Result<serde_json::Value, GitHubError> {
+        let used = self.tokens.current().github.clone();
+        match self.send(path, used.as_ref()).await {
+            Err(GitHubError::Status { status: 401, .. })
+                if self.tokens.refresh_now().await.github != used =>
+            {
+                tracing::info!("GitHub refused its token; retrying with the one just read");
+                self.send(path, self.tokens.current().github.as_ref()).await
+            }
+            answer => answer,
+        }
+    }
+
+    /// One `GET {api_url}{path}` with `token`.
+    async fn send(
+        &self,
+        path: &str,
+        token: Option<&Secret>,
+    ) -> Result<serde_json::Value, GitHubError> {
         let mut request = hyper::Request::get(format!("{}{path}", self.api_url))
             .header(ACCEPT, "application/vnd.github+json")
             .header(USER_AGENT, concat!("chatops/", env!("CARGO_PKG_VERSION")))
             .header("X-GitHub-Api-Version", "2022-11-28");
-        if let Some(token) = &self.tokens.current().github {
+        if let Some(token) = token {
             if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
                 value.set_sensitive(true);
                 request = request.header(AUTHORIZATION, value);

@@ -122,7 +122,8 @@ impl TokenStore {
     }
 
     /// Re-reads the tokens now, unless another forced refresh ran a few seconds ago; called
-    /// when Slack answers `invalid_auth` or `token_revoked`. Returns the tokens after the attempt.
+    /// when Slack answers `invalid_auth` or `token_revoked`, or GitHub `Bad credentials`.
+    /// Returns the tokens after the attempt.
     pub async fn refresh_now(&self) -> Arc<Tokens> {
         let mut last_forced = self.last_forced.lock().await;
         if last_forced.is_none_or(|at| at.elapsed() >= MIN_FORCED_REFRESH) {
@@ -147,14 +148,14 @@ impl TokenStore {
                 self.current.send_if_modified(|current| {
                     let changed = **current != tokens;
                     if changed {
-                        tracing::info!("Slack tokens changed in Parameter Store");
+                        tracing::info!("tokens changed in Parameter Store");
                         *current = Arc::new(tokens);
                     }
                     changed
                 });
             }
             Err(error) => {
-                tracing::error!(error = %error, "cannot refresh the Slack tokens; keeping the current ones");
+                tracing::error!(error = %error, "cannot refresh the tokens; keeping the current ones");
             }
         }
     }

@@ -238,13 +238,13 @@ async fn every_decision_and_refusal_is_audited_under_the_prompt() {
 /// The GitHub token the simulator's private repository requires.
 const GITHUB_TOKEN: &str = "ghp_testtoken0000000000000000000000000000";
 
-/// A bot whose pipeline's source revision Carol wrote, in a private GitHub repository;
-/// Parameter Store holds the token when `with_token`; the approval notifies the bot when
+/// A bot whose pipeline's source revision Carol wrote, in a private GitHub repository that
+/// [`GITHUB_TOKEN`] opens; Parameter Store holds `token`; the approval notifies the bot when
 /// `notify`. Alice (the starter) and Carol approve, Bob through the group.
-async fn authored_by_carol(with_token: bool, notify: bool) -> Bot {
+async fn authored_by_carol(token: Option<&str>, notify: bool) -> Bot {
     let bot = Bot::prepare(false).await;
-    if with_token {
-        bot.aws.put_parameter("github/token", GITHUB_TOKEN).await;
+    if let Some(token) = token {
+        bot.aws.put_parameter("github/token", token).await;
     }
     bot.codepipeline.require_github_token(GITHUB_TOKEN);
     let mut def = PipelineDef::with_approval(&bot.pipeline, &bot.aws.topic_arn);
@@ -281,7 +281,7 @@ async fn authored_by_carol(with_token: bool, notify: bool) -> Bot {
 
 #[tokio::test]
 async fn the_author_of_the_promoted_revision_may_not_approve_it() {
-    let bot = authored_by_carol(true, true).await;
+    let bot = authored_by_carol(Some(GITHUB_TOKEN), true).await;
     let (execution, prompt) = bot.start_and_wait_for_prompt().await;
     for needle in [
         "*Written by* <@U0CAROL>",
@@ -310,7 +310,7 @@ async fn the_author_of_the_promoted_revision_may_not_approve_it() {
 
 #[tokio::test]
 async fn an_author_lookup_github_refuses_leaves_the_prompt_and_the_author_free() {
-    let bot = authored_by_carol(false, true).await;
+    let bot = authored_by_carol(None, true).await;
     let (execution, prompt) = bot.start_and_wait_for_prompt().await;
     assert_eq!(bot.codepipeline.requests(GITHUB_GET_COMMIT), 1);
     assert!(!text(&prompt).contains("Written by"), "{}", text(&prompt));
@@ -323,7 +323,7 @@ async fn an_author_lookup_github_refuses_leaves_the_prompt_and_the_author_free()
 
 #[tokio::test]
 async fn an_author_clicking_a_prompt_this_process_never_posted_is_checked_afresh() {
-    let bot = authored_by_carol(true, false).await;
+    let bot = authored_by_carol(Some(GITHUB_TOKEN), false).await;
     let execution = bot.codepipeline.start_execution(&bot.pipeline).await;
     eventually("the approval to wait", || async {
         bot.codepipeline.pending_approval(&bot.pipeline)
@@ -356,4 +356,22 @@ async fn an_author_clicking_a_prompt_this_process_never_posted_is_checked_afresh
 
     bot.click(&status.ts, APPROVE, BOB).await;
     bot.wait_for_execution(&execution, "Succeeded").await;
+}
+
+#[tokio::test]
+async fn a_rotated_github_token_is_reread_when_github_refuses_the_old_one() {
+    let bot = authored_by_carol(Some("ghp_revoked"), true).await;
+    bot.aws.put_parameter("github/token", GITHUB_TOKEN).await;
+
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    assert!(
+        text(&prompt).contains("*Written by* <@U0CAROL>"),
+        "{}",
+        text(&prompt)
+    );
+    assert_eq!(
+        bot.codepipeline.requests(GITHUB_GET_COMMIT),
+        2,
+        "refused once, then accepted with the token read again"
+    );
 }
