@@ -193,7 +193,15 @@ async fn check_prints_a_line_per_dependency_and_fails_on_any_cross() {
 
 #[tokio::test]
 async fn the_daemon_approves_logs_json_without_secrets_and_exits_0_on_sigterm() {
-    let bot = Bot::prepare(false).await;
+    let mut bot = Bot::prepare(false).await;
+    // A GitHub token in use too: the revision author is looked up (public repository, so the
+    // author stays unmatched and Alice may approve).
+    let github_token = "ghp_daemontoken00000000000000000000000000";
+    bot.aws.put_parameter("github/token", github_token).await;
+    bot.config_toml.push_str(&format!(
+        "\n[approvals.revision_authors]\ngithub_api_url = \"{}\"\nusers = {{}}\n",
+        bot.codepipeline.endpoint_url()
+    ));
     let path = bot.write_config();
     let running = start(
         chatops(&["run", "--config", arg(&path), "--log-format", "json"]).env("RUST_LOG", "trace"),
@@ -206,6 +214,11 @@ async fn the_daemon_approves_logs_json_without_secrets_and_exits_0_on_sigterm() 
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
     bot.click(&prompt.ts, "approval:approve", ALICE).await;
     bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
+    assert_eq!(
+        bot.codepipeline
+            .requests(emulators::codepipeline::GITHUB_GET_COMMIT),
+        1
+    );
 
     let pid = running.child.id().expect("pid").to_string();
     let killed = Command::new("kill")
@@ -218,11 +231,8 @@ async fn the_daemon_approves_logs_json_without_secrets_and_exits_0_on_sigterm() 
 
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("shutdown complete"), "{stderr}");
-    for secret in [&bot.aws.bot_token, &bot.aws.app_token] {
-        assert!(
-            !stderr.contains(secret.as_str()),
-            "a token leaked into the logs"
-        );
+    for secret in [bot.aws.bot_token.as_str(), &bot.aws.app_token, github_token] {
+        assert!(!stderr.contains(secret), "a token leaked into the logs");
     }
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() > 10);
