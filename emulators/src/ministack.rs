@@ -6,6 +6,17 @@ use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::types::QueueAttributeName;
 
+/// ministack's URL from `MINISTACK_URL`, which the test script sets when it starts ministack.
+///
+/// # Panics
+/// The variable is unset: the tests that need ministack never skip.
+pub fn url_from_env() -> String {
+    std::env::var("MINISTACK_URL").expect(
+        "MINISTACK_URL is not set: run the tests with scripts/test, which starts ministack \
+         (or start it and export MINISTACK_URL=http://127.0.0.1:PORT)",
+    )
+}
+
 /// An SDK configuration for `endpoint` with static test credentials (ministack ignores them).
 pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())

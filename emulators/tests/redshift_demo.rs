@@ -6,16 +6,11 @@ use std::time::Duration;
 
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 use chrono::NaiveDate;
-use emulators::ministack::sdk_config;
+use emulators::ministack::{sdk_config, url_from_env};
 use emulators::redshift_demo::{Exports, CLUSTERS};
 use tokio::time::Instant;
 
 const DEADLINE: Duration = Duration::from_secs(30);
-
-fn ministack_url() -> String {
-    std::env::var("MINISTACK_URL")
-        .expect("MINISTACK_URL is not set: this test needs ministack for S3, Glue and Athena")
-}
 
 fn day(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).expect("a date")
@@ -23,7 +18,7 @@ fn day(year: i32, month: u32, day: u32) -> NaiveDate {
 
 #[tokio::test]
 async fn seeding_again_on_another_day_replaces_the_data() {
-    let config = sdk_config(&ministack_url(), "us-east-1").await;
+    let config = sdk_config(&url_from_env(), "us-east-1").await;
     let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let exports = Exports {
         database: format!("demo_logs_{id}"),

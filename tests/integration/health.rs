@@ -88,7 +88,7 @@ async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
     let mut options = with_health();
     let missing = format!(
         "{}/000000000000/no-such-queue",
-        crate::support::aws::ministack_url()
+        emulators::ministack::url_from_env()
     );
     options
         .env

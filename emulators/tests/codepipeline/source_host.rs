@@ -60,14 +60,8 @@ async fn revisions_look_like_a_codestar_connection_and_their_commit_names_its_au
     assert!(query.contains(&("Commit".into(), SHA.into())));
     assert!(query.contains(&("referenceType".into(), "COMMIT".into())));
 
-    let pipeline = h
-        .codepipeline
-        .get_pipeline()
-        .name(&h.pipeline)
-        .send()
-        .await
-        .expect("GetPipeline");
-    let source = &pipeline.pipeline().expect("pipeline").stages()[0].actions()[0];
+    let declaration = h.declaration().await;
+    let source = &declaration.stages()[0].actions()[0];
     let configuration = source.configuration().expect("configuration");
     assert_eq!(
         configuration.get("FullRepositoryId").map(String::as_str),

@@ -49,15 +49,6 @@ impl Drop for Harness {
     }
 }
 
-fn ministack_url() -> String {
-    std::env::var("MINISTACK_URL").unwrap_or_else(|_| {
-        panic!(
-            "MINISTACK_URL is not set: these tests need ministack for SNS and SQS; \
-             start it and export MINISTACK_URL=http://127.0.0.1:4566"
-        )
-    })
-}
-
 /// A harness whose pipeline is `PipelineDef::with_approval`.
 pub async fn harness() -> Harness {
     harness_with(PipelineDef::with_approval).await
@@ -65,7 +56,7 @@ pub async fn harness() -> Harness {
 
 /// A harness whose pipeline is built by `define(pipeline_name, topic_arn)`.
 pub async fn harness_with(define: impl FnOnce(&str, &str) -> PipelineDef) -> Harness {
-    let ministack = ministack_url();
+    let ministack = emulators::ministack::url_from_env();
     let sdk_config = emulators::ministack::sdk_config(&ministack, "us-east-1").await;
     let sqs = aws_sdk_sqs::Client::new(&sdk_config);
     let unique = Uuid::new_v4().simple().to_string();
@@ -131,6 +122,18 @@ where
 }
 
 impl Harness {
+    /// The pipeline's declaration, through `GetPipeline`.
+    pub async fn declaration(&self) -> aws_sdk_codepipeline::types::PipelineDeclaration {
+        self.codepipeline
+            .get_pipeline()
+            .name(&self.pipeline)
+            .send()
+            .await
+            .expect("GetPipeline")
+            .pipeline
+            .expect("a declaration")
+    }
+
     /// Waits until the execution waits at an approval; returns that approval.
     pub async fn pending(&self, execution_id: &str) -> PendingApproval {
         eventually("a pending approval", || async {

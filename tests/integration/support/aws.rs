@@ -8,15 +8,9 @@ use emulators::ministack::{create_topic_queue, TopicQueue};
 
 pub const REGION: &str = "us-east-1";
 
-/// ministack's URL, from the environment the test script sets.
-pub fn ministack_url() -> String {
-    std::env::var("MINISTACK_URL")
-        .expect("MINISTACK_URL is not set: run the tests with scripts/test, which starts ministack")
-}
-
 /// An SDK configuration pointed at ministack.
 pub async fn sdk_config() -> SdkConfig {
-    emulators::ministack::sdk_config(&ministack_url(), REGION).await
+    emulators::ministack::sdk_config(&emulators::ministack::url_from_env(), REGION).await
 }
 
 /// What one test owns on ministack.
@@ -51,7 +45,7 @@ impl Resources {
         let resources = Resources {
             bot_token: format!("xoxb-test-{id}"),
             app_token: format!("xapp-test-{id}"),
-            endpoint: ministack_url(),
+            endpoint: emulators::ministack::url_from_env(),
             id,
             sqs,
             sns,

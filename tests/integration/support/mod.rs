@@ -21,6 +21,8 @@ use chatops::secret::Secret;
 
 /// How long any wait in a test may take before it fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(50);
 
 pub const CHANNEL: &str = "C0DEPLOYS";
 /// A configured approver, by user id.
@@ -40,12 +42,13 @@ where
     Fut: Future<Output = Option<T>>,
 {
     let start = tokio::time::Instant::now();
+    let mut poll = tokio::time::interval(POLL);
     loop {
+        poll.tick().await;
         if let Some(v) = check().await {
             return v;
         }
         assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -96,26 +99,25 @@ impl Bot {
 
     /// Builds and runs the app on what [`Bot::prepare`] set up (`options.raw_delivery` was
     /// prepare's to use), and waits until its Socket Mode connections are open.
-    pub async fn start(self, options: Options) -> Bot {
-        let mut bot = self;
-        bot.config_toml.push_str(&options.config_tail);
+    pub async fn start(mut self, options: Options) -> Bot {
+        self.config_toml.push_str(&options.config_tail);
         let settings =
-            Settings::parse(&bot.config_toml, "test", options.env).expect("test settings");
+            Settings::parse(&self.config_toml, "test", options.env).expect("test settings");
         let mut app = App::build(settings, None).await.expect("app builds");
         if let Some(clock) = options.clock {
             app = app.with_clock(clock);
         }
-        bot.health = app.health_addr();
+        self.health = app.health_addr();
         let (tx, rx) = oneshot::channel();
-        bot.run = Some(tokio::spawn(app.run(async {
+        self.run = Some(tokio::spawn(app.run(async {
             let _ = rx.await;
         })));
-        bot.shutdown = Some(tx);
+        self.shutdown = Some(tx);
         assert!(
-            bot.slack.wait_for_connections(2, DEADLINE).await,
+            self.slack.wait_for_connections(2, DEADLINE).await,
             "the bot opened two Socket Mode connections"
         );
-        bot
+        self
     }
 
     /// Everything but the bot: emulators, AWS resources, and the configuration text.

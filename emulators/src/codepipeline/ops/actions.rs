@@ -77,6 +77,9 @@ fn detail(
 ) -> Value {
     let stage_def = &pipeline.def.stages[stage];
     let action_def = &stage_def.actions[action];
+    let configuration = action_def
+        .kind
+        .configuration(&pipeline.def.name, sim.config());
     json!({
         "pipelineExecutionId": execution.id,
         "actionExecutionId": run.action_execution_id,
@@ -89,8 +92,8 @@ fn detail(
         "status": run.status.as_str(),
         "input": {
             "actionTypeId": action_def.kind.type_id(),
-            "configuration": action_def.kind.configuration(&pipeline.def.name, sim.config()),
-            "resolvedConfiguration": action_def.kind.configuration(&pipeline.def.name, sim.config()),
+            "configuration": configuration,
+            "resolvedConfiguration": configuration,
             "region": sim.config().region,
             "inputArtifacts": [],
         },
