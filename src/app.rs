@@ -12,9 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::approvals::Approvals;
-use crate::commands::deploy::Deploy;
-use crate::commands::redshift_alerts::{Clock, RedshiftAlerts};
-use crate::commands::Commands;
+use crate::commands::redshift_alerts::Clock;
+use crate::commands::{self, Registry};
 use crate::config::{AwsSettings, Settings};
 use crate::inbound::approval_queue::ApprovalQueue;
 use crate::inbound::health;
@@ -143,25 +142,16 @@ impl App {
                     .refresh_periodically(refresh, cancel.clone()),
             );
         }
-        let deploy = Arc::new(Deploy::new(
-            self.settings.clone(),
-            self.clients.clone(),
-            approvals.clone(),
-            cancel.clone(),
-        ));
-        let handlers = Arc::new(Handlers {
+        let registry = Arc::new(Registry::build(&commands::Context {
+            settings: self.settings.clone(),
+            clients: self.clients.clone(),
             approvals: approvals.clone(),
-            commands: Arc::new(Commands::new(
-                self.settings.clone(),
-                RedshiftAlerts::new(
-                    self.settings.redshift_alerts.clone(),
-                    self.clients.athena.clone(),
-                    self.clients.slack.clone(),
-                    self.clusters.clone(),
-                    self.clock,
-                ),
-                deploy.clone(),
-            )),
+            clusters: self.clusters.clone(),
+            clock: self.clock,
+            cancel: cancel.clone(),
+        }));
+        let handlers = Arc::new(Handlers {
+            registry: registry.clone(),
             health: marks.clone(),
             tracker: tracker.clone(),
         });
@@ -188,7 +178,7 @@ impl App {
                     wait_time_secs: events.wait_time_secs,
                     hide_secs: approval_settings.retry_max_secs,
                     approvals,
-                    deploy,
+                    registry,
                     health: marks.clone(),
                 };
                 tracker.spawn(intake.run(cancel.clone()));

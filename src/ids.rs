@@ -102,6 +102,13 @@ id_type!(
     |s| slack_id(s, &['S'])
 );
 
+id_type!(
+    /// A Slack workspace (team) ID (`T…`; `E…` for an Enterprise Grid organisation).
+    TeamId,
+    "a Slack team ID such as T0123456789",
+    |s| slack_id(s, &['T', 'E'])
+);
+
 impl ApprovalToken {
     /// A short, stable, non-reversible tag for logs: the first 12 hex digits of SHA-256.
     pub fn hash(&self) -> String {

@@ -6,11 +6,12 @@ use slack_morphism::prelude::SlackMessageContent;
 use std::time::Duration;
 
 use super::policy::{self, Policy};
+use super::render::{self, PromptOptions, RenderError};
 use super::{ApprovalRef, ApprovalRequest, Approvals};
 use crate::ids::{ApprovalToken, ChannelId, ExecutionId, UserId};
-use crate::outbound::blocks::{self, PromptOptions, RenderError};
 use crate::outbound::codepipeline::ExecutionContext;
 use crate::outbound::slack::SlackError;
+use crate::sync::lock;
 
 /// How long the prompt may wait for the execution's context before it is posted without.
 const CONTEXT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -18,7 +19,7 @@ const CONTEXT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Where a prompt was posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {
-    pub channel: String,
+    pub channel: ChannelId,
     pub ts: String,
 }
 
@@ -96,18 +97,15 @@ impl Approvals {
             Some(c) => self.authors(c).await,
             None => Vec::new(),
         };
-        let thread = context.as_ref().and_then(|c| {
-            self.threads
-                .lock()
-                .ok()
-                .and_then(|t| t.get(&c.execution_id).cloned())
-        });
+        let thread = context
+            .as_ref()
+            .and_then(|c| lock(&self.threads).get(&c.execution_id).cloned());
         let options = PromptOptions {
             one_click: Policy::of(pipeline, &req.approval).one_click_approve,
             starter: starter.as_ref(),
             authors: &authors,
         };
-        let content = blocks::approval_prompt(&req, context.as_ref(), options)?;
+        let content = render::approval_prompt(&req, context.as_ref(), options)?;
         let (channel, thread_ts) = match &thread {
             Some(t) => (&t.channel, Some(t.ts.as_str())),
             None => (&pipeline.channel, None),
@@ -118,34 +116,45 @@ impl Approvals {
             .post(channel, content.clone(), thread_ts)
             .await?;
         let posted = Posted {
-            channel: channel.to_string(),
+            channel: channel.clone(),
             ts,
         };
-        if let Ok(mut p) = self.prompts.lock() {
-            p.insert(
-                req.approval.token.clone(),
-                Prompt {
-                    posted: posted.clone(),
-                    approval: req.approval.clone(),
-                    content,
-                    starter,
-                    authors,
-                    expires: req.expires,
-                },
-            );
-        }
+        lock(&self.prompts).insert(
+            req.approval.token.clone(),
+            Prompt {
+                posted: posted.clone(),
+                approval: req.approval.clone(),
+                content,
+                starter,
+                authors,
+                expires: req.expires,
+            },
+        );
         Ok(Announced::Posted(posted))
+    }
+
+    /// The prompt of `approval` as a `/deploy status` reply shows it: what waits, and the
+    /// buttons its policy offers. `None` for a pipeline this bot does not serve.
+    pub fn status_prompt(&self, approval: &ApprovalRef) -> Option<SlackMessageContent> {
+        let pipeline = self.settings.pipeline(approval.pipeline.as_str())?;
+        let one_click = Policy::of(pipeline, approval).one_click_approve;
+        render::bare_prompt(approval, &self.settings.aws.region, one_click)
+            .inspect_err(|e| tracing::error!(error = %e, "cannot render the status prompt"))
+            .ok()
     }
 
     /// The prompt posted for `token`, if remembered.
     pub(super) fn prompt(&self, token: &ApprovalToken) -> Option<Prompt> {
-        self.prompts.lock().ok().and_then(|p| p.get(token).cloned())
+        lock(&self.prompts).get(token).cloned()
     }
 
     /// The execution behind `req`, or `None` when CodePipeline cannot say in time: the prompt
     /// then shows the notification's own fields.
     async fn context(&self, req: &ApprovalRequest) -> Option<ExecutionContext> {
-        let lookup = self.clients.codepipeline.execution_context(&req.approval);
+        let lookup = self
+            .clients
+            .codepipeline
+            .execution_context(req.approval.at());
         match tokio::time::timeout(CONTEXT_TIMEOUT, lookup).await {
             Ok(Ok(context)) => Some(context),
             Ok(Err(reason)) => {
@@ -162,21 +171,19 @@ impl Approvals {
     /// Posts the approval prompts of `execution_id` as replies in the thread at `ts` in
     /// `channel` (the thread that follows an execution started from Slack).
     pub fn follow_in_thread(&self, execution_id: &str, channel: ChannelId, ts: &str) {
-        if let Ok(mut t) = self.threads.lock() {
-            t.insert(
-                execution_id.to_owned(),
-                Thread {
-                    channel,
-                    ts: ts.to_owned(),
-                },
-            );
-        }
+        lock(&self.threads).insert(
+            execution_id.to_owned(),
+            ExecutionThread {
+                channel,
+                ts: ts.to_owned(),
+            },
+        );
     }
 }
 
 /// A thread that follows one execution.
 #[derive(Debug, Clone)]
-pub struct Thread {
+pub struct ExecutionThread {
     pub channel: ChannelId,
     pub ts: String,
 }

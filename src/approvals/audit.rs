@@ -7,9 +7,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::time::Instant;
 
+use super::render;
 use super::{ApprovalRef, Approvals, Decision};
-use crate::ids::ChannelId;
-use crate::outbound::blocks::{self, escape};
+use crate::ids::{ChannelId, TeamId, UserId};
+use crate::outbound::slack::mrkdwn::escape;
 
 /// One audited attempt.
 #[derive(Debug, Clone, Serialize)]
@@ -42,8 +43,8 @@ impl AuditRecord {
     pub fn new(
         approval: &ApprovalRef,
         decision: Decision,
-        user: &str,
-        team: &str,
+        user: &UserId,
+        team: &TeamId,
         outcome: &'static str,
         reason: &str,
         summary: Option<&str>,
@@ -52,8 +53,8 @@ impl AuditRecord {
     ) -> Self {
         Self {
             at: at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            user: user.to_owned(),
-            team: team.to_owned(),
+            user: user.to_string(),
+            team: team.to_string(),
             pipeline: approval.pipeline.to_string(),
             stage: approval.stage.to_string(),
             action: approval.action.to_string(),
@@ -80,7 +81,7 @@ impl AuditRecord {
 
 impl Approvals {
     /// Logs `record` and posts it under the prompt at (`channel`, `ts`).
-    pub(super) async fn audit(&self, record: &AuditRecord, channel: &str, ts: &str) {
+    pub(super) async fn audit(&self, record: &AuditRecord, channel: &ChannelId, ts: &str) {
         let metrics = &crate::metrics::METRICS;
         match record.outcome {
             "recorded" | "vote_counted" => metrics.approvals_recorded.inc(),
@@ -105,17 +106,14 @@ impl Approvals {
             "approval audit"
         );
         let json = serde_json::to_string(record).unwrap_or_default();
-        let content = match blocks::audit_reply(&record.line(), &json) {
+        let content = match render::audit_reply(&record.line(), &json) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot render the audit reply");
                 return;
             }
         };
-        let Ok(channel) = ChannelId::parse(channel) else {
-            return;
-        };
-        if let Err(e) = self.clients.slack.post(&channel, content, Some(ts)).await {
+        if let Err(e) = self.clients.slack.post(channel, content, Some(ts)).await {
             tracing::warn!(error = %e, "cannot post the audit reply");
         }
     }
@@ -136,8 +134,8 @@ mod tests {
         let record = AuditRecord::new(
             &approval,
             Decision::Reject,
-            "U0ALICE",
-            "T0TEAM",
+            &UserId::parse("U0ALICE").expect("user"),
+            &TeamId::parse("T0TEAM").expect("team"),
             "recorded",
             "broken build",
             Some("Rejected in Slack by alice (U0ALICE): broken build"),

@@ -67,7 +67,7 @@ impl Approvals {
         if self.clients.github.is_none() {
             return Vec::new();
         }
-        let lookup = self.clients.codepipeline.execution_context(approval);
+        let lookup = self.clients.codepipeline.execution_context(approval.at());
         match tokio::time::timeout(LOOKUP_TIMEOUT, lookup).await {
             Ok(Ok(context)) => self.authors(&context).await,
             Ok(Err(reason)) => {

@@ -3,9 +3,9 @@
 
 use super::decide::Attempt;
 use super::policy::Policy;
+use super::Outcome;
 use super::{Approvals, Decision};
-use crate::ids::UserId;
-use crate::outbound::blocks::Outcome;
+use crate::outbound::slack::mrkdwn::mentions;
 
 /// Why an attempt was refused before reaching CodePipeline.
 pub(super) struct Refusal {
@@ -29,11 +29,7 @@ pub(super) fn closed_text(outcome: &Outcome) -> String {
         } => format!(
             "This approval was already {} by {}; your click changed nothing.",
             decision.past_tense().to_lowercase(),
-            users
-                .iter()
-                .map(|u| format!("<@{u}>"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            mentions(users, &[], "nobody")
         ),
         Outcome::AlreadyDecided { .. } | Outcome::DecidedElsewhere { .. } => {
             "This approval was already decided; your click changed nothing.".into()
@@ -48,12 +44,11 @@ pub(super) fn closed_text(outcome: &Outcome) -> String {
 }
 
 impl Approvals {
-    /// Checks the pipeline, the person, the channel and the policy; returns the person and the
-    /// quorum.
+    /// Checks the pipeline, the channel and the policy for the person; returns the quorum.
     ///
     /// # Errors
     /// The refusal to show (nothing reaches CodePipeline).
-    pub(super) async fn check(&self, a: &Attempt) -> Result<(UserId, u8), Refusal> {
+    pub(super) async fn check(&self, a: &Attempt) -> Result<u8, Refusal> {
         let approval = &a.approval;
         let pipeline = self
             .settings
@@ -68,14 +63,9 @@ impl Approvals {
                 )
             })?;
         let policy = Policy::of(pipeline, approval);
-        let user = UserId::parse(&a.user_id).map_err(|e| {
-            Refusal::new(
-                "invalid_user",
-                format!("Your Slack user could not be read ({e}); nothing was done."),
-            )
-        })?;
+        let user = &a.user;
         let prompt = self.prompt(&approval.token);
-        let posted_in = prompt.as_ref().map(|p| p.posted.channel.as_str());
+        let posted_in = prompt.as_ref().map(|p| &p.posted.channel);
         if !policy.allows_channel(&a.target.channel, posted_in) {
             return Err(Refusal::new(
                 "wrong_channel",
@@ -91,7 +81,7 @@ impl Approvals {
                 "One-click approval is turned off for this action; use \"Approve…\".".into(),
             ));
         }
-        match self.access.may_approve(&policy, &user).await {
+        match self.access.may_approve(&policy, user).await {
             Ok(true) => {}
             Ok(false) => {
                 return Err(Refusal::new(
@@ -119,11 +109,11 @@ impl Approvals {
                 .and_then(|e| self.noted_starter(e))
         });
         if a.decision == Decision::Approve {
-            let why = if starter.as_ref() == Some(&user) {
+            let why = if starter.as_ref() == Some(user) {
                 Some("started this execution")
             } else if match &prompt {
-                Some(p) => p.authors.contains(&user),
-                None => self.authors_of(approval).await.contains(&user),
+                Some(p) => p.authors.contains(user),
+                None => self.authors_of(approval).await.contains(user),
             } {
                 Some("wrote a revision this execution promotes")
             } else {
@@ -139,6 +129,6 @@ impl Approvals {
                 ));
             }
         }
-        Ok((user, policy.quorum))
+        Ok(policy.quorum)
     }
 }

@@ -4,7 +4,6 @@
 //! and audit every outcome. "Approve…"/"Reject…" clicks only open the modal.
 
 use chrono::Utc;
-use slack_morphism::prelude::SlackBlock;
 use std::time::Instant;
 
 use super::audit::AuditRecord;
@@ -12,28 +11,12 @@ use super::check::{closed_text, Refusal};
 use super::modal::Reason;
 use super::quorum::{self, Claim, TokenState, Vote};
 use super::stamp::Target;
+use super::Outcome;
 use super::{ApprovalRef, Approvals, Decision, Press};
-use crate::ids::ApprovalToken;
-use crate::outbound::blocks::Outcome;
+use crate::ids::{ApprovalToken, ChannelId, TeamId, UserId};
+use crate::interaction::ButtonClick;
 use crate::outbound::codepipeline::DecisionError;
-
-/// A button click, as the Socket Mode adapter hands it over (nothing trusted yet).
-#[derive(Debug, Clone)]
-pub struct Click {
-    pub press: Press,
-    /// The button's value: an encoded [`ApprovalRef`], to be re-validated.
-    pub value: String,
-    pub user_id: String,
-    pub user_name: Option<String>,
-    pub team_id: String,
-    pub channel_id: String,
-    pub message_ts: String,
-    /// The prompt's fallback text and blocks as Slack shows them now.
-    pub message_text: Option<String>,
-    pub message_blocks: Vec<SlackBlock>,
-    /// Opens the reason modal, within 3 seconds of the click.
-    pub trigger_id: String,
-}
+use crate::sync::lock;
 
 /// One attempt at a decision, its approval reference validated.
 pub(super) struct Attempt {
@@ -41,26 +24,30 @@ pub(super) struct Attempt {
     /// From the one-click "Approve" (not the modal).
     pub(super) one_click: bool,
     pub(super) approval: ApprovalRef,
-    pub(super) user_id: String,
+    pub(super) user: UserId,
     pub(super) user_name: Option<String>,
-    pub(super) team_id: String,
+    pub(super) team: TeamId,
     pub(super) comment: Option<String>,
     pub(super) target: Target,
     pub(super) started: Instant,
 }
 
 impl Approvals {
-    /// Handles one click to the end: a one-click approval is decided, "Approve…"/"Reject…"
-    /// open the reason modal.
-    pub async fn click(&self, click: Click) {
+    /// Handles one click on an approval button (`action_id` with [`super::ACTION_PREFIX`]) to
+    /// the end: a one-click approval is decided, "Approve…"/"Reject…" open the reason modal.
+    pub async fn click(&self, click: ButtonClick) {
         let started = Instant::now();
+        let Some(press) = Press::from_action_id(&click.action_id) else {
+            tracing::warn!(action_id = %crate::ids::shorten(&click.action_id), "ignored an unknown approval button");
+            return;
+        };
         let approval = match ApprovalRef::decode(&click.value) {
             Ok(a) => a,
             Err(reason) => {
                 tracing::warn!(%reason, "refused a click with an invalid button value");
                 self.tell(
-                    &click.channel_id,
-                    &click.user_id,
+                    &click.channel,
+                    &click.user,
                     "This button is not a valid approval prompt; nothing was done.",
                 )
                 .await;
@@ -68,26 +55,26 @@ impl Approvals {
             }
         };
         record_span(&approval);
-        if click.press != Press::Approve {
+        if press != Press::Approve {
             let opened = self
                 .open_reason_modal(
                     &click.trigger_id,
-                    click.press.decision(),
+                    press.decision(),
                     &approval,
-                    &click.channel_id,
+                    &click.channel,
                     &click.message_ts,
                 )
                 .await;
             if let Err(e) = opened {
                 tracing::warn!(error = %e, "cannot open the reason modal");
                 let text = format!("Could not open the form ({e}); nothing was done. Try again.");
-                self.tell(&click.channel_id, &click.user_id, &text).await;
+                self.tell(&click.channel, &click.user, &text).await;
             }
             return;
         }
         let target = self.target(
             &approval.token,
-            &click.channel_id,
+            &click.channel,
             &click.message_ts,
             &click.message_blocks,
             click.message_text.as_deref(),
@@ -96,9 +83,9 @@ impl Approvals {
             decision: Decision::Approve,
             one_click: true,
             approval,
-            user_id: click.user_id,
+            user: click.user,
             user_name: click.user_name,
-            team_id: click.team_id,
+            team: click.team,
             comment: None,
             target,
             started,
@@ -110,14 +97,14 @@ impl Approvals {
     pub async fn decide_with_reason(&self, reason: Reason) {
         let m = reason.metadata;
         record_span(&m.approval);
-        let target = self.target(&m.approval.token, m.channel.as_str(), &m.ts, &[], None);
+        let target = self.target(&m.approval.token, &m.channel, &m.ts, &[], None);
         self.attempt(Attempt {
             decision: m.decision,
             one_click: false,
             approval: m.approval,
-            user_id: reason.user_id,
+            user: reason.user,
             user_name: reason.user_name,
-            team_id: reason.team_id,
+            team: reason.team,
             comment: reason.comment,
             target,
             started: Instant::now(),
@@ -126,41 +113,38 @@ impl Approvals {
     }
 
     async fn attempt(&self, a: Attempt) {
-        let (user, quorum) = match self.check(&a).await {
-            Ok(checked) => checked,
+        let quorum = match self.check(&a).await {
+            Ok(quorum) => quorum,
             Err(refusal) => return self.refuse(&a, refusal).await,
         };
         let vote = Vote {
-            user,
+            user: a.user.clone(),
             name: a.user_name.clone(),
             comment: a.comment.clone(),
         };
-        let claim = self.decisions.lock().ok().map(|mut d| {
+        let claim = {
+            let mut d = lock(&self.decisions);
             let (claim, next) =
                 quorum::claim(d.get(&a.approval.token), a.decision, vote.clone(), quorum);
             if let Some(next) = next {
                 d.insert(a.approval.token.clone(), next);
             }
             claim
-        });
+        };
         let refusal = match claim {
-            None => Refusal::new(
-                "internal",
-                "Internal error; nothing was done. Try again.".into(),
-            ),
-            Some(Claim::Decide { votes }) => return self.record(&a, vote, votes).await,
-            Some(Claim::Counted { votes }) => return self.counted(&a, &votes, quorum).await,
-            Some(Claim::AlreadyVoted) => Refusal::new(
+            Claim::Decide { votes } => return self.record(&a, vote, votes).await,
+            Claim::Counted { votes } => return self.counted(&a, &votes, quorum).await,
+            Claim::AlreadyVoted => Refusal::new(
                 "already_voted",
                 "You approved this already; another approver must approve too.".into(),
             ),
-            Some(Claim::InFlight(other)) => Refusal::new(
+            Claim::InFlight(other) => Refusal::new(
                 "in_flight",
                 format!(
                     "<@{other}> is deciding this approval right now; your click changed nothing."
                 ),
             ),
-            Some(Claim::Closed(outcome)) => Refusal::new("closed", closed_text(&outcome)),
+            Claim::Closed(outcome) => Refusal::new("closed", closed_text(&outcome)),
         };
         self.refuse(&a, refusal).await;
     }
@@ -175,7 +159,7 @@ impl Approvals {
             "Your approval is counted: {line}. It goes to CodePipeline when {} more approve.",
             usize::from(quorum).saturating_sub(votes.len())
         );
-        self.tell(&a.target.channel, &a.user_id, &text).await;
+        self.tell(&a.target.channel, &a.user, &text).await;
     }
 
     /// Sends the decision with everyone's names; restamps, replies and audits its outcome.
@@ -185,7 +169,7 @@ impl Approvals {
         let result = self
             .clients
             .codepipeline
-            .put_approval_result(&a.approval, a.decision, &summary)
+            .put_approval_result(a.approval.at(), a.decision.status(), &summary)
             .await;
         let at = Utc::now();
         let (deciders, comment) = match rejecter {
@@ -196,7 +180,7 @@ impl Approvals {
             Ok(()) => {
                 let outcome = Outcome::Decided {
                     decision: a.decision,
-                    users: deciders.iter().map(|v| v.user.to_string()).collect(),
+                    users: deciders.iter().map(|v| v.user.clone()).collect(),
                     comment,
                     at,
                 };
@@ -231,27 +215,25 @@ impl Approvals {
         self.audit_attempt(a, audit.0, &audit.1, Some(&summary))
             .await;
         if let Some(text) = text {
-            self.tell(&a.target.channel, &a.user_id, &text).await;
+            self.tell(&a.target.channel, &a.user, &text).await;
         }
     }
 
     /// Records the token's final state, or puts back the votes counted before so the prompt
     /// can be used again.
     fn settle(&self, token: &ApprovalToken, outcome: Option<Outcome>, before: Vec<Vote>) {
-        if let Ok(mut d) = self.decisions.lock() {
-            match outcome {
-                Some(o) => d.insert(token.clone(), TokenState::Closed(o)),
-                None if before.is_empty() => d.remove(token),
-                None => d.insert(token.clone(), TokenState::Voting(before)),
-            }
+        let mut d = lock(&self.decisions);
+        match outcome {
+            Some(o) => d.insert(token.clone(), TokenState::Closed(o)),
+            None if before.is_empty() => d.remove(token),
+            None => d.insert(token.clone(), TokenState::Voting(before)),
         }
     }
 
     async fn refuse(&self, a: &Attempt, refusal: Refusal) {
         self.audit_attempt(a, refusal.outcome, &refusal.text, None)
             .await;
-        self.tell(&a.target.channel, &a.user_id, &refusal.text)
-            .await;
+        self.tell(&a.target.channel, &a.user, &refusal.text).await;
     }
 
     async fn audit_attempt(
@@ -264,8 +246,8 @@ impl Approvals {
         let record = AuditRecord::new(
             &a.approval,
             a.decision,
-            &a.user_id,
-            &a.team_id,
+            &a.user,
+            &a.team,
             outcome,
             reason,
             summary,
@@ -276,7 +258,7 @@ impl Approvals {
     }
 
     /// An ephemeral reply.
-    async fn tell(&self, channel: &str, user: &str, text: &str) {
+    async fn tell(&self, channel: &ChannelId, user: &UserId, text: &str) {
         if let Err(e) = self.clients.slack.ephemeral(channel, user, text).await {
             tracing::warn!(error = %e, "cannot send an ephemeral reply");
         }

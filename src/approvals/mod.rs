@@ -3,8 +3,9 @@
 //!
 //! `notification` parses what arrives from SQS (pure), `announce` posts the prompt, `decide`
 //! handles a click or a reason modal's submission, `policy` and `access` say who may decide,
-//! `quorum` counts votes per token, `audit` records every attempt, `events` parses CodePipeline's
-//! state-change events (pure) and `reconcile` keeps open prompts true.
+//! `quorum` counts votes per token, `audit` records every attempt, `reconcile` keeps open
+//! prompts true (on [`crate::events`] or by polling), and `render` builds the prompt, its
+//! outcome and the reason modal (pure).
 
 pub mod access;
 pub mod announce;
@@ -12,13 +13,16 @@ pub mod audit;
 mod authorship;
 mod check;
 pub mod decide;
-pub mod events;
 pub mod modal;
 pub mod notification;
+mod outcome;
 pub mod policy;
 pub mod quorum;
 pub mod reconcile;
+pub mod render;
 mod stamp;
+
+pub use outcome::Outcome;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,7 +32,10 @@ use std::time::Duration;
 use crate::bounded::BoundedMap;
 use crate::config::Settings;
 use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName, UserId};
+use crate::interaction::{decode_value, encode_value, ValueError};
+use crate::outbound::codepipeline::{ApprovalAt, ApprovalStatus};
 use crate::outbound::Clients;
+use crate::sync::lock;
 
 /// How many tokens the in-memory records remember (posted prompts, decisions).
 const REMEMBERED_TOKENS: usize = 10_000;
@@ -46,7 +53,7 @@ pub struct Approvals {
     /// token.
     decisions: Mutex<BoundedMap<ApprovalToken, quorum::TokenState>>,
     /// Executions followed in a Slack thread: their prompts go there.
-    threads: Mutex<BoundedMap<String, announce::Thread>>,
+    threads: Mutex<BoundedMap<String, announce::ExecutionThread>>,
     /// Executions started from Slack (`/deploy`) → who started them.
     starters: Mutex<BoundedMap<String, UserId>>,
 }
@@ -77,17 +84,12 @@ impl Approvals {
 
     /// Records that `user` started `execution_id` (from `/deploy`): they may not approve it.
     pub fn note_starter(&self, execution_id: &str, user: &UserId) {
-        if let Ok(mut s) = self.starters.lock() {
-            s.insert(execution_id.to_owned(), user.clone());
-        }
+        lock(&self.starters).insert(execution_id.to_owned(), user.clone());
     }
 
     /// Who started `execution_id` from Slack, if noted.
     fn noted_starter(&self, execution_id: &ExecutionId) -> Option<UserId> {
-        self.starters
-            .lock()
-            .ok()
-            .and_then(|s| s.get(&execution_id.to_string()).cloned())
+        lock(&self.starters).get(&execution_id.to_string()).cloned()
     }
 }
 
@@ -121,25 +123,30 @@ pub struct ApprovalRef {
     pub execution: Option<ExecutionId>,
 }
 
-/// The largest button value Block Kit accepts.
-const MAX_BUTTON_VALUE: usize = 2000;
-
 impl ApprovalRef {
+    /// The ids CodePipeline's approval calls take.
+    pub fn at(&self) -> ApprovalAt<'_> {
+        ApprovalAt {
+            pipeline: &self.pipeline,
+            stage: &self.stage,
+            action: &self.action,
+            token: &self.token,
+            execution: self.execution.as_ref(),
+        }
+    }
+
     /// The compact JSON written into the button's `value` (at most ~350 bytes: names are at
-    /// most 100 characters and the token is a UUID).
+    /// most 100 characters and the token is a UUID, so it always fits).
     pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        encode_value(self).unwrap_or_default()
     }
 
     /// Reads a button value back, checking every field as if it were hostile.
     ///
     /// # Errors
-    /// A readable reason the value is not a valid approval reference.
-    pub fn decode(value: &str) -> Result<Self, String> {
-        if value.len() > MAX_BUTTON_VALUE {
-            return Err("button value is too long".into());
-        }
-        serde_json::from_str(value).map_err(|e| format!("button value is not an approval: {e}"))
+    /// Why the value is not a valid approval reference.
+    pub fn decode(value: &str) -> Result<Self, ValueError> {
+        decode_value(value)
     }
 }
 
@@ -160,6 +167,14 @@ impl Decision {
         }
     }
 
+    /// What `PutApprovalResult` records.
+    pub fn status(self) -> ApprovalStatus {
+        match self {
+            Self::Approve => ApprovalStatus::Approved,
+            Self::Reject => ApprovalStatus::Rejected,
+        }
+    }
+
     /// The verb on buttons and modals.
     pub fn verb(self) -> &'static str {
         match self {
@@ -168,6 +183,9 @@ impl Decision {
         }
     }
 }
+
+/// The `action_id` prefix of every approval button: how the registry routes clicks here.
+pub const ACTION_PREFIX: &str = "approval:";
 
 /// Which prompt button was pressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,7 +259,7 @@ mod tests {
             action: ActionName::parse(&long).expect("name"),
             ..sample()
         };
-        assert!(r.encode().len() <= MAX_BUTTON_VALUE);
+        assert!(r.encode().len() <= crate::interaction::MAX_BUTTON_VALUE);
     }
 
     #[test]

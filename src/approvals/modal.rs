@@ -5,9 +5,10 @@
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+use super::render::{self, REASON_BLOCK, REASON_CALLBACK, REASON_INPUT, REASON_MAX};
 use super::{ApprovalRef, Approvals, Decision};
-use crate::ids::ChannelId;
-use crate::outbound::blocks::{self, REASON_BLOCK, REASON_CALLBACK, REASON_MAX};
+use crate::ids::{ChannelId, TeamId, UserId};
+use crate::interaction::ViewSubmission;
 
 /// What the modal carries in `private_metadata`: the prompt and the button pressed. Comes back
 /// untrusted and is re-validated like a button value.
@@ -24,33 +25,21 @@ pub struct ReasonMetadata {
     pub decision: Decision,
 }
 
-/// A `view_submission`, as the Socket Mode adapter hands it over (nothing trusted yet).
-#[derive(Debug, Clone, Default)]
-pub struct Submission {
-    pub callback_id: Option<String>,
-    pub private_metadata: Option<String>,
-    /// The value of the comment input.
-    pub comment: Option<String>,
-    pub user_id: String,
-    pub user_name: Option<String>,
-    pub team_id: String,
-}
-
 /// A valid submission: a decision with its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
     pub metadata: ReasonMetadata,
     pub comment: Option<String>,
-    pub user_id: String,
+    pub user: UserId,
     pub user_name: Option<String>,
-    pub team_id: String,
+    pub team: TeamId,
 }
 
 /// Checks a submission without any I/O. `Ok(None)`: not our modal.
 ///
 /// # Errors
 /// The messages to show in the modal, by `block_id` (`response_action: errors`).
-pub fn validate(sub: Submission) -> Result<Option<Reason>, HashMap<String, String>> {
+pub fn validate(sub: ViewSubmission) -> Result<Option<Reason>, HashMap<String, String>> {
     if sub.callback_id.as_deref() != Some(REASON_CALLBACK) {
         return Ok(None);
     }
@@ -65,7 +54,8 @@ pub fn validate(sub: Submission) -> Result<Option<Reason>, HashMap<String, Strin
             error("This form is no longer valid; close it and press the button again.")
         })?;
     let comment = sub
-        .comment
+        .values
+        .get(&(REASON_BLOCK.to_owned(), REASON_INPUT.to_owned()))
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
     if comment
@@ -82,9 +72,9 @@ pub fn validate(sub: Submission) -> Result<Option<Reason>, HashMap<String, Strin
     Ok(Some(Reason {
         metadata,
         comment,
-        user_id: sub.user_id,
+        user: sub.user,
         user_name: sub.user_name,
-        team_id: sub.team_id,
+        team: sub.team,
     }))
 }
 
@@ -109,24 +99,19 @@ impl Approvals {
         trigger_id: &str,
         decision: Decision,
         approval: &ApprovalRef,
-        channel: &str,
+        channel: &ChannelId,
         ts: &str,
-    ) -> Result<(), String> {
-        let channel = ChannelId::parse(channel)?;
+    ) -> Result<(), anyhow::Error> {
         let metadata = ReasonMetadata {
             approval: approval.clone(),
-            channel,
+            channel: channel.clone(),
             ts: ts.to_owned(),
             decision,
         };
-        let metadata = serde_json::to_string(&metadata).map_err(|e| e.to_string())?;
-        let view =
-            blocks::reason_modal(decision, approval, &metadata).map_err(|e| e.to_string())?;
-        self.clients
-            .slack
-            .open_view(trigger_id, view)
-            .await
-            .map_err(|e| e.to_string())
+        let metadata = serde_json::to_string(&metadata)?;
+        let view = render::reason_modal(decision, approval, &metadata)?;
+        self.clients.slack.open_view(trigger_id, view).await?;
+        Ok(())
     }
 }
 
@@ -149,13 +134,17 @@ mod tests {
         .expect("json")
     }
 
-    fn submission(decision: Decision, comment: Option<&str>) -> Submission {
-        Submission {
+    fn submission(decision: Decision, comment: Option<&str>) -> ViewSubmission {
+        ViewSubmission {
             callback_id: Some(REASON_CALLBACK.into()),
             private_metadata: Some(metadata(decision)),
-            comment: comment.map(str::to_owned),
-            user_id: "U0ALICE".into(),
-            ..Submission::default()
+            values: comment
+                .map(|c| ((REASON_BLOCK.into(), REASON_INPUT.into()), c.to_owned()))
+                .into_iter()
+                .collect(),
+            user: UserId::parse("U0ALICE").expect("user"),
+            user_name: None,
+            team: TeamId::parse("T0TEAM").expect("team"),
         }
     }
 

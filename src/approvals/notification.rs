@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::{ApprovalRef, ApprovalRequest};
+use crate::events::sns::{self, SnsError};
 use crate::ids::{ActionName, ApprovalToken, PipelineName, StageName};
 
 /// Why a message body is not an approval we can act on. Such messages are never deleted: they
@@ -23,35 +24,6 @@ pub enum NotificationError {
     NotAnApproval(String),
     #[error("approval field {field}: {reason}")]
     BadField { field: &'static str, reason: String },
-}
-
-#[derive(Deserialize)]
-struct SnsEnvelope {
-    #[serde(rename = "Type")]
-    kind: String,
-    #[serde(rename = "Message")]
-    message: String,
-}
-
-/// Why an SQS body could not be read as JSON.
-pub(super) enum SnsError {
-    /// The body itself.
-    Body(String),
-    /// The `Message` inside an SNS envelope.
-    Message(String),
-}
-
-/// An SQS body as JSON: the SNS envelope's `Message` when it is one (`Type` `Notification`
-/// with a string `Message`), else the body itself (raw delivery, or EventBridge → SQS).
-pub(super) fn unwrap_sns(body: &str) -> Result<serde_json::Value, SnsError> {
-    let value: serde_json::Value =
-        serde_json::from_str(body).map_err(|e| SnsError::Body(e.to_string()))?;
-    match serde_json::from_value::<SnsEnvelope>(value.clone()) {
-        Ok(envelope) if envelope.kind == "Notification" => {
-            serde_json::from_str(&envelope.message).map_err(|e| SnsError::Message(e.to_string()))
-        }
-        _ => Ok(value),
-    }
 }
 
 #[derive(Deserialize)]
@@ -80,7 +52,7 @@ struct Approval {
 /// # Errors
 /// The body is not an approval notification, or one of its fields is invalid.
 pub fn parse(body: &str) -> Result<ApprovalRequest, NotificationError> {
-    let approval_json = unwrap_sns(body).map_err(|e| match e {
+    let approval_json = sns::unwrap(body).map_err(|e| match e {
         SnsError::Body(e) => NotificationError::NotJson(e),
         SnsError::Message(e) => NotificationError::EnvelopeMessageNotJson(e),
     })?;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::ApprovalRef;
 use crate::config::PipelineSettings;
 use crate::ids::{ChannelId, UserGroupId, UserId};
+use crate::outbound::slack::mrkdwn::{join, mentions, Mention};
 
 /// Who may decide one approval action, where, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,36 +47,30 @@ impl<'a> Policy<'a> {
 
     /// Whether the prompt may be acted on in `channel`; `posted_in` is where the bot posted it,
     /// if known.
-    pub fn allows_channel(&self, channel: &str, posted_in: Option<&str>) -> bool {
+    pub fn allows_channel(&self, channel: &ChannelId, posted_in: Option<&ChannelId>) -> bool {
         if self.act_in_channels.is_empty() {
             posted_in.is_none_or(|p| p == channel)
         } else {
-            self.act_in_channels.iter().any(|c| c.as_str() == channel)
+            self.act_in_channels.contains(channel)
         }
     }
 
     /// The approvers as Slack mentions, for a refusal.
     pub fn approvers_mention(&self) -> String {
-        mentions(
-            self.approver_users.iter().map(|u| format!("<@{u}>")),
-            self.approver_groups
-                .iter()
-                .map(|g| format!("<!subteam^{g}>")),
-        )
+        mentions(self.approver_users, self.approver_groups, "nobody")
     }
 
     /// The channels as Slack mentions, for a refusal.
-    pub fn channels_mention(&self, posted_in: Option<&str>) -> String {
-        let configured = self.act_in_channels.iter().map(|c| format!("<#{c}>"));
-        let posted = posted_in
-            .filter(|_| self.act_in_channels.is_empty())
-            .map(|c| format!("<#{c}>"));
-        mentions(configured, posted)
+    pub fn channels_mention(&self, posted_in: Option<&ChannelId>) -> String {
+        let posted = posted_in.filter(|_| self.act_in_channels.is_empty());
+        join(
+            self.act_in_channels
+                .iter()
+                .chain(posted)
+                .map(Mention::Channel),
+            "the channel it was posted in",
+        )
     }
-}
-
-fn mentions(a: impl Iterator<Item = String>, b: impl IntoIterator<Item = String>) -> String {
-    a.chain(b).collect::<Vec<_>>().join(", ")
 }
 
 /// The Slack user who started an execution: noted by `/deploy`, else the configured user of
@@ -101,6 +96,10 @@ mod tests {
         Settings::parse(text, "example", Vec::new())
     }
 
+    fn channel(id: &str) -> ChannelId {
+        ChannelId::parse(id).expect("channel")
+    }
+
     fn approval(stage: &str, action: &str) -> ApprovalRef {
         let mut r = crate::approvals::notification::parse(include_str!(
             "../../tests/fixtures/approval-raw.json"
@@ -119,8 +118,9 @@ mod tests {
         assert_eq!(p.quorum, 1);
         assert!(p.one_click_approve);
         assert_eq!(p.approvers_mention(), "<@U0123ABCDE>, <@W0456FGHIJ>");
-        assert!(p.allows_channel("C0987654321", Some("C0987654321")));
-        assert!(!p.allows_channel("C0OTHER", Some("C0987654321")));
+        let (posted, other) = (channel("C0987654321"), channel("C0OTHER"));
+        assert!(p.allows_channel(&posted, Some(&posted)));
+        assert!(!p.allows_channel(&other, Some(&posted)));
     }
 
     #[test]
@@ -133,9 +133,10 @@ mod tests {
             p.approvers_mention(),
             "<@U0123ABCDE>, <@W0456FGHIJ>, <!subteam^S0789RELEASE>"
         );
-        assert!(p.allows_channel("C0987654321", Some("C0THREAD")));
-        assert!(!p.allows_channel("C0THREAD", Some("C0THREAD")));
-        assert_eq!(p.channels_mention(Some("C0THREAD")), "<#C0987654321>");
+        let (release, thread) = (channel("C0987654321"), channel("C0THREAD"));
+        assert!(p.allows_channel(&release, Some(&thread)));
+        assert!(!p.allows_channel(&thread, Some(&thread)));
+        assert_eq!(p.channels_mention(Some(&thread)), "<#C0987654321>");
     }
 
     #[test]

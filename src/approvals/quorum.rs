@@ -2,8 +2,8 @@
 //! at once. Also the CodePipeline summary naming everyone involved. Pure: no I/O.
 
 use super::Decision;
+use super::Outcome;
 use crate::ids::UserId;
-use crate::outbound::blocks::Outcome;
 use crate::outbound::codepipeline::SUMMARY_MAX;
 
 /// One person's approval or rejection.
@@ -147,11 +147,11 @@ pub fn summary(decision: Decision, votes: &[Vote], rejecter: Option<&Vote>) -> S
             s
         }
     };
-    cut(&text, SUMMARY_MAX)
+    cut_chars(&text, SUMMARY_MAX)
 }
 
 /// Cuts `text` to `max` characters with an ellipsis.
-fn cut(text: &str, max: usize) -> String {
+fn cut_chars(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

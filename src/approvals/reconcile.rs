@@ -12,11 +12,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::announce::Prompt;
-use super::events::{EventLevel, PipelineEvent};
 use super::quorum::TokenState;
+use super::Outcome;
 use super::{Approvals, Decision};
-use crate::outbound::blocks::Outcome;
+use crate::events::{EventLevel, PipelineEvent};
 use crate::outbound::codepipeline::ApprovalState;
+use crate::sync::lock;
 
 impl Approvals {
     /// Checks the open prompts every `every` until `cancel` fires, at most
@@ -71,7 +72,7 @@ impl Approvals {
                 }
             };
             for prompt in prompts {
-                if !state.still_waiting(&prompt.approval) {
+                if !state.still_waiting(prompt.approval.at()) {
                     self.refresh(prompt).await;
                 }
             }
@@ -104,7 +105,7 @@ impl Approvals {
         let state = match self
             .clients
             .codepipeline
-            .approval_state(&prompt.approval)
+            .approval_state(prompt.approval.at())
             .await
         {
             Ok(s) => s,
@@ -117,14 +118,15 @@ impl Approvals {
             return;
         };
         // A decision in flight through this bot restamps the prompt itself.
-        let claimed = self.decisions.lock().ok().is_some_and(|mut d| {
+        let claimed = {
+            let mut d = lock(&self.decisions);
             let token = &prompt.approval.token;
             let free = matches!(d.get(token), None | Some(TokenState::Voting(_)));
             if free {
                 d.insert(token.clone(), TokenState::Closed(outcome.clone()));
             }
             free
-        });
+        };
         if claimed {
             tracing::info!(token_hash = %prompt.approval.token.hash(), ?outcome, "approval closed outside this prompt");
             let target = self.target(
@@ -140,14 +142,8 @@ impl Approvals {
 
     /// Prompts whose approval this process has not seen closed, oldest first.
     fn open_prompts(&self) -> Vec<Prompt> {
-        let prompts: Vec<Prompt> = self
-            .prompts
-            .lock()
-            .map(|p| p.values().cloned().collect())
-            .unwrap_or_default();
-        let Ok(decisions) = self.decisions.lock() else {
-            return Vec::new();
-        };
+        let prompts: Vec<Prompt> = lock(&self.prompts).values().cloned().collect();
+        let decisions = lock(&self.decisions);
         prompts
             .into_iter()
             .filter(|p| {

@@ -5,8 +5,8 @@ use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
 use std::time::Duration;
 
 use super::Approvals;
-use crate::ids::ApprovalToken;
-use crate::outbound::blocks::{self, Outcome};
+use super::{render, Outcome};
+use crate::ids::{ApprovalToken, ChannelId};
 
 /// Attempts at updating a prompt (rate limits).
 const UPDATE_ATTEMPTS: u32 = 3;
@@ -14,7 +14,7 @@ const UPDATE_ATTEMPTS: u32 = 3;
 /// A prompt to change: where it is and what it shows now.
 #[derive(Debug, Clone)]
 pub(super) struct Target {
-    pub(super) channel: String,
+    pub(super) channel: ChannelId,
     pub(super) ts: String,
     pub(super) blocks: Vec<SlackBlock>,
     /// The mrkdwn-safe fallback text.
@@ -27,20 +27,20 @@ impl Approvals {
     pub(super) fn target(
         &self,
         token: &ApprovalToken,
-        channel: &str,
+        channel: &ChannelId,
         ts: &str,
         blocks: &[SlackBlock],
         text: Option<&str>,
     ) -> Target {
         let remembered = self
             .prompt(token)
-            .filter(|p| p.posted.channel == channel && p.posted.ts == ts);
+            .filter(|p| &p.posted.channel == channel && p.posted.ts == ts);
         let (blocks, text) = match remembered {
             Some(p) => (p.content.blocks.unwrap_or_default(), p.content.text),
             None => (blocks.to_vec(), text.map(str::to_owned)),
         };
         Target {
-            channel: channel.to_owned(),
+            channel: channel.clone(),
             ts: ts.to_owned(),
             blocks,
             text: text.unwrap_or_else(|| "Approval".to_owned()),
@@ -49,7 +49,7 @@ impl Approvals {
 
     /// Replaces the prompt's buttons with `outcome`.
     pub(super) async fn close_prompt(&self, target: &Target, outcome: &Outcome) {
-        match blocks::restamp(&target.blocks, &target.text, outcome) {
+        match render::restamp(&target.blocks, &target.text, outcome) {
             Ok(content) => self.update(target, content).await,
             Err(e) => tracing::error!(error = %e, "cannot render the restamped prompt"),
         }
@@ -57,7 +57,7 @@ impl Approvals {
 
     /// Shows the quorum's progress `line` above the prompt's buttons.
     pub(super) async fn show_progress(&self, target: &Target, line: &str) {
-        match blocks::progress(&target.blocks, &target.text, line) {
+        match render::progress(&target.blocks, &target.text, line) {
             Ok(content) => self.update(target, content).await,
             Err(e) => tracing::error!(error = %e, "cannot render the prompt's progress"),
         }

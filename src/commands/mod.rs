@@ -1,54 +1,128 @@
-//! Slash-command registry: name → `parse` (pure, before the ack) → `run` (after the ack).
+//! The slash-command registry: name → `accept` (pure, before the ack) → work after the ack; and
+//! the router of every interactive payload by its `action_id` / `callback_id` prefix, so that
+//! Socket Mode knows no command by name.
 //!
-//! Adding a command is one file `commands/<name>.rs` (an `Args` type, `parse(text)` answering bad
-//! input with a usage [`UserError`], `run(...)`) and one variant in [`Command`]; the exhaustive
-//! matches below point at the arms to add. `inbound/` and `app.rs` do not change.
+//! **Adding a command** takes a new module and one line:
+//!
+//! 1. `commands/<name>.rs` (or a folder): a `pub const SPEC: Spec` (its name, the manifest's
+//!    description and usage hint, and the `action_id` prefix of its buttons, if it has any), a
+//!    type implementing [`SlashCommand`] whose `accept` parses the text without I/O (bad input is
+//!    a usage [`crate::error::UserError`] in the ack), and `pub fn build(&Context) -> Arc<dyn
+//!    SlashCommand>`; unit tests for its parser.
+//! 2. One line in [`REGISTRY`].
+//! 3. Its entry in `config/slack-app-manifest.yaml`: the going-live test fails until the manifest
+//!    and [`REGISTRY`] agree.
+//!
+//! `inbound/` and `app.rs` do not change.
 
 pub mod deploy;
 pub mod redshift_alerts;
+pub mod version;
 
 use futures_util::future::BoxFuture;
+use std::collections::HashMap;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
+use crate::approvals::{modal, Approvals};
 use crate::config::Settings;
 use crate::error::UserError;
-use deploy::Deploy;
-use redshift_alerts::RedshiftAlerts;
+use crate::events::PipelineEvent;
+use crate::ids::{ChannelId, TeamId, UserId};
+use crate::interaction::{ButtonClick, ViewSubmission};
+use crate::outbound::parameter_store::StringList;
+use crate::outbound::Clients;
 
-/// Who ran a command, where, and how to answer after the ack.
+/// The registry: one line per command.
+pub const REGISTRY: &[Entry] = &[
+    Entry {
+        spec: &deploy::SPEC,
+        build: deploy::build,
+    },
+    Entry {
+        spec: &redshift_alerts::SPEC,
+        build: redshift_alerts::build,
+    },
+    Entry {
+        spec: &version::SPEC,
+        build: version::build,
+    },
+];
+
+/// One registered command: what the manifest declares, and how the app builds it.
+pub struct Entry {
+    pub spec: &'static Spec,
+    pub build: fn(&Context) -> Arc<dyn SlashCommand>,
+}
+
+/// What a command declares: the manifest's fields and the prefix of its buttons.
+#[derive(Debug)]
+pub struct Spec {
+    /// The command as typed, e.g. `/deploy`.
+    pub name: &'static str,
+    /// The manifest's `description`.
+    pub description: &'static str,
+    /// The manifest's `usage_hint`.
+    pub usage_hint: &'static str,
+    /// The `action_id` prefix of the command's buttons (`deploy:`), if it has any.
+    pub action_prefix: Option<&'static str>,
+}
+
+/// Everything a command may be built from: built once by `app.rs`.
+pub struct Context {
+    pub settings: Arc<Settings>,
+    pub clients: Clients,
+    /// Who may decide approvals (and the user-group cache `/deploy` shares).
+    pub approvals: Arc<Approvals>,
+    /// The Redshift cluster list, when `/redshift-alerts` is configured.
+    pub clusters: Option<StringList>,
+    pub clock: redshift_alerts::Clock,
+    /// Fires at shutdown: long-running work (followers) ends.
+    pub cancel: CancellationToken,
+}
+
+/// A slash command.
+pub trait SlashCommand: Send + Sync {
+    /// Parses and checks `inv` (no I/O: this runs before the ack) and returns the immediate reply
+    /// and the work after the ack.
+    fn accept(&self, inv: Invocation) -> Accepted;
+
+    /// Handles a click on one of the command's buttons (`action_id` with its [`Spec`]'s
+    /// prefix), after the ack.
+    fn click(&self, _click: ButtonClick) -> Option<BoxFuture<'static, ()>> {
+        None
+    }
+
+    /// Sees CodePipeline's state-change events (from the events queue), without I/O.
+    fn on_event(&self, _event: &PipelineEvent) {}
+}
+
+/// Who ran a command, where, and how to answer after the ack. The ids were parsed at the
+/// Socket Mode edge.
 #[derive(Debug, Clone)]
 pub struct Invocation {
     /// The command as typed, e.g. `/deploy`.
     pub command: String,
     /// Everything after the command (may be empty).
     pub text: String,
-    pub user_id: String,
-    pub channel_id: String,
-    pub team_id: String,
+    pub user: UserId,
+    pub channel: ChannelId,
+    pub team: TeamId,
     /// Valid for 5 answers within 30 minutes.
     pub response_url: String,
     /// Opens a modal within 3 seconds.
     pub trigger_id: String,
 }
 
-/// A parsed command: one variant per command.
-#[derive(Debug)]
-pub enum Command {
-    /// `/deploy`
-    Deploy(deploy::parse::Args),
-    /// `/redshift-alerts`
-    RedshiftAlerts(redshift_alerts::parse::Request),
-}
-
 /// The answer carried by the ack: short, immediate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
+pub struct AckReply {
     pub text: String,
     /// Visible to the channel (`in_channel`) instead of only to the user.
     pub in_channel: bool,
 }
 
-impl Reply {
+impl AckReply {
     /// Only the user sees it.
     pub fn ephemeral(text: impl Into<String>) -> Self {
         Self {
@@ -60,63 +134,110 @@ impl Reply {
 
 /// What the ack path gets back: the immediate reply, and the work to run after the ack.
 pub struct Accepted {
-    pub reply: Reply,
+    pub reply: AckReply,
     pub work: Option<BoxFuture<'static, ()>>,
 }
 
-/// Runs slash commands; shared by every Socket Mode connection.
-pub struct Commands {
-    settings: Arc<Settings>,
-    redshift_alerts: RedshiftAlerts,
-    deploy: Arc<Deploy>,
-}
-
-impl Commands {
-    /// The registry over the configured settings.
-    pub fn new(
-        settings: Arc<Settings>,
-        redshift_alerts: RedshiftAlerts,
-        deploy: Arc<Deploy>,
-    ) -> Self {
+impl Accepted {
+    /// A reply and nothing more to do.
+    pub fn reply_only(text: impl Into<String>) -> Self {
         Self {
-            settings,
-            redshift_alerts,
-            deploy,
-        }
-    }
-
-    /// `/deploy`, whose confirmation buttons and pipeline events also come here.
-    pub fn deploy(&self) -> &Arc<Deploy> {
-        &self.deploy
-    }
-
-    /// Parses `inv` (no I/O: this runs before the ack) and returns the immediate reply and the
-    /// work to do after the ack.
-    pub fn accept(self: &Arc<Self>, inv: Invocation) -> Accepted {
-        match parse(&inv.command, &inv.text, &self.settings) {
-            Err(e) => Accepted {
-                reply: Reply::ephemeral(e.0),
-                work: None,
-            },
-            Ok(command) => match command {
-                Command::RedshiftAlerts(request) => self.redshift_alerts.accept(&inv, request),
-                Command::Deploy(args) => self.deploy.accept(&inv, args),
-            },
+            reply: AckReply::ephemeral(text),
+            work: None,
         }
     }
 }
 
-/// The command `name` with its arguments `text`.
-///
-/// # Errors
-/// An unknown command or bad arguments, as a usage text.
-pub fn parse(name: &str, text: &str, settings: &Settings) -> Result<Command, UserError> {
-    match name {
-        "/deploy" => Deploy::parse(text, settings).map(Command::Deploy),
-        "/redshift-alerts" => redshift_alerts::parse(text).map(Command::RedshiftAlerts),
-        _ => Err(UserError::new(format!(
-            "`{}` is not a command this bot knows.",
-            crate::ids::shorten(name)
-        ))),
+/// The built commands and the approvals, shared by every Socket Mode connection.
+pub struct Registry {
+    commands: Vec<(&'static Spec, Arc<dyn SlashCommand>)>,
+    approvals: Arc<Approvals>,
+}
+
+impl Registry {
+    /// Builds every command of [`REGISTRY`] from `context`.
+    pub fn build(context: &Context) -> Self {
+        Self {
+            commands: REGISTRY
+                .iter()
+                .map(|e| (e.spec, (e.build)(context)))
+                .collect(),
+            approvals: context.approvals.clone(),
+        }
+    }
+
+    /// The ack's reply and the work after it for `inv`.
+    pub fn accept(&self, inv: Invocation) -> Accepted {
+        match self.commands.iter().find(|(s, _)| s.name == inv.command) {
+            Some((_, command)) => command.accept(inv),
+            None => Accepted::reply_only(unknown(&inv.command).0),
+        }
+    }
+
+    /// The work a button click leads to, routed by its `action_id` prefix; `None` for buttons
+    /// that are not ours.
+    pub fn click(&self, click: ButtonClick) -> Option<BoxFuture<'static, ()>> {
+        if click.action_id.starts_with(crate::approvals::ACTION_PREFIX) {
+            let approvals = self.approvals.clone();
+            return Some(Box::pin(async move { approvals.click(click).await }));
+        }
+        let (_, command) = self.commands.iter().find(|(s, _)| {
+            s.action_prefix
+                .is_some_and(|p| click.action_id.starts_with(p))
+        })?;
+        command.click(click)
+    }
+
+    /// A modal's submission, routed by its `callback_id`: checked here (pure) so its errors go
+    /// back in the ack, then the work after the ack. `Ok(None)`: not ours.
+    ///
+    /// # Errors
+    /// The messages to show in the modal, by `block_id`.
+    pub fn submit(
+        &self,
+        submission: ViewSubmission,
+    ) -> Result<Option<BoxFuture<'static, ()>>, HashMap<String, String>> {
+        let Some(reason) = modal::validate(submission)? else {
+            return Ok(None);
+        };
+        let approvals = self.approvals.clone();
+        Ok(Some(Box::pin(async move {
+            approvals.decide_with_reason(reason).await
+        })))
+    }
+
+    /// Hands a CodePipeline event to every command (the approvals get it from the intake).
+    pub fn on_event(&self, event: &PipelineEvent) {
+        for (_, command) in &self.commands {
+            command.on_event(event);
+        }
+    }
+}
+
+/// What an unknown command is told.
+fn unknown(name: &str) -> UserError {
+    UserError::new(format!(
+        "`{}` is not a command this bot knows.",
+        crate::ids::shorten(name)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_names_and_button_prefixes_are_unique_and_well_formed() {
+        let names: std::collections::BTreeSet<&str> =
+            REGISTRY.iter().map(|e| e.spec.name).collect();
+        assert_eq!(names.len(), REGISTRY.len());
+        for e in REGISTRY {
+            assert!(e.spec.name.starts_with('/'), "{}", e.spec.name);
+            assert!(!e.spec.description.is_empty());
+            if let Some(prefix) = e.spec.action_prefix {
+                assert!(prefix.ends_with(':'), "{prefix}");
+                assert!(!prefix.starts_with(crate::approvals::ACTION_PREFIX));
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The SQS long-poll loop over CodePipeline's EventBridge state-change events (`[events]`):
 //! each event may close open approval prompts ([`Approvals::on_pipeline_event`]) and goes to
-//! the `/deploy` follower of its execution, if one watches it ([`Deploy::on_event`]).
+//! every command ([`Registry::on_event`]: `/deploy`'s follower of its execution, if one
+//! watches it).
 //!
 //! Events are hints (prompts and followers re-read CodePipeline), so a handled message is
 //! deleted at once; one that is not an event is logged with its id and hidden for `hide_secs`,
@@ -10,8 +11,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::sqs;
-use crate::approvals::{events, Approvals};
-use crate::commands::deploy::Deploy;
+use crate::approvals::Approvals;
+use crate::commands::Registry;
+use crate::events;
 use crate::metrics::Health;
 
 /// The events intake; `run` until cancelled.
@@ -23,7 +25,7 @@ pub struct PipelineEvents {
     /// How long an unreadable message is hidden before it comes back (or moves to the DLQ).
     pub hide_secs: u64,
     pub approvals: Arc<Approvals>,
-    pub deploy: Arc<Deploy>,
+    pub registry: Arc<Registry>,
     /// Marked on every successful poll.
     pub health: Arc<Health>,
 }
@@ -45,7 +47,7 @@ impl PipelineEvents {
                 let id = message.message_id.as_deref().unwrap_or("-");
                 match events::parse(message.body.as_deref().unwrap_or_default()) {
                     Ok(event) => {
-                        self.deploy.on_event(&event);
+                        self.registry.on_event(&event);
                         self.approvals.on_pipeline_event(&event).await;
                         sqs::delete(&self.sqs, &self.queue_url, &message).await;
                     }

@@ -14,20 +14,18 @@ use tracing::Instrument;
 use std::future::Future;
 use std::time::Instant;
 
-use crate::approvals::decide::Click;
-use crate::approvals::{modal, Approvals, Press};
-use crate::commands::deploy::{self, Click as DeployClick};
-use crate::commands::{Commands, Invocation};
+use crate::commands::{Invocation, Registry};
 use crate::config::SlackSettings;
+use crate::ids::{ChannelId, TeamId, UserId};
+use crate::interaction::{ButtonClick, ViewSubmission};
 use crate::metrics::{Health, METRICS};
-use crate::outbound::blocks::{REASON_BLOCK, REASON_INPUT};
 use crate::outbound::parameter_store::TokenStore;
 use crate::outbound::slack::{Client, Connector};
 
 /// What the callbacks reach through slack-morphism's user state.
 pub struct Handlers {
-    pub approvals: Arc<Approvals>,
-    pub commands: Arc<Commands>,
+    /// Routes commands, clicks and submissions to the capabilities.
+    pub registry: Arc<Registry>,
     /// Socket Mode's health mark.
     pub health: Arc<Health>,
     /// Tracks every task a callback spawns, so shutdown can wait for them.
@@ -123,8 +121,9 @@ async fn on_interaction(
     counted(interaction(event, states)).await
 }
 
-/// Interactive envelopes: button clicks are converted and handed to a tracked task; a reason
-/// modal's submission is validated here (pure) so its errors go back in the ack.
+/// Interactive envelopes: each button click is converted and its work, routed by the registry,
+/// handed to a tracked task; a modal's submission is validated here (pure) so its errors go back
+/// in the ack.
 async fn interaction(
     event: SlackInteractionEvent,
     states: SlackClientEventsUserState,
@@ -135,73 +134,98 @@ async fn interaction(
     };
     match event {
         SlackInteractionEvent::BlockActions(ev) => {
-            for click in deploy_clicks(&ev) {
-                let span = tracing::info_span!("deploy_click", user = %click.user_id);
-                let deploy = handlers.commands.deploy().clone();
-                handlers
-                    .tracker
-                    .spawn(async move { deploy.click(click).await }.instrument(span));
-            }
             for click in clicks(ev) {
-                let span = approval_span("click", &click.user_id);
-                let approvals = handlers.approvals.clone();
-                handlers
-                    .tracker
-                    .spawn(async move { approvals.click(click).await }.instrument(span));
+                let span = click_span(&click.action_id, &click.user);
+                if let Some(work) = handlers.registry.click(click) {
+                    handlers.tracker.spawn(work.instrument(span));
+                }
             }
         }
-        SlackInteractionEvent::ViewSubmission(ev) => match modal::validate(submission(ev)) {
-            Ok(Some(reason)) => {
-                let span = approval_span("reason", &reason.user_id);
-                let approvals = handlers.approvals.clone();
-                handlers.tracker.spawn(
-                    async move { approvals.decide_with_reason(reason).await }.instrument(span),
-                );
+        SlackInteractionEvent::ViewSubmission(ev) => {
+            let Some(submission) = submission(ev) else {
+                return Ok(SlackInteractionResponse::Empty);
+            };
+            let span = click_span("view_submission", &submission.user);
+            match handlers.registry.submit(submission) {
+                Ok(Some(work)) => {
+                    handlers.tracker.spawn(work.instrument(span));
+                }
+                Ok(None) => {}
+                Err(errors) => {
+                    return Ok(SlackViewSubmissionResponse::Errors(
+                        SlackViewSubmissionErrorsResponse::new(errors),
+                    )
+                    .into())
+                }
             }
-            Ok(None) => {}
-            Err(errors) => {
-                return Ok(SlackViewSubmissionResponse::Errors(
-                    SlackViewSubmissionErrorsResponse::new(errors),
-                )
-                .into())
-            }
-        },
+        }
         other => tracing::debug!(kind = ?std::mem::discriminant(&other), "ignored interaction"),
     }
     Ok(SlackInteractionResponse::Empty)
 }
 
-/// The span of one approval attempt (`via` a click or a reason); the domain records the
-/// pipeline and token hash once it trusts them.
-fn approval_span(via: &'static str, user: &str) -> tracing::Span {
+/// The span of one click's work; the domain records the pipeline and token hash once it
+/// trusts them.
+fn click_span(action: &str, user: &UserId) -> tracing::Span {
     tracing::info_span!(
-        "approval",
-        via,
+        "click",
+        action = %crate::ids::shorten(action),
         user = %user,
         pipeline = tracing::field::Empty,
         token_hash = tracing::field::Empty,
     )
 }
 
-/// The parts of a `view_submission` the reason modal needs (nothing trusted yet).
-fn submission(ev: SlackInteractionViewSubmissionEvent) -> modal::Submission {
+/// The Slack ids of a payload, parsed at the edge: `None` (logged) when Slack sent ids of a
+/// shape it never issues.
+fn ids(
+    user: &str,
+    team: &str,
+    channel: Option<&str>,
+) -> Option<(UserId, TeamId, Option<ChannelId>)> {
+    let parsed = (|| {
+        Ok::<_, String>((
+            UserId::parse(user)?,
+            TeamId::parse(team)?,
+            channel.map(ChannelId::parse).transpose()?,
+        ))
+    })();
+    parsed
+        .inspect_err(
+            |reason| tracing::warn!(%reason, "ignored an envelope with malformed Slack ids"),
+        )
+        .ok()
+}
+
+/// The parts of a `view_submission` the modals need (the ids parsed, nothing else trusted).
+fn submission(ev: SlackInteractionViewSubmissionEvent) -> Option<ViewSubmission> {
     let SlackView::Modal(view) = ev.view.view else {
-        return modal::Submission::default();
+        return None;
     };
-    let comment = ev.view.state_params.state.and_then(|s| {
-        s.values
-            .get(&REASON_BLOCK.into())
-            .and_then(|inputs| inputs.get(&REASON_INPUT.into()))
-            .and_then(|input| input.value.clone())
-    });
-    modal::Submission {
+    let (user, team, _) = ids(&ev.user.id.0, &ev.team.id.0, None)?;
+    let values = ev
+        .view
+        .state_params
+        .state
+        .map(|s| {
+            s.values
+                .into_iter()
+                .flat_map(|(block, inputs)| {
+                    inputs.into_iter().filter_map(move |(action, input)| {
+                        Some(((block.0.clone(), action.0), input.value?))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(ViewSubmission {
         callback_id: view.callback_id.map(|c| c.0),
         private_metadata: view.private_metadata,
-        comment,
-        user_id: ev.user.id.0,
+        values,
+        user,
         user_name: ev.user.username.or(ev.user.name),
-        team_id: ev.team.id.0,
-    }
+        team,
+    })
 }
 
 async fn on_command(
@@ -222,21 +246,32 @@ async fn command(
     let Some(handlers) = state.get_user_state::<Arc<Handlers>>() else {
         return Ok(SlackCommandEventResponse::new(SlackMessageContent::new()));
     };
+    let Some((user, team, Some(channel))) = ids(
+        &event.user_id.0,
+        &event.team_id.0,
+        Some(&event.channel_id.0),
+    ) else {
+        return Ok(SlackCommandEventResponse::new(
+            SlackMessageContent::new().with_text(
+                "Slack sent this command with ids the bot cannot read; nothing was done.".into(),
+            ),
+        ));
+    };
     let invocation = Invocation {
         command: event.command.0,
         text: event.text.unwrap_or_default(),
-        user_id: event.user_id.0,
-        channel_id: event.channel_id.0,
-        team_id: event.team_id.0,
+        user,
+        channel,
+        team,
         response_url: event.response_url.0.to_string(),
         trigger_id: event.trigger_id.0,
     };
     let span = tracing::info_span!(
         "command",
         command = %crate::ids::shorten(&invocation.command),
-        user = %invocation.user_id,
+        user = %invocation.user,
     );
-    let accepted = handlers.commands.accept(invocation);
+    let accepted = handlers.registry.accept(invocation);
     if let Some(work) = accepted.work {
         handlers.tracker.spawn(work.instrument(span));
     }
@@ -251,68 +286,43 @@ async fn command(
     )
 }
 
-/// Who clicked, on which message, in which channel: `None` for clicks outside a message (views)
-/// or without a user or channel, which are not ours.
-fn origin(
-    ev: &SlackInteractionBlockActionsEvent,
-) -> Option<(
-    SlackBasicUserInfo,
-    SlackInteractionActionMessageContainer,
-    SlackChannelId,
-)> {
+/// The button clicks in a `block_actions` payload: clicks outside a message (views) or without
+/// a user or channel are not ours.
+fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<ButtonClick> {
     let SlackInteractionActionContainer::Message(container) = &ev.container else {
-        return None;
+        return Vec::new();
     };
-    let channel_id = container
+    let channel = container
         .channel_id
         .clone()
-        .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()))?;
-    Some((ev.user.clone()?, container.clone(), channel_id))
-}
-
-/// The approval clicks in a `block_actions` payload (other actions are not ours).
-fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<Click> {
-    let Some((user, container, channel_id)) = origin(&ev) else {
+        .or_else(|| ev.channel.as_ref().map(|c| c.id.clone()));
+    let (Some(user), Some(channel)) = (&ev.user, channel) else {
+        return Vec::new();
+    };
+    let Some((user_id, team, Some(channel))) = ids(&user.id.0, &ev.team.id.0, Some(&channel.0))
+    else {
         return Vec::new();
     };
     let (message_text, message_blocks) = ev
         .message
         .map(|m| (m.content.text, m.content.blocks.unwrap_or_default()))
         .unwrap_or_default();
+    let response_url = ev.response_url.as_ref().map(|u| u.0.to_string());
     ev.actions
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|action| {
-            Some(Click {
-                press: Press::from_action_id(&action.action_id.0)?,
-                value: action.value.unwrap_or_default(),
-                user_id: user.id.0.clone(),
-                user_name: user.username.clone().or_else(|| user.name.clone()),
-                team_id: ev.team.id.0.clone(),
-                channel_id: channel_id.0.clone(),
-                message_ts: container.message_ts.0.clone(),
-                message_text: message_text.clone(),
-                message_blocks: message_blocks.clone(),
-                trigger_id: ev.trigger_id.0.clone(),
-            })
-        })
-        .collect()
-}
-
-/// The `/deploy` confirmation clicks (`action_id` prefix `deploy:`) in a `block_actions` payload.
-fn deploy_clicks(ev: &SlackInteractionBlockActionsEvent) -> Vec<DeployClick> {
-    let Some((user, _, channel_id)) = origin(ev) else {
-        return Vec::new();
-    };
-    let actions = ev.actions.iter().flatten();
-    actions
-        .filter(|a| a.action_id.0.starts_with(deploy::render::PREFIX))
-        .map(|a| DeployClick {
-            action_id: a.action_id.0.clone(),
-            value: a.value.clone().unwrap_or_default(),
-            user_id: user.id.0.clone(),
-            channel_id: channel_id.0.clone(),
-            response_url: ev.response_url.as_ref().map(|u| u.0.to_string()),
+        .map(|action| ButtonClick {
+            action_id: action.action_id.0,
+            value: action.value.unwrap_or_default(),
+            user: user_id.clone(),
+            user_name: user.username.clone().or_else(|| user.name.clone()),
+            team: team.clone(),
+            channel: channel.clone(),
+            message_ts: container.message_ts.0.clone(),
+            message_text: message_text.clone(),
+            message_blocks: message_blocks.clone(),
+            trigger_id: ev.trigger_id.0.clone(),
+            response_url: response_url.clone(),
         })
         .collect()
 }

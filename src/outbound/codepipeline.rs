@@ -5,15 +5,27 @@
 //! what the Slack prompt says; anything else leaves the prompt clickable.
 
 use aws_sdk_codepipeline::error::DisplayErrorContext;
-use aws_sdk_codepipeline::types::{ApprovalResult, ApprovalStatus};
+use aws_sdk_codepipeline::types::ApprovalResult;
 
-use crate::approvals::{ApprovalRef, Decision};
+use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName};
 
 mod approval_state;
 mod executions;
 
 pub use approval_state::{ApprovalState, PipelineState};
+pub use aws_sdk_codepipeline::types::ApprovalStatus;
 pub use executions::{ActionView, DeployError, ExecutionSummary, StageView, StartRequest};
+
+/// One manual approval action's run, by the ids CodePipeline's approval calls take.
+#[derive(Debug, Clone, Copy)]
+pub struct ApprovalAt<'a> {
+    pub pipeline: &'a PipelineName,
+    pub stage: &'a StageName,
+    pub action: &'a ActionName,
+    pub token: &'a ApprovalToken,
+    /// The execution waiting there, when known.
+    pub execution: Option<&'a ExecutionId>,
+}
 
 /// CodePipeline's limit on `result.summary`.
 pub const SUMMARY_MAX: usize = 512;
@@ -144,7 +156,7 @@ impl CodePipeline {
     /// A failed call, or no execution waits there with this token any more.
     pub async fn execution_context(
         &self,
-        approval: &ApprovalRef,
+        approval: ApprovalAt<'_>,
     ) -> Result<ExecutionContext, String> {
         let state = self
             .client
@@ -212,14 +224,10 @@ impl CodePipeline {
     /// See [`DecisionError`].
     pub async fn put_approval_result(
         &self,
-        approval: &ApprovalRef,
-        decision: Decision,
+        approval: ApprovalAt<'_>,
+        status: ApprovalStatus,
         summary: &str,
     ) -> Result<(), DecisionError> {
-        let status = match decision {
-            Decision::Approve => ApprovalStatus::Approved,
-            Decision::Reject => ApprovalStatus::Rejected,
-        };
         let result = ApprovalResult::builder()
             .status(status)
             .summary(summary.chars().take(SUMMARY_MAX).collect::<String>())

@@ -2,7 +2,6 @@
 //! [`Clients`].
 
 pub mod athena;
-pub mod blocks;
 pub mod codepipeline;
 pub mod github;
 pub mod parameter_store;

@@ -3,33 +3,23 @@
 //! (SHA-256 of the command's `trigger_id` and user), which is also the `clientRequestToken`:
 //! a double click starts one execution.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use super::parse::{Start, Stop};
+use super::parse::{Confirmable, Start, Stop};
 use super::render::{self, CANCEL, CONFIRM_START, CONFIRM_STOP};
-use super::{internal, user_text, Deploy};
+use super::{failure, Deploy};
 use crate::commands::Invocation;
+use crate::error::Failure;
 use crate::ids::{ChannelId, UserId};
+use crate::interaction::{decode_value, encode_value, ButtonClick, ValueError};
 use crate::outbound::codepipeline::StartRequest;
 use crate::outbound::slack::Response;
 
-/// The largest button value Block Kit accepts.
-const MAX_VALUE: usize = 2000;
-
-/// A click on a `deploy:` button, as the Socket Mode adapter hands it over (nothing trusted).
-#[derive(Debug, Clone)]
-pub struct Click {
-    pub action_id: String,
-    pub value: String,
-    pub user_id: String,
-    pub channel_id: String,
-    pub response_url: Option<String>,
-}
-
 /// What became of a confirmation.
 #[derive(Debug, Clone)]
-pub(super) enum Claim {
+pub(super) enum Confirmation {
     InFlight,
     Done(String),
 }
@@ -45,29 +35,9 @@ struct Confirmed<T> {
     e: Option<crate::ids::ExecutionId>,
 }
 
-/// A request a confirmation may carry.
-trait Request {
-    fn pipeline(&self) -> &crate::ids::PipelineName;
-    fn check(&self) -> Result<(), crate::error::UserError>;
-}
-
-macro_rules! request {
-    ($($t:ty),+) => {$(
-        impl Request for $t {
-            fn pipeline(&self) -> &crate::ids::PipelineName {
-                &self.pipeline
-            }
-            fn check(&self) -> Result<(), crate::error::UserError> {
-                <$t>::check(self)
-            }
-        }
-    )+};
-}
-request!(Start, Stop);
-
 /// The token of the confirmation shown for `inv`: 32 hex digits (a valid `clientRequestToken`).
 fn token(inv: &Invocation) -> String {
-    let digest = sha2::Sha256::digest(format!("{}:{}", inv.trigger_id, inv.user_id).as_bytes());
+    let digest = sha2::Sha256::digest(format!("{}:{}", inv.trigger_id, inv.user).as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
@@ -75,19 +45,14 @@ fn is_token(n: &str) -> bool {
     n.len() == 32 && n.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(value: &str) -> Result<T, String> {
-    if value.len() > MAX_VALUE {
-        return Err("button value too long".into());
-    }
-    serde_json::from_str(value).map_err(|e| format!("not a /deploy confirmation: {e}"))
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<String, String> {
-    let text = serde_json::to_string(value).map_err(|e| e.to_string())?;
-    if text.len() > MAX_VALUE {
-        return Err("That request is too long to confirm; use fewer or shorter variables.".into());
-    }
-    Ok(text)
+/// The button value of a confirmation.
+fn encode<T: Serialize>(value: &Confirmed<T>) -> Result<String, Failure> {
+    encode_value(value).map_err(|e| match e {
+        ValueError::TooLong(_) => {
+            Failure::user("That request is too long to confirm; use fewer or shorter variables.")
+        }
+        ValueError::Unreadable(_) => Failure::internal(e),
+    })
 }
 
 impl Deploy {
@@ -100,7 +65,7 @@ impl Deploy {
         inv: &Invocation,
         user: &UserId,
         start: Start,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         self.check_deployer(&start.pipeline, user).await?;
         let source = self.source_action(&start).await?;
         let value = encode(&Confirmed {
@@ -109,7 +74,7 @@ impl Deploy {
             e: None,
         })?;
         let content =
-            render::confirm_start(&start, source.as_deref(), &value).map_err(|e| internal(&e))?;
+            render::confirm_start(&start, source.as_deref(), &value).map_err(Failure::internal)?;
         self.respond(&inv.response_url, &Response::ephemeral(content))
             .await;
         Ok(())
@@ -124,35 +89,35 @@ impl Deploy {
         inv: &Invocation,
         user: &UserId,
         stop: Stop,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         self.check_deployer(&stop.pipeline, user).await?;
         let running = self
             .clients
             .codepipeline
             .running_execution(&stop.pipeline)
             .await
-            .map_err(|e| user_text(&stop.pipeline, &e))?
+            .map_err(|e| failure(&stop.pipeline, e))?
             .ok_or_else(|| {
-                format!(
+                Failure::user(format!(
                     "Nothing is running on `{}`; nothing to stop.",
                     stop.pipeline
-                )
+                ))
             })?;
-        let execution =
-            crate::ids::ExecutionId::parse(&running.execution_id).map_err(|e| internal(&e))?;
+        let execution = crate::ids::ExecutionId::parse(&running.execution_id)
+            .map_err(|e| Failure::internal(anyhow::anyhow!(e)))?;
         let value = encode(&Confirmed {
             n: token(inv),
             e: Some(execution),
             s: stop.clone(),
         })?;
-        let content = render::confirm_stop(&stop, &running, &value).map_err(|e| internal(&e))?;
+        let content = render::confirm_stop(&stop, &running, &value).map_err(Failure::internal)?;
         self.respond(&inv.response_url, &Response::ephemeral(content))
             .await;
         Ok(())
     }
 
     /// The source action a revision override applies to: the pipeline's only one.
-    async fn source_action(&self, start: &Start) -> Result<Option<String>, String> {
+    async fn source_action(&self, start: &Start) -> Result<Option<String>, Failure> {
         if start.revision.is_none() {
             return Ok(None);
         }
@@ -161,18 +126,18 @@ impl Deploy {
             .codepipeline
             .source_actions(&start.pipeline)
             .await
-            .map_err(|e| user_text(&start.pipeline, &e))?;
+            .map_err(|e| failure(&start.pipeline, e))?;
         match sources.len() {
             1 => Ok(sources.pop()),
-            n => Err(format!(
+            n => Err(Failure::user(format!(
                 "`{}` has {n} source actions; a revision can be given only for a pipeline with exactly one.",
                 start.pipeline
-            )),
+            ))),
         }
     }
 
     /// Handles one click on a `deploy:` button to the end (a start is followed to its end).
-    pub async fn click(&self, click: Click) {
+    pub(super) async fn click(&self, click: ButtonClick) {
         let Some(response_url) = click.response_url.clone() else {
             tracing::warn!("a /deploy click without response_url");
             return;
@@ -181,10 +146,11 @@ impl Deploy {
             CANCEL => ("Cancelled; nothing was done.".to_owned(), None),
             CONFIRM_START => match self.confirm_start(&click, &response_url).await {
                 Ok((text, thread)) => (text, Some(thread)),
-                Err(text) => (text, None),
+                Err(failure) => (failure.reply(), None),
             },
             CONFIRM_STOP => match self.confirm_stop(&click).await {
-                Ok(text) | Err(text) => (text, None),
+                Ok(text) => (text, None),
+                Err(failure) => (failure.reply(), None),
             },
             other => (
                 format!("Unknown button `{}`.", crate::ids::shorten(other)),
@@ -203,27 +169,25 @@ impl Deploy {
     ///
     /// # Errors
     /// What an earlier click on the same confirmation did.
-    fn claim(&self, n: &str) -> Result<(), String> {
-        let mut confirmed = self
-            .confirmed
-            .lock()
-            .map_err(|_| internal(&"poisoned lock"))?;
+    fn claim(&self, n: &str) -> Result<(), Failure> {
+        let mut confirmed = crate::sync::lock(&self.confirmed);
         match confirmed.get(&n.to_owned()) {
-            Some(Claim::InFlight) => Err("This confirmation is being carried out already.".into()),
-            Some(Claim::Done(what)) => Err(format!("Already done: {what}")),
+            Some(Confirmation::InFlight) => Err(Failure::user(
+                "This confirmation is being carried out already.",
+            )),
+            Some(Confirmation::Done(what)) => Err(Failure::user(format!("Already done: {what}"))),
             None => {
-                confirmed.insert(n.to_owned(), Claim::InFlight);
+                confirmed.insert(n.to_owned(), Confirmation::InFlight);
                 Ok(())
             }
         }
     }
 
     fn settle(&self, n: &str, done: Option<String>) {
-        if let Ok(mut confirmed) = self.confirmed.lock() {
-            match done {
-                Some(what) => confirmed.insert(n.to_owned(), Claim::Done(what)),
-                None => confirmed.remove(&n.to_owned()),
-            }
+        let mut confirmed = crate::sync::lock(&self.confirmed);
+        match done {
+            Some(what) => confirmed.insert(n.to_owned(), Confirmation::Done(what)),
+            None => confirmed.remove(&n.to_owned()),
         }
     }
 
@@ -232,40 +196,43 @@ impl Deploy {
     ///
     /// # Errors
     /// What to tell the clicker; nothing was `done`.
-    async fn accept_click<T: Request + for<'de> Deserialize<'de>>(
+    async fn accept_click<T: Confirmable + DeserializeOwned>(
         &self,
-        click: &Click,
+        click: &ButtonClick,
         done: &str,
-    ) -> Result<(Confirmed<T>, UserId, ChannelId), String> {
-        let invalid = || format!("This button is not a valid confirmation; nothing was {done}.");
-        let value: Confirmed<T> = decode(&click.value).map_err(|e| {
+    ) -> Result<Confirmed<T>, Failure> {
+        let invalid = || {
+            Failure::user(format!(
+                "This button is not a valid confirmation; nothing was {done}."
+            ))
+        };
+        let value: Confirmed<T> = decode_value(&click.value).map_err(|e| {
             tracing::warn!(reason = %e, "refused a /deploy button");
             invalid()
         })?;
         if !is_token(&value.n) {
             return Err(invalid());
         }
-        value.s.check().map_err(|e| e.0)?;
-        let user = UserId::parse(&click.user_id).map_err(|e| e.to_string())?;
-        let channel = ChannelId::parse(&click.channel_id).map_err(|e| e.to_string())?;
-        self.check_deployer(value.s.pipeline(), &user).await?;
+        value.s.check()?;
+        self.check_deployer(value.s.pipeline(), &click.user).await?;
         self.claim(&value.n)?;
-        Ok((value, user, channel))
+        Ok(value)
     }
 
     /// Re-checks the clicker and the request, then starts; the thread is followed next.
     async fn confirm_start(
         &self,
-        click: &Click,
+        click: &ButtonClick,
         response_url: &str,
-    ) -> Result<(String, super::follow::Thread), String> {
-        let (value, user, channel) = self.accept_click::<Start>(click, "started").await?;
+    ) -> Result<(String, super::follow::Follower), Failure> {
+        let value = self.accept_click::<Start>(click, "started").await?;
+        let (user, channel) = (&click.user, &click.channel);
         let replaced = Response::replace(
             slack_morphism::prelude::SlackMessageContent::new()
                 .with_text(format!("Starting `{}`…", value.s.pipeline)),
         );
         self.respond(response_url, &replaced).await;
-        let started = self.start(&value, &user, &channel).await;
+        let started = self.start(&value, user, channel).await;
         self.settle(
             &value.n,
             started
@@ -286,7 +253,7 @@ impl Deploy {
         value: &Confirmed<Start>,
         user: &UserId,
         channel: &ChannelId,
-    ) -> Result<(String, super::follow::Thread), String> {
+    ) -> Result<(String, super::follow::Follower), Failure> {
         let start = &value.s;
         let source = self.source_action(start).await?;
         // Posted before the start, so the thread exists when the approval prompt comes.
@@ -299,7 +266,11 @@ impl Deploy {
             .slack
             .post(channel, placeholder, None)
             .await
-            .map_err(|e| format!("Could not post in this channel ({e}); nothing was started."))?;
+            .map_err(|e| {
+                Failure::user(format!(
+                    "Could not post in this channel ({e}); nothing was started."
+                ))
+            })?;
         let request = StartRequest {
             pipeline: &start.pipeline,
             revision: source.as_deref().zip(start.revision.as_deref()),
@@ -322,28 +293,30 @@ impl Deploy {
                 Ok((id, thread))
             }
             Err(e) => {
-                let text = user_text(&start.pipeline, &e);
+                // Logged once here (an internal one with its reference); the clicker reads
+                // the same text as the channel.
+                let text = failure(&start.pipeline, e).reply();
                 let failed = slack_morphism::prelude::SlackMessageContent::new()
                     .with_text(format!(":x: `{}` was not started: {text}", start.pipeline));
-                if let Err(e) = self
-                    .clients
-                    .slack
-                    .update(channel.as_str(), &ts, failed)
-                    .await
-                {
+                if let Err(e) = self.clients.slack.update(channel, &ts, failed).await {
                     tracing::warn!(error = %e, "cannot update the start message");
                 }
-                Err(text)
+                Err(Failure::user(text))
             }
         }
     }
 
     /// Re-checks the clicker and the request, then stops the confirmed execution.
-    async fn confirm_stop(&self, click: &Click) -> Result<String, String> {
-        let (value, user, channel) = self.accept_click::<Stop>(click, "stopped").await?;
+    async fn confirm_stop(&self, click: &ButtonClick) -> Result<String, Failure> {
+        let value = self.accept_click::<Stop>(click, "stopped").await?;
+        let (user, channel) = (&click.user, &click.channel);
         let (stop, execution) = match &value.e {
             Some(e) => (&value.s, e),
-            None => return Err("This button names no execution; nothing was stopped.".into()),
+            None => {
+                return Err(Failure::user(
+                    "This button names no execution; nothing was stopped.",
+                ))
+            }
         };
         let result = self
             .clients
@@ -367,20 +340,20 @@ impl Deploy {
                 let reason = stop
                     .reason
                     .as_deref()
-                    .map(|r| format!(": {}", crate::outbound::blocks::escape(r)))
+                    .map(|r| format!(": {}", crate::outbound::slack::mrkdwn::escape(r)))
                     .unwrap_or_default();
                 let note = slack_morphism::prelude::SlackMessageContent::new().with_text(format!(
                     ":octagonal_sign: <@{user}> stopped execution `{}` of `{}` ({mode}){reason}",
                     execution, stop.pipeline
                 ));
-                if let Err(e) = self.clients.slack.post(&channel, note, None).await {
+                if let Err(e) = self.clients.slack.post(channel, note, None).await {
                     tracing::warn!(error = %e, "cannot post the stop note");
                 }
                 Ok(format!("Done: {done}"))
             }
             Err(e) => {
                 self.settle(&value.n, None);
-                Err(user_text(&stop.pipeline, &e))
+                Err(failure(&stop.pipeline, e))
             }
         }
     }
@@ -395,9 +368,9 @@ mod tests {
         let inv = Invocation {
             command: "/deploy".into(),
             text: "web".into(),
-            user_id: "U1".into(),
-            channel_id: "C1".into(),
-            team_id: "T1".into(),
+            user: UserId::parse("U1X").expect("user"),
+            channel: ChannelId::parse("C1X").expect("channel"),
+            team: crate::ids::TeamId::parse("T1X").expect("team"),
             response_url: "https://x".into(),
             trigger_id: "123.456".into(),
         };
@@ -412,10 +385,10 @@ mod tests {
 
     #[test]
     fn tampered_values_are_refused() {
-        assert!(decode::<Confirmed<Start>>("{}").is_err());
-        assert!(decode::<Confirmed<Start>>(&"x".repeat(3000)).is_err());
-        assert!(decode::<Confirmed<Start>>(r#"{"n":"a","s":{"p":"bad name"}}"#).is_err());
-        assert!(decode::<Confirmed<Start>>(r#"{"n":"a","s":{"p":"web"},"x":1}"#).is_err());
+        assert!(decode_value::<Confirmed<Start>>("{}").is_err());
+        assert!(decode_value::<Confirmed<Start>>(&"x".repeat(3000)).is_err());
+        assert!(decode_value::<Confirmed<Start>>(r#"{"n":"a","s":{"p":"bad name"}}"#).is_err());
+        assert!(decode_value::<Confirmed<Start>>(r#"{"n":"a","s":{"p":"web"},"x":1}"#).is_err());
         assert!(!is_token("ABC"));
     }
 }

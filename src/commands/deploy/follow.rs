@@ -11,9 +11,10 @@ use super::progress::{from_poll, Change, Progress};
 use super::render::{self, Followed};
 use super::Deploy;
 use crate::ids::{ChannelId, PipelineName, UserId};
+use crate::sync::lock;
 
 /// One followed execution and its thread.
-pub(super) struct Thread {
+pub(super) struct Follower {
     pipeline: PipelineName,
     execution_id: String,
     user: UserId,
@@ -34,12 +35,10 @@ impl Deploy {
         channel: ChannelId,
         ts: String,
         started_at: DateTime<Utc>,
-    ) -> Thread {
+    ) -> Follower {
         let (tx, changes) = mpsc::unbounded_channel();
-        if let Ok(mut followers) = self.followers.lock() {
-            followers.insert(execution_id.clone(), tx);
-        }
-        Thread {
+        lock(&self.followers).insert(execution_id.clone(), tx);
+        Follower {
             console_url: render::console_url(&self.settings.aws.region, &pipeline, &execution_id),
             pipeline,
             execution_id,
@@ -52,7 +51,7 @@ impl Deploy {
     }
 
     /// Follows until the execution ends, the follow limit passes, or shutdown.
-    pub(super) async fn follow(&self, mut t: Thread) {
+    pub(super) async fn follow(&self, mut t: Follower) {
         let settings = &self.settings.deploy;
         let max_interval = Duration::from_secs(settings.poll_max_secs);
         let mut interval = if self.settings.events.is_some() {
@@ -100,13 +99,11 @@ impl Deploy {
                 self.update_top(&t).await;
             }
         }
-        if let Ok(mut followers) = self.followers.lock() {
-            followers.remove(&t.execution_id);
-        }
+        lock(&self.followers).remove(&t.execution_id);
     }
 
     /// What CodePipeline says now; a failed poll yields nothing (the next one may work).
-    async fn poll(&self, t: &Thread) -> Vec<Change> {
+    async fn poll(&self, t: &Follower) -> Vec<Change> {
         let cp = &self.clients.codepipeline;
         let status = match cp.execution_status(&t.pipeline, &t.execution_id).await {
             Ok(s) => s,
@@ -122,7 +119,7 @@ impl Deploy {
         from_poll(&t.execution_id, status.as_deref(), &stages)
     }
 
-    async fn update_top(&self, t: &Thread) {
+    async fn update_top(&self, t: &Follower) {
         let followed = Followed {
             pipeline: &t.pipeline,
             execution_id: &t.execution_id,
@@ -136,17 +133,12 @@ impl Deploy {
                 return;
             }
         };
-        if let Err(e) = self
-            .clients
-            .slack
-            .update(t.channel.as_str(), &t.ts, content)
-            .await
-        {
+        if let Err(e) = self.clients.slack.update(&t.channel, &t.ts, content).await {
             tracing::warn!(error = %e, "cannot update the thread's top message");
         }
     }
 
-    async fn reply(&self, t: &Thread, text: &str) {
+    async fn reply(&self, t: &Follower, text: &str) {
         let content =
             slack_morphism::prelude::SlackMessageContent::new().with_text(text.to_owned());
         if let Err(e) = self

@@ -5,7 +5,7 @@
 //! to a task that replies through the command's `response_url` or `chat.postMessage`. Starts
 //! and stops go through a confirmation (an ephemeral message with buttons, `action_id` prefix
 //! `deploy:`) handled by `confirm`; `follow` watches a started execution, fed by the EventBridge
-//! events queue (when configured; parsed by `approvals::events`) and polls. Who may do what: deployers per pipeline
+//! events queue (when configured; parsed by `crate::events`) and polls. Who may do what: deployers per pipeline
 //! (start, stop), apart from approvers; unconfigured pipelines are refused in `parse`.
 
 mod confirm;
@@ -19,18 +19,60 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-use super::{Accepted, Invocation, Reply};
+use super::{Accepted, AckReply, Context, Invocation, SlashCommand, Spec};
 use crate::approvals::Approvals;
 use crate::bounded::BoundedMap;
 use crate::config::{PipelineSettings, Settings};
+use crate::error::Failure;
 use crate::ids::{PipelineName, UserId};
 use crate::outbound::codepipeline::DeployError;
+use crate::outbound::slack::mrkdwn::mentions;
 use crate::outbound::slack::Response;
 use crate::outbound::Clients;
+use crate::sync::lock;
 use parse::Args;
 use progress::Change;
 
-pub use confirm::Click;
+use crate::interaction::ButtonClick;
+
+/// `/deploy` in the registry (and in the Slack app manifest).
+pub const SPEC: Spec = Spec {
+    name: "/deploy",
+    description: "Start, watch and stop pipelines; act on pending approvals.",
+    usage_hint: "help | list | status <pipeline> | <pipeline> [revision] [VAR=value …] | stop <pipeline> [reason]",
+    action_prefix: Some(render::PREFIX),
+};
+
+/// The command, built once by the registry.
+pub fn build(context: &Context) -> Arc<dyn SlashCommand> {
+    Arc::new(DeployCommand(Arc::new(Deploy::new(
+        context.settings.clone(),
+        context.clients.clone(),
+        context.approvals.clone(),
+        context.cancel.clone(),
+    ))))
+}
+
+/// [`Deploy`] as the registry sees it.
+struct DeployCommand(Arc<Deploy>);
+
+impl SlashCommand for DeployCommand {
+    fn accept(&self, inv: Invocation) -> Accepted {
+        match Deploy::parse(&inv.text, &self.0.settings) {
+            Ok(args) => self.0.accept(inv, args),
+            Err(e) => Accepted::reply_only(e.0),
+        }
+    }
+
+    fn click(&self, click: ButtonClick) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        let deploy = self.0.clone();
+        Some(Box::pin(async move { deploy.click(click).await }))
+    }
+
+    fn on_event(&self, event: &crate::events::PipelineEvent) {
+        self.0.on_event(event);
+    }
+}
 
 /// Confirmations remembered (one start or stop per confirmation).
 const REMEMBERED: usize = 10_000;
@@ -43,7 +85,7 @@ pub struct Deploy {
     /// Followed executions → where their state changes go.
     followers: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Change>>>,
     /// Confirmation token → what its first click did.
-    confirmed: Mutex<BoundedMap<String, confirm::Claim>>,
+    confirmed: Mutex<BoundedMap<String, confirm::Confirmation>>,
     /// Fires at shutdown: followers stop watching.
     cancel: CancellationToken,
 }
@@ -76,7 +118,7 @@ impl Deploy {
     }
 
     /// The ack's reply and the work after it.
-    pub fn accept(self: &Arc<Self>, inv: &Invocation, args: Args) -> Accepted {
+    fn accept(self: &Arc<Self>, inv: Invocation, args: Args) -> Accepted {
         let reply = match &args {
             Args::Help => parse::USAGE.to_owned(),
             Args::List => "Reading the latest executions…".to_owned(),
@@ -85,31 +127,28 @@ impl Deploy {
             Args::Stop(s) => format!("Looking for the running execution of `{}`…", s.pipeline),
         };
         let this = self.clone();
-        let inv = inv.clone();
         Accepted {
-            reply: Reply::ephemeral(reply),
+            reply: AckReply::ephemeral(reply),
             work: Some(Box::pin(async move { this.run(inv, args).await })),
         }
     }
 
     async fn run(&self, inv: Invocation, args: Args) {
-        let user = match UserId::parse(&inv.user_id) {
-            Ok(u) => u,
-            Err(e) => {
-                self.respond_text(
-                    &inv.response_url,
-                    &format!("Your Slack user could not be read ({e})."),
-                )
-                .await;
-                return;
-            }
-        };
+        let user = inv.user.clone();
         let text = match args {
             Args::Help => Some(self.help(&user).await),
             Args::List => Some(self.list().await),
-            Args::Status(p) => self.status(&inv, &p).await.err(),
-            Args::Start(start) => self.offer_start(&inv, &user, start).await.err(),
-            Args::Stop(stop) => self.offer_stop(&inv, &user, stop).await.err(),
+            Args::Status(p) => self.status(&inv, &p).await.err().map(Failure::reply),
+            Args::Start(start) => self
+                .offer_start(&inv, &user, start)
+                .await
+                .err()
+                .map(Failure::reply),
+            Args::Stop(stop) => self
+                .offer_stop(&inv, &user, stop)
+                .await
+                .err()
+                .map(Failure::reply),
         };
         if let Some(text) = text {
             self.respond_text(&inv.response_url, &text).await;
@@ -146,7 +185,7 @@ impl Deploy {
                 .recent_executions(&p.name, 1)
                 .await
                 .map(|e| e.into_iter().next())
-                .map_err(|e| user_text(&p.name, &e));
+                .map_err(|e| failure(&p.name, e).reply());
             lines.push(render::list_line(&p.name, &latest, now));
         }
         if lines.is_empty() {
@@ -156,26 +195,26 @@ impl Deploy {
     }
 
     /// `/deploy status`, posted in the channel so a pending approval's buttons work there.
-    async fn status(&self, inv: &Invocation, pipeline: &PipelineName) -> Result<(), String> {
+    async fn status(&self, inv: &Invocation, pipeline: &PipelineName) -> Result<(), Failure> {
         let cp = &self.clients.codepipeline;
         let stages = cp
             .stages(pipeline)
             .await
-            .map_err(|e| user_text(pipeline, &e))?;
+            .map_err(|e| failure(pipeline, e))?;
         let latest = cp
             .recent_executions(pipeline, 1)
             .await
-            .map_err(|e| user_text(pipeline, &e))?;
+            .map_err(|e| failure(pipeline, e))?;
         let blocks = render::status(pipeline, &stages, latest.first(), Utc::now());
         let prompt = self.pending_prompt(pipeline, &stages);
-        let content = render::status_message(pipeline, blocks, prompt).map_err(|e| internal(&e))?;
-        let channel = crate::ids::ChannelId::parse(&inv.channel_id).map_err(|e| e.to_string())?;
+        let content =
+            render::status_message(pipeline, blocks, prompt).map_err(Failure::internal)?;
         self.clients
             .slack
-            .post(&channel, content, None)
+            .post(&inv.channel, content, None)
             .await
             .map(|_| ())
-            .map_err(|e| format!("Could not post the status in this channel ({e})."))
+            .map_err(|e| Failure::user(format!("Could not post the status in this channel ({e}).")))
     }
 
     /// The approval prompt of an approval waiting in `stages`, if one does.
@@ -184,9 +223,8 @@ impl Deploy {
         pipeline: &PipelineName,
         stages: &[crate::outbound::codepipeline::StageView],
     ) -> Option<slack_morphism::prelude::SlackMessageContent> {
-        use crate::approvals::{policy::Policy, ApprovalRef, ApprovalRequest};
+        use crate::approvals::ApprovalRef;
         use crate::ids::{ActionName, ApprovalToken, ExecutionId, StageName};
-        let settings = self.settings.pipeline(pipeline.as_str())?;
         let (stage, action, token) = stages.iter().find_map(|s| {
             s.actions.iter().find_map(|a| {
                 let token = a
@@ -206,21 +244,7 @@ impl Deploy {
                 .as_deref()
                 .and_then(|e| ExecutionId::parse(e).ok()),
         };
-        let options = crate::outbound::blocks::PromptOptions {
-            one_click: Policy::of(settings, &approval).one_click_approve,
-            starter: None,
-            authors: &[],
-        };
-        let req = ApprovalRequest {
-            approval,
-            region: self.settings.aws.region.clone(),
-            console_link: None,
-            review_link: None,
-            external_entity_link: None,
-            custom_data: None,
-            expires: None,
-        };
-        crate::outbound::blocks::approval_prompt(&req, None, options).ok()
+        self.approvals.status_prompt(&approval)
     }
 
     /// Whether `user` may start and stop `pipeline`.
@@ -243,37 +267,25 @@ impl Deploy {
         &self,
         pipeline: &PipelineName,
         user: &UserId,
-    ) -> Result<&PipelineSettings, String> {
-        let settings = self
-            .settings
-            .pipeline(pipeline.as_str())
-            .ok_or_else(|| format!("`{pipeline}` is not a pipeline this bot serves."))?;
+    ) -> Result<&PipelineSettings, Failure> {
+        let settings = self.settings.pipeline(pipeline.as_str()).ok_or_else(|| {
+            Failure::user(format!("`{pipeline}` is not a pipeline this bot serves."))
+        })?;
         match self.is_deployer(settings, user).await {
             Ok(true) => Ok(settings),
             Ok(false) => {
-                let deployers: Vec<String> = settings
-                    .deployer_users
-                    .iter()
-                    .map(|u| format!("<@{u}>"))
-                    .chain(
-                        settings
-                            .deployer_groups
-                            .iter()
-                            .map(|g| format!("<!subteam^{g}>")),
-                    )
-                    .collect();
-                let who = if deployers.is_empty() {
-                    "nobody is configured".to_owned()
-                } else {
-                    deployers.join(", ")
-                };
-                Err(format!(
+                let who = mentions(
+                    &settings.deployer_users,
+                    &settings.deployer_groups,
+                    "nobody is configured",
+                );
+                Err(Failure::user(format!(
                     "You may not start or stop `{pipeline}`; nothing was done. Deployers: {who}."
-                ))
+                )))
             }
-            Err(e) => Err(format!(
+            Err(e) => Err(Failure::user(format!(
                 "Could not check whether you may deploy ({e}); nothing was done. Try again."
-            )),
+            ))),
         }
     }
 
@@ -292,34 +304,26 @@ impl Deploy {
     }
 
     /// Hands an EventBridge state change to the follower of its execution, if there is one.
-    pub fn on_event(&self, event: &crate::approvals::events::PipelineEvent) {
+    fn on_event(&self, event: &crate::events::PipelineEvent) {
         let Some(change) = progress::from_event(event) else {
             return;
         };
-        if let Ok(followers) = self.followers.lock() {
-            if let Some(tx) = followers.get(event.execution_id.as_str()) {
-                let _ = tx.send(change);
-            }
+        if let Some(tx) = lock(&self.followers).get(event.execution_id.as_str()) {
+            let _ = tx.send(change);
         }
     }
 }
 
-/// What a CodePipeline failure means to the user; internal errors get a reference.
-fn user_text(pipeline: &PipelineName, e: &DeployError) -> String {
-    match e {
+/// What a CodePipeline failure means to the user; anything unexpected is internal.
+fn failure(pipeline: &PipelineName, e: DeployError) -> Failure {
+    let text = match e {
         DeployError::NotFound => format!("CodePipeline has no pipeline `{pipeline}` (it is configured here, not in AWS)."),
         DeployError::Throttled => "CodePipeline is throttling requests right now; the bot retried with backoff and gave up. Try again in a minute.".to_owned(),
         DeployError::Conflict => format!("CodePipeline says `{pipeline}` is busy with other activities; try again shortly."),
         DeployError::ConcurrencyLimit => format!("`{pipeline}` already runs as many executions as it may at once; wait for one to finish, or stop one."),
         DeployError::NotStoppable => "That execution is not in progress any more; nothing to stop.".to_owned(),
         DeployError::AlreadyStopping => "A stop of that execution is already under way.".to_owned(),
-        DeployError::Other(_) => internal(e),
-    }
-}
-
-/// Logs an internal error with a reference and returns what the user sees.
-fn internal(e: &dyn std::fmt::Display) -> String {
-    let reference = format!("{:x}", Utc::now().timestamp_micros() & 0xff_ffff);
-    tracing::error!(error = %e, reference, "/deploy failed");
-    format!("Something went wrong (ref {reference}); nothing more was done.")
+        DeployError::Other(_) => return Failure::internal(e),
+    };
+    Failure::user(text)
 }

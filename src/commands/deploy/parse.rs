@@ -65,12 +65,24 @@ pub struct Stop {
     pub reason: Option<String>,
 }
 
-impl Start {
-    /// Re-checks a start read back from a button value.
+/// A request a confirmation button carries, read back from its value (untrusted).
+pub trait Confirmable {
+    /// The pipeline it acts on.
+    fn pipeline(&self) -> &PipelineName;
+
+    /// Re-checks it as `parse` would have.
     ///
     /// # Errors
     /// The reason it is not one `parse` would have produced.
-    pub fn check(&self) -> Result<(), UserError> {
+    fn check(&self) -> Result<(), UserError>;
+}
+
+impl Confirmable for Start {
+    fn pipeline(&self) -> &PipelineName {
+        &self.pipeline
+    }
+
+    fn check(&self) -> Result<(), UserError> {
         if let Some(r) = &self.revision {
             revision(r)?;
         }
@@ -84,12 +96,12 @@ impl Start {
     }
 }
 
-impl Stop {
-    /// Re-checks a stop read back from a button value.
-    ///
-    /// # Errors
-    /// The reason it is not one `parse` would have produced.
-    pub fn check(&self) -> Result<(), UserError> {
+impl Confirmable for Stop {
+    fn pipeline(&self) -> &PipelineName {
+        &self.pipeline
+    }
+
+    fn check(&self) -> Result<(), UserError> {
         self.reason
             .as_deref()
             .map_or(Ok(()), |r| reason(r).map(|_| ()))

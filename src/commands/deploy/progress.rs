@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::approvals::events::{EventLevel, EventState, PipelineEvent};
+use crate::events::{EventLevel, EventState, PipelineEvent};
 use crate::outbound::codepipeline::StageView;
 
 /// One observed change, whatever its source.
@@ -26,7 +26,7 @@ pub enum Change {
 
 /// Why a stage or the execution failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub struct ActionFailure {
     pub stage: String,
     pub action: String,
     pub summary: Option<String>,
@@ -36,18 +36,18 @@ pub struct Failure {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Effects {
     /// Thread replies, in order.
-    pub replies: Vec<Reply>,
+    pub replies: Vec<ThreadReply>,
     pub top_changed: bool,
 }
 
 /// One thread reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
+pub enum ThreadReply {
     /// A stage ended in `state`.
     Stage {
         stage: String,
         state: String,
-        failure: Option<Failure>,
+        failure: Option<ActionFailure>,
     },
     /// The execution ended.
     Result,
@@ -61,7 +61,7 @@ pub struct Progress {
     pub current: Option<String>,
     /// Stages whose outcome was posted.
     reported: Vec<String>,
-    pub failure: Option<Failure>,
+    pub failure: Option<ActionFailure>,
     /// `STOPPING` while a stop waits for actions to finish.
     pub stopping: bool,
     /// The final state and when it was seen.
@@ -107,7 +107,7 @@ impl Progress {
         match change {
             Change::Execution(state) if EXECUTION_ENDS.contains(&state.as_str()) => {
                 self.result = Some((state, now));
-                effects.replies.push(Reply::Result);
+                effects.replies.push(ThreadReply::Result);
                 effects.top_changed = true;
             }
             Change::Execution(state) => {
@@ -119,7 +119,7 @@ impl Progress {
                 if !self.reported.contains(&stage) {
                     let failure = self.failure.clone().filter(|f| f.stage == stage);
                     self.reported.push(stage.clone());
-                    effects.replies.push(Reply::Stage {
+                    effects.replies.push(ThreadReply::Stage {
                         stage,
                         state,
                         failure,
@@ -142,7 +142,7 @@ impl Progress {
                 }
                 Some(_) => {}
                 None => {
-                    self.failure = Some(Failure {
+                    self.failure = Some(ActionFailure {
                         stage,
                         action,
                         summary,
@@ -253,7 +253,7 @@ mod tests {
         assert_eq!(first.replies.len(), 1);
         assert!(p.apply(stage("Build", "SUCCEEDED"), now).replies.is_empty());
         let end = p.apply(Change::Execution("SUCCEEDED".into()), now);
-        assert_eq!(end.replies, vec![Reply::Result]);
+        assert_eq!(end.replies, vec![ThreadReply::Result]);
         assert!(p.is_done());
         assert_eq!(p.apply(stage("Deploy", "FAILED"), now), Effects::default());
     }
@@ -271,7 +271,7 @@ mod tests {
             now,
         );
         let e = p.apply(stage("Deploy", "FAILED"), now);
-        let Some(Reply::Stage { failure, .. }) = e.replies.first() else {
+        let Some(ThreadReply::Stage { failure, .. }) = e.replies.first() else {
             panic!("a stage reply: {e:?}");
         };
         assert_eq!(
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn real_events_direct_and_sns_wrapped_become_changes() {
-        let parse = |body: &str| crate::approvals::events::parse(body).expect("event");
+        let parse = |body: &str| crate::events::parse(body).expect("event");
         let direct = parse(include_str!(
             "../../../tests/fixtures/codepipeline-stage-event.json"
         ));

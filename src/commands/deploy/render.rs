@@ -6,10 +6,10 @@ use serde_json::{json, Value};
 use slack_morphism::prelude::SlackMessageContent;
 
 use super::parse::{Start, Stop, USAGE};
-use super::progress::{Progress, Reply};
+use super::progress::{Progress, ThreadReply};
 use crate::ids::{PipelineName, UserId};
-use crate::outbound::blocks::{content, cut, escape, escape_cut, plain, RenderError};
 use crate::outbound::codepipeline::{ExecutionSummary, StageView};
+use crate::outbound::slack::mrkdwn::{content, cut, escape, escape_cut, plain, RenderError};
 
 /// `action_id` prefix of `/deploy`'s buttons.
 pub const PREFIX: &str = "deploy:";
@@ -330,13 +330,13 @@ fn result_line(state: &str, took: TimeDelta, progress: &Progress) -> String {
 }
 
 /// The text of one thread reply.
-pub fn reply(reply: &Reply, progress: &Progress) -> String {
+pub fn reply(reply: &ThreadReply, progress: &Progress) -> String {
     match reply {
-        Reply::Result => match &progress.result {
+        ThreadReply::Result => match &progress.result {
             Some((state, at)) => result_line(state, *at - progress.started_at, progress),
             None => String::new(),
         },
-        Reply::Stage {
+        ThreadReply::Stage {
             stage,
             state,
             failure,
@@ -424,7 +424,7 @@ mod tests {
         );
         p.apply(Change::Execution("FAILED".into()), now);
         assert_eq!(
-            reply(&Reply::Result, &p),
+            reply(&ThreadReply::Result, &p),
             ":x: *Failed* after 12s: action `DeployApp` in stage `Deploy`: health &lt;checks&gt;"
         );
         let f = Followed {

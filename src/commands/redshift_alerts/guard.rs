@@ -43,7 +43,7 @@ impl InFlight {
 
     /// A slot for `user`, or `None` when either limit is reached.
     pub fn try_acquire(&self, user: &str) -> Option<Slot> {
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = crate::sync::lock(&self.counts);
         let mine = counts.per_user.get(user).copied().unwrap_or(0);
         if mine >= self.per_user || counts.total >= self.total {
             return None;
@@ -59,7 +59,7 @@ impl InFlight {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = crate::sync::lock(&self.counts);
         counts.total = counts.total.saturating_sub(1);
         if let Some(n) = counts.per_user.get_mut(&self.user) {
             *n -= 1;

@@ -23,7 +23,7 @@ use self::guard::{Cache, InFlight};
 use self::parse::{Ask, Cluster, Question, Request, Selection};
 use self::render::{Framing, Table};
 use self::sql::Window;
-use super::{Accepted, Invocation, Reply};
+use super::{Accepted, AckReply, Context, Invocation, SlashCommand, Spec};
 use crate::config::{RedshiftAlertsSettings, SourceLayout};
 use crate::ids::ChannelId;
 use crate::outbound::athena::{Athena, AthenaError, QueryOutput, QuerySpec};
@@ -31,6 +31,34 @@ use crate::outbound::parameter_store::StringList;
 use crate::outbound::slack::{FileUpload, SlackWeb};
 
 pub use self::parse::parse;
+
+/// `/redshift-alerts` in the registry (and in the Slack app manifest).
+pub const SPEC: Spec = Spec {
+    name: "/redshift-alerts",
+    description: "Cross-cluster Redshift diagnostics through Athena.",
+    usage_hint: "[cluster…|all] [since 24h] [top N] | hourly | queues | help",
+    action_prefix: None,
+};
+
+/// The command, built once by the registry.
+pub fn build(context: &Context) -> Arc<dyn SlashCommand> {
+    Arc::new(RedshiftAlerts::new(
+        context.settings.redshift_alerts.clone(),
+        context.clients.athena.clone(),
+        context.clients.slack.clone(),
+        context.clusters.clone(),
+        context.clock,
+    ))
+}
+
+impl SlashCommand for RedshiftAlerts {
+    fn accept(&self, inv: Invocation) -> Accepted {
+        match parse(&inv.text) {
+            Ok(request) => self.answer(&inv, request),
+            Err(e) => Accepted::reply_only(e.0),
+        }
+    }
+}
 
 /// The wall clock; tests pass a fixed one.
 pub type Clock = fn() -> DateTime<Utc>;
@@ -88,11 +116,8 @@ impl RedshiftAlerts {
 
     /// Checks the request against the cluster list, the cache and the limits (no I/O) and
     /// returns the immediate reply and the work after the ack.
-    pub fn accept(&self, inv: &Invocation, request: Request) -> Accepted {
-        let refuse = |text: String| Accepted {
-            reply: Reply::ephemeral(text),
-            work: None,
-        };
+    fn answer(&self, inv: &Invocation, request: Request) -> Accepted {
+        let refuse = |text: String| Accepted::reply_only(text);
         let Some(inner) = &self.inner else {
             return refuse(
                 "`/redshift-alerts` is not configured on this bot (no `[redshift_alerts]` section)."
@@ -108,9 +133,7 @@ impl RedshiftAlerts {
             Ok(c) => c,
             Err(text) => return refuse(format!("{text}\n{}", parse::USAGE)),
         };
-        let Ok(channel) = ChannelId::parse(&inv.channel_id) else {
-            return refuse("This command works in channels only.".into());
-        };
+        let channel = inv.channel.clone();
         let key: Key = (ask.question, clusters.clone(), ask.hours, ask.top);
         if let Some((age, answer)) = inner.cache.get(&key) {
             let inner = inner.clone();
@@ -120,18 +143,18 @@ impl RedshiftAlerts {
                     .await;
             };
             return Accepted {
-                reply: Reply::ephemeral("Answering from the cache…"),
+                reply: AckReply::ephemeral("Answering from the cache…"),
                 work: Some(work.boxed()),
             };
         }
-        let Some(slot) = inner.in_flight.try_acquire(&inv.user_id) else {
+        let Some(slot) = inner.in_flight.try_acquire(inv.user.as_str()) else {
             return refuse(format!(
                 "Busy: too many Redshift questions are running (at most {} per person, {} in all). Please try again in a minute.",
                 inner.settings.max_in_flight_per_user, inner.settings.max_in_flight_total
             ));
         };
         let inner = inner.clone();
-        let reply = Reply::ephemeral(format!(
+        let reply = AckReply::ephemeral(format!(
             "Running… {} for {}, last {}. The answer will be posted in this channel.",
             ask.question.title(),
             scope_clusters(&clusters),
@@ -264,7 +287,7 @@ impl Inner {
         let upload = FileUpload {
             filename: "redshift-hourly.png",
             title: "Queries per hour",
-            alt_text: &crate::outbound::blocks::cut(&alt, 1000),
+            alt_text: &crate::outbound::slack::mrkdwn::cut(&alt, 1000),
             comment: &format!("Queries per hour · {scope}"),
             content_type: "image/png",
             bytes: &png,
@@ -280,7 +303,7 @@ impl Inner {
         channel: &ChannelId,
         content: Result<
             slack_morphism::prelude::SlackMessageContent,
-            crate::outbound::blocks::RenderError,
+            crate::outbound::slack::mrkdwn::RenderError,
         >,
     ) -> bool {
         let result = match content {
@@ -299,7 +322,7 @@ impl Inner {
 
 /// What the user reads when the query did not succeed: Athena's reason, never a stack trace.
 fn failure_text(error: &AthenaError, settings: &RedshiftAlertsSettings) -> String {
-    use crate::outbound::blocks::{cut, escape};
+    use crate::outbound::slack::mrkdwn::{cut, escape};
     match error {
         AthenaError::Failed { reason } => format!(
             ":x: Athena could not answer: ```{}```",

@@ -8,7 +8,7 @@ use slack_morphism::prelude::SlackMessageContent;
 
 use super::parse::Question;
 use crate::outbound::athena::{QueryOutput, Stats};
-use crate::outbound::blocks::{content, escape, plain, utf16_len, RenderError};
+use crate::outbound::slack::mrkdwn::{content, escape, plain, utf16_len, RenderError};
 
 /// Section text limit (3,000) less the code fences.
 const SECTION_BUDGET: usize = 2_990;

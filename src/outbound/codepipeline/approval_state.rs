@@ -8,8 +8,7 @@ use aws_sdk_codepipeline::types::{
     ActionExecutionDetail, ActionExecutionFilter, ActionExecutionStatus, PipelineExecutionStatus,
 };
 
-use super::CodePipeline;
-use crate::approvals::ApprovalRef;
+use super::{ApprovalAt, CodePipeline};
 use crate::ids::PipelineName;
 
 /// Pages of `ListActionExecutions` read when looking for a PARALLEL-mode token.
@@ -59,9 +58,9 @@ impl PipelineState {
     /// Whether `approval` visibly still waits: the stage's latest execution is its execution
     /// and the action is in progress with its token (hidden in PARALLEL mode). `false` means
     /// "look closer", not "decided".
-    pub fn still_waiting(&self, approval: &ApprovalRef) -> bool {
+    pub fn still_waiting(&self, approval: ApprovalAt<'_>) -> bool {
         self.runs.iter().any(|r| {
-            let execution = approval.execution.as_ref().map(|e| e.as_str());
+            let execution = approval.execution.map(|e| e.as_str());
             r.stage == approval.stage.as_str()
                 && r.action == approval.action.as_str()
                 && r.in_progress
@@ -112,9 +111,9 @@ impl CodePipeline {
     ///
     /// # Errors
     /// A call failed.
-    pub async fn approval_state(&self, approval: &ApprovalRef) -> Result<ApprovalState, String> {
-        let Some(execution) = &approval.execution else {
-            let state = self.pipeline_state(&approval.pipeline).await?;
+    pub async fn approval_state(&self, approval: ApprovalAt<'_>) -> Result<ApprovalState, String> {
+        let Some(execution) = approval.execution else {
+            let state = self.pipeline_state(approval.pipeline).await?;
             return Ok(if state.still_waiting(approval) {
                 ApprovalState::Open
             } else {
@@ -157,7 +156,7 @@ impl CodePipeline {
     /// Why an abandoned run was abandoned: its execution's status.
     async fn abandoned(
         &self,
-        approval: &ApprovalRef,
+        approval: ApprovalAt<'_>,
         execution: &str,
     ) -> Result<ApprovalState, String> {
         let out = self
@@ -184,7 +183,7 @@ impl CodePipeline {
     /// A call failed.
     pub(super) async fn waiting_execution(
         &self,
-        approval: &ApprovalRef,
+        approval: ApprovalAt<'_>,
     ) -> Result<Option<String>, String> {
         let mut next: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -216,7 +215,7 @@ impl CodePipeline {
     }
 }
 
-fn at_approval(d: &ActionExecutionDetail, approval: &ApprovalRef) -> bool {
+fn at_approval(d: &ActionExecutionDetail, approval: ApprovalAt<'_>) -> bool {
     d.stage_name() == Some(approval.stage.as_str())
         && d.action_name() == Some(approval.action.as_str())
 }

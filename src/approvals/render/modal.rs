@@ -3,8 +3,8 @@
 use serde_json::{json, Value};
 use slack_morphism::prelude::{SlackMessageContent, SlackView};
 
-use super::{content, cut, escape, plain, RenderError, SECTION_TEXT_MAX};
 use crate::approvals::{ApprovalRef, Decision};
+use crate::outbound::slack::mrkdwn::{content, cut, escape, plain, RenderError, SECTION_TEXT_MAX};
 
 /// `callback_id` of the reason modal.
 pub const REASON_CALLBACK: &str = "approval:reason";

@@ -1,16 +1,20 @@
-//! Block Kit rendering of approval prompts and their outcomes. Pure: no I/O.
+//! The approval's own Block Kit: the prompt (here), how it ends or progresses (`outcome`), the
+//! reason modal and the audit reply (`modal`). Pure: no I/O.
 //!
-//! Untrusted text (custom data, names, user names) is mrkdwn-escaped (`&`, `<`, `>` only, as
-//! Slack documents) and cut to Block Kit's limits with an ellipsis; lengths are counted in UTF-16
-//! code units, the stricter reading of Slack's "characters".
+//! Untrusted text (custom data, names, user names) goes through the Slack-generic helpers of
+//! [`crate::outbound::slack::mrkdwn`]: escaped and cut to Block Kit's limits.
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
+use slack_morphism::prelude::SlackMessageContent;
 
-use crate::approvals::{ApprovalRequest, Press};
+use super::{ApprovalRef, ApprovalRequest, Press};
 use crate::ids::UserId;
 use crate::outbound::codepipeline::ExecutionContext;
+pub use crate::outbound::slack::mrkdwn::RenderError;
+use crate::outbound::slack::mrkdwn::{
+    content, cut, date, escape, escape_cut, labelled_field, link, plain, HEADER_MAX,
+    SECTION_TEXT_MAX,
+};
 
 mod modal;
 mod outcome;
@@ -18,7 +22,7 @@ mod outcome;
 pub use modal::{
     audit_reply, reason_modal, REASON_BLOCK, REASON_CALLBACK, REASON_INPUT, REASON_MAX,
 };
-pub use outcome::{progress, restamp, Outcome};
+pub use outcome::{progress, restamp};
 
 /// `block_id` of the Approve/Reject buttons, removed when the prompt is restamped.
 pub const ACTIONS_BLOCK: &str = "approval_actions";
@@ -26,15 +30,6 @@ pub const ACTIONS_BLOCK: &str = "approval_actions";
 const OUTCOME_BLOCK: &str = "approval_outcome";
 /// `block_id` of the quorum's progress line.
 const VOTES_BLOCK: &str = "approval_votes";
-const SECTION_TEXT_MAX: usize = 3000;
-const FIELD_MAX: usize = 2000;
-const HEADER_MAX: usize = 150;
-const URL_MAX: usize = 3000;
-
-/// A template produced something slack-morphism cannot read as Block Kit (a bug here).
-#[derive(Debug, thiserror::Error)]
-#[error("rendered blocks are not valid Block Kit: {0}")]
-pub struct RenderError(#[from] serde_json::Error);
 
 /// How the prompt is offered.
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,16 +51,7 @@ pub fn approval_prompt(
     context: Option<&ExecutionContext>,
     options: PromptOptions<'_>,
 ) -> Result<SlackMessageContent, RenderError> {
-    let a = &req.approval;
-    let mut blocks = vec![
-        json!({"type": "header", "text": plain(&format!("Approval needed: {}", a.pipeline), HEADER_MAX)}),
-        json!({"type": "section", "fields": [
-            mrkdwn_field("Pipeline", a.pipeline.as_str()),
-            mrkdwn_field("Stage", a.stage.as_str()),
-            mrkdwn_field("Action", a.action.as_str()),
-            mrkdwn_field("Region", &req.region),
-        ]}),
-    ];
+    let mut blocks = heading(&req.approval, &req.region);
     if let Some(context) = context {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
             "text": cut(&execution_text(context, options), SECTION_TEXT_MAX)}}));
@@ -83,18 +69,53 @@ pub fn approval_prompt(
     ]
     .into_iter()
     .filter_map(|(url, label)| url.as_deref().and_then(|u| link(u, label)))
-    .chain(req.expires.map(|e| format!("Expires {}", slack_date(e))))
+    .chain(req.expires.map(|e| format!("Expires {}", date(e))))
     .collect();
     if !links.is_empty() {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": links.join("  ·  ")}]}));
     }
+    finish(&req.approval, blocks, options.one_click)
+}
+
+/// The prompt of an approval known only by its ids (a `/deploy status` reply): what is waiting
+/// and the buttons, without the notification's links and the execution's context.
+///
+/// # Errors
+/// Only on a template bug (see [`RenderError`]).
+pub fn bare_prompt(
+    approval: &ApprovalRef,
+    region: &str,
+    one_click: bool,
+) -> Result<SlackMessageContent, RenderError> {
+    finish(approval, heading(approval, region), one_click)
+}
+
+/// The header and the pipeline / stage / action / region fields.
+fn heading(a: &ApprovalRef, region: &str) -> Vec<Value> {
+    vec![
+        json!({"type": "header", "text": plain(&format!("Approval needed: {}", a.pipeline), HEADER_MAX)}),
+        json!({"type": "section", "fields": [
+            labelled_field("Pipeline", a.pipeline.as_str()),
+            labelled_field("Stage", a.stage.as_str()),
+            labelled_field("Action", a.action.as_str()),
+            labelled_field("Region", region),
+        ]}),
+    ]
+}
+
+/// `blocks` with the buttons appended, as a message.
+fn finish(
+    a: &ApprovalRef,
+    mut blocks: Vec<Value>,
+    one_click: bool,
+) -> Result<SlackMessageContent, RenderError> {
     let what = format!("{} / {} / {}", a.pipeline, a.stage, a.action);
     let value = a.encode();
     let mut buttons = Vec::new();
-    if options.one_click {
+    if one_click {
         buttons.push(one_click_button(&value, &what));
     }
-    let approve_style = (!options.one_click).then_some("primary");
+    let approve_style = (!one_click).then_some("primary");
     buttons.push(button(Press::ApproveWithReason, approve_style, &value));
     buttons.push(button(Press::RejectWithReason, Some("danger"), &value));
     blocks.push(json!({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": buttons}));
@@ -147,14 +168,6 @@ fn execution_text(context: &ExecutionContext, options: PromptOptions<'_>) -> Str
     lines.join("\n")
 }
 
-/// `text` is the notification fallback, already mrkdwn-safe.
-pub(crate) fn content(text: &str, blocks: Vec<Value>) -> Result<SlackMessageContent, RenderError> {
-    let blocks: Vec<SlackBlock> = serde_json::from_value(Value::Array(blocks))?;
-    Ok(SlackMessageContent::new()
-        .with_text(cut(text, SECTION_TEXT_MAX))
-        .with_blocks(blocks))
-}
-
 /// A button opening the reason modal ("Approve…", "Reject…").
 fn button(press: Press, style: Option<&str>, value: &str) -> Value {
     let mut b = json!({
@@ -180,87 +193,6 @@ fn one_click_button(value: &str, what: &str) -> Value {
             "style": "primary",
         }
     })
-}
-
-/// A `plain_text` object cut to `max`.
-pub(crate) fn plain(text: &str, max: usize) -> Value {
-    json!({"type": "plain_text", "text": cut(text, max), "emoji": true})
-}
-
-fn mrkdwn_field(label: &str, value: &str) -> Value {
-    let head = format!("*{label}*\n");
-    let text = head.clone() + &escape_cut(value, FIELD_MAX - utf16_len(&head));
-    json!({"type": "mrkdwn", "text": text})
-}
-
-/// A Slack date in the reader's time zone, with a UTC fallback.
-pub fn slack_date(at: DateTime<Utc>) -> String {
-    format!(
-        "<!date^{}^{{date_short_pretty}} at {{time}}|{}>",
-        at.timestamp(),
-        at.format("%Y-%m-%d %H:%M UTC")
-    )
-}
-
-/// A mrkdwn link, or `None` when `url` is not a plain http(s) URL.
-pub(crate) fn link(url: &str, label: &str) -> Option<String> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && utf16_len(url) <= URL_MAX
-        && !url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '|'));
-    ok.then(|| format!("<{}|{label}>", url.replace('&', "&amp;")))
-}
-
-/// Escapes the three mrkdwn control characters.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// Escapes `text` and cuts it to `max` UTF-16 units, never inside an entity.
-pub(crate) fn escape_cut(text: &str, max: usize) -> String {
-    let escaped = escape(text);
-    if utf16_len(&escaped) <= max {
-        return escaped;
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        let piece = escape(c.encode_utf8(&mut [0; 4]));
-        let len = utf16_len(&piece);
-        if used + len > max - 1 {
-            out.push('…');
-            return out;
-        }
-        used += len;
-        out.push_str(&piece);
-    }
-    out
-}
-
-/// Cuts already-safe `text` to `max` UTF-16 units with an ellipsis.
-pub(crate) fn cut(text: &str, max: usize) -> String {
-    if utf16_len(text) <= max {
-        return text.to_owned();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for c in text.chars() {
-        if used + c.len_utf16() > max - 1 {
-            break;
-        }
-        used += c.len_utf16();
-        out.push(c);
-    }
-    out.push('…');
-    out
-}
-
-/// Length as Slack counts it (UTF-16 code units).
-pub(crate) fn utf16_len(s: &str) -> usize {
-    s.encode_utf16().count()
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! CodePipeline's EventBridge state-change events → [`PipelineEvent`]. Pure: no I/O.
+//! CodePipeline's EventBridge state-change events → [`PipelineEvent`]. Pure: no I/O. Shared by
+//! the approvals (prompts that stay true) and `/deploy` (followed executions); `sns` unwraps
+//! the SNS envelope both queues may carry.
 //!
 //! The events arrive from an SQS queue, either directly (an EventBridge rule targeting the queue,
 //! or SNS with raw delivery: the body is the event) or inside an SNS envelope (`Message` is the
@@ -6,10 +8,12 @@
 //! `1` or `9.0` (ignored); new states appear over time (kept as [`EventState::Other`]); the
 //! approval event carries no token, so it is matched by pipeline, execution, stage and action.
 
+pub mod sns;
+
 use serde::Deserialize;
 
-use super::notification::{unwrap_sns, SnsError};
 use crate::ids::{ActionName, ExecutionId, PipelineName, StageName};
+use sns::SnsError;
 
 /// Which level of the pipeline changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +122,7 @@ struct ActionType {
 /// # Errors
 /// The body is not a CodePipeline state-change event, or a field is invalid.
 pub fn parse(body: &str) -> Result<PipelineEvent, EventError> {
-    let event_json = unwrap_sns(body)
+    let event_json = sns::unwrap(body)
         .map_err(|(SnsError::Body(e) | SnsError::Message(e))| EventError::NotJson(e))?;
     let e: Envelope =
         serde_json::from_value(event_json).map_err(|e| EventError::NotAnEvent(e.to_string()))?;

@@ -1,9 +1,11 @@
 //! The Slack Web API client: post, update, ephemeral replies, file uploads, user-group members,
-//! `auth.test`.
+//! `auth.test`; and (`mrkdwn`) the Slack-generic pieces every message is built from.
 //!
 //! Every call takes the current bot token from the [`TokenStore`]; when Slack answers
 //! `invalid_auth` or `token_revoked` the store re-reads Parameter Store and the call is tried once
 //! more with the new token.
+
+pub mod mrkdwn;
 
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -196,12 +198,15 @@ impl SlackWeb {
     /// Slack refused the update or could not be reached.
     pub async fn update(
         &self,
-        channel: &str,
+        channel: &ChannelId,
         ts: &str,
         content: SlackMessageContent,
     ) -> Result<(), SlackError> {
-        let req =
-            SlackApiChatUpdateRequest::new(channel.into(), content, SlackTs::new(ts.to_owned()));
+        let req = SlackApiChatUpdateRequest::new(
+            channel.as_str().into(),
+            content,
+            SlackTs::new(ts.to_owned()),
+        );
         with_bot_token!(self, |s| s.chat_update(&req))?;
         Ok(())
     }
@@ -210,10 +215,15 @@ impl SlackWeb {
     ///
     /// # Errors
     /// Slack refused the message or could not be reached.
-    pub async fn ephemeral(&self, channel: &str, user: &str, text: &str) -> Result<(), SlackError> {
+    pub async fn ephemeral(
+        &self,
+        channel: &ChannelId,
+        user: &UserId,
+        text: &str,
+    ) -> Result<(), SlackError> {
         let req = SlackApiChatPostEphemeralRequest::new(
-            channel.into(),
-            user.into(),
+            channel.as_str().into(),
+            user.as_str().into(),
             SlackMessageContent::new().with_text(text.to_owned()),
         );
         with_bot_token!(self, |s| s.chat_post_ephemeral(&req))?;

@@ -1,7 +1,9 @@
 //! Rendering tests: Block Kit limits, escaping, Unicode, restamping.
 
 use super::*;
-use crate::approvals::{notification, Decision};
+use crate::approvals::{notification, Decision, Outcome};
+use crate::ids::UserId;
+use chrono::DateTime;
 
 /// The default offer: one-click approve allowed, starter unknown.
 const OPTIONS: PromptOptions<'static> = PromptOptions {
@@ -150,7 +152,7 @@ fn restamping_replaces_the_buttons_with_the_outcome() {
     let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
     let outcome = Outcome::Decided {
         decision: Decision::Reject,
-        users: vec!["U0ALICE".into()],
+        users: vec![UserId::parse("U0ALICE").expect("user")],
         comment: Some("broken <!here>".into()),
         at,
     };

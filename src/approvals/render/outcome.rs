@@ -1,45 +1,13 @@
 //! How a prompt ends or progresses: the outcome line that replaces its buttons, and the
 //! quorum's progress line above them. Pure: no I/O.
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
 
-use super::{
-    content, escape, escape_cut, slack_date, RenderError, ACTIONS_BLOCK, OUTCOME_BLOCK, VOTES_BLOCK,
-};
-use crate::approvals::Decision;
-
-/// How a prompt ended; shown in place of its buttons.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Decided through this bot: `users` approved (everyone in a quorum) or rejected, with
-    /// their `comment`.
-    Decided {
-        decision: Decision,
-        users: Vec<String>,
-        comment: Option<String>,
-        at: DateTime<Utc>,
-    },
-    /// CodePipeline says it was already approved or rejected (console, CLI, another channel).
-    AlreadyDecided { at: DateTime<Utc> },
-    /// CodePipeline no longer accepts the token: expired or superseded.
-    NoLongerValid { at: DateTime<Utc> },
-    /// Seen in CodePipeline: decided outside this prompt, by `by` (an AWS principal) with
-    /// CodePipeline's `summary`.
-    DecidedElsewhere {
-        decision: Decision,
-        by: Option<String>,
-        summary: Option<String>,
-        at: DateTime<Utc>,
-    },
-    /// Nobody decided within CodePipeline's 7 days.
-    Expired { at: DateTime<Utc> },
-    /// A newer execution took the stage.
-    Superseded { at: DateTime<Utc> },
-    /// The execution was stopped.
-    Stopped { at: DateTime<Utc> },
-}
+use super::{ACTIONS_BLOCK, OUTCOME_BLOCK, VOTES_BLOCK};
+use crate::approvals::{Decision, Outcome};
+use crate::ids::UserId;
+use crate::outbound::slack::mrkdwn::{content, date, escape_cut, mentions, RenderError};
 
 /// The prompt as it stands (`current` blocks and mrkdwn-safe `fallback` text) with its buttons
 /// replaced by `outcome`.
@@ -93,12 +61,8 @@ fn without(current: &[SlackBlock], ids: &[&str]) -> Result<Vec<Value>, RenderErr
         .collect())
 }
 
-fn mentions(users: &[String]) -> String {
-    users
-        .iter()
-        .map(|u| format!("<@{}>", escape(u)))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn deciders(users: &[UserId]) -> String {
+    mentions(users, &[], "nobody")
 }
 
 fn outcome_line(outcome: &Outcome) -> String {
@@ -116,8 +80,8 @@ fn outcome_line(outcome: &Outcome) -> String {
             let mut line = format!(
                 "{mark} *{}* by {} {}",
                 decision.past_tense(),
-                mentions(users),
-                slack_date(*at)
+                deciders(users),
+                date(*at)
             );
             if let Some(c) = comment.as_deref().filter(|c| !c.trim().is_empty()) {
                 line.push_str(&format!(
@@ -129,11 +93,11 @@ fn outcome_line(outcome: &Outcome) -> String {
         }
         Outcome::AlreadyDecided { at } => format!(
             ":information_source: This approval was already decided outside this prompt (seen {}).",
-            slack_date(*at)
+            date(*at)
         ),
         Outcome::NoLongerValid { at } => format!(
             ":hourglass: This approval expired or was superseded (seen {}).",
-            slack_date(*at)
+            date(*at)
         ),
         Outcome::DecidedElsewhere {
             decision,
@@ -148,7 +112,7 @@ fn outcome_line(outcome: &Outcome) -> String {
             if let Some(by) = by {
                 line.push_str(&format!(" by `{}`", escape_cut(by, 200)));
             }
-            line.push_str(&format!(", seen {}.", slack_date(*at)));
+            line.push_str(&format!(", seen {}.", date(*at)));
             if let Some(s) = summary.as_deref().filter(|s| !s.trim().is_empty()) {
                 line.push_str(&format!("\n> {}", escape_cut(s, 600).replace('\n', "\n> ")));
             }
@@ -156,16 +120,15 @@ fn outcome_line(outcome: &Outcome) -> String {
         }
         Outcome::Expired { at } => format!(
             ":hourglass: *Expired*: nobody decided within CodePipeline's 7 days (seen {}).",
-            slack_date(*at)
+            date(*at)
         ),
         Outcome::Superseded { at } => format!(
             ":fast_forward: *Superseded* by a newer execution (seen {}).",
-            slack_date(*at)
+            date(*at)
         ),
-        Outcome::Stopped { at } => format!(
-            ":octagonal_sign: *Execution stopped* (seen {}).",
-            slack_date(*at)
-        ),
+        Outcome::Stopped { at } => {
+            format!(":octagonal_sign: *Execution stopped* (seen {}).", date(*at))
+        }
     }
 }
 
@@ -173,7 +136,7 @@ fn outcome_summary(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Decided {
             decision, users, ..
-        } => format!("{} by {}", decision.past_tense(), mentions(users)),
+        } => format!("{} by {}", decision.past_tense(), deciders(users)),
         Outcome::AlreadyDecided { .. } => "already decided".into(),
         Outcome::NoLongerValid { .. } => "expired or superseded".into(),
         Outcome::DecidedElsewhere { decision, .. } => {
