@@ -1,7 +1,6 @@
 //! The composition root: builds every client once from [`Settings`], reads the secrets, runs the
 //! loops, and owns shutdown.
 
-use anyhow::Context;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use aws_sdk_sqs::error::DisplayErrorContext;
@@ -31,6 +30,35 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// One CodePipeline attempt; the SDK's standard retries come on top.
 const CODEPIPELINE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why the app could not be built, named by what failed (`chatops check` prints it as that
+/// dependency's line).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The Slack tokens could not be read from Parameter Store.
+    #[error(transparent)]
+    Tokens(#[from] crate::outbound::parameter_store::SecretsError),
+    /// The system's TLS root certificates could not be loaded for the bot's HTTP clients.
+    #[error("loading the TLS root certificates: {0}")]
+    TlsRoots(std::io::Error),
+    /// The `/healthz` port could not be bound.
+    #[error("binding the health listener on {addr}: {source}")]
+    HealthListener {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    /// The dependency that failed, as `chatops check` names it.
+    pub fn what(&self) -> &'static str {
+        match self {
+            Self::Tokens(_) => "Slack tokens from Parameter Store",
+            Self::TlsRoots(_) => "TLS root certificates",
+            Self::HealthListener { .. } => "health listener",
+        }
+    }
+}
+
 /// The running daemon's parts.
 pub struct App {
     settings: Arc<Settings>,
@@ -49,9 +77,9 @@ impl App {
     /// `dev_tokens` (the `SLACK_BOT_TOKEN`/`SLACK_APP_TOKEN` stand-ins for local development).
     ///
     /// # Errors
-    /// The tokens cannot be read (the error names the parameter) or the TLS roots cannot be
-    /// loaded.
-    pub async fn build(settings: Settings, dev_tokens: Option<Tokens>) -> anyhow::Result<Self> {
+    /// See [`BuildError`]: the tokens cannot be read (the error names the parameter), the TLS
+    /// roots cannot be loaded, or the health port is taken.
+    pub async fn build(settings: Settings, dev_tokens: Option<Tokens>) -> Result<Self, BuildError> {
         // Both rustls back-ends are linked (the AWS SDK brings aws-lc-rs); pick one for the
         // process. An error only means it was chosen already.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -67,14 +95,17 @@ impl App {
                     .await?
             }
         };
-        let slack_client = slack::build_client(settings.slack.api_url.as_deref())?;
+        let slack_client =
+            slack::build_client(settings.slack.api_url.as_deref()).map_err(BuildError::TlsRoots)?;
         let clients = Clients {
             slack: SlackWeb::new(slack_client.clone(), tokens.clone()),
             codepipeline: CodePipeline::new(codepipeline_client(&aws, &settings.aws)),
             sqs: sqs_client(&aws, settings.approvals.wait_time_secs),
             athena: Athena::new(aws_sdk_athena::Client::new(&aws)),
             github: match &settings.approvals.revision_authors {
-                Some(a) => Some(GitHub::new(&a.github_api_url, tokens.clone())?),
+                Some(a) => Some(
+                    GitHub::new(&a.github_api_url, tokens.clone()).map_err(BuildError::TlsRoots)?,
+                ),
                 None => None,
             },
         };
@@ -86,7 +117,7 @@ impl App {
             Some(addr) => Some(
                 tokio::net::TcpListener::bind(addr)
                     .await
-                    .with_context(|| format!("binding the health listener on {addr}"))?,
+                    .map_err(|source| BuildError::HealthListener { addr, source })?,
             ),
             None => None,
         };
@@ -226,8 +257,8 @@ pub async fn check(settings: Settings, dev_tokens: Option<Tokens>) -> Vec<CheckL
         }
         Err(e) => {
             lines.push(CheckLine {
-                what: "Slack tokens from Parameter Store".into(),
-                result: Err(format!("{e:#}")),
+                what: e.what().into(),
+                result: Err(e.to_string()),
             });
             return lines;
         }

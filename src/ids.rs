@@ -4,6 +4,14 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// Text that is not the identifier it should be: safe to show (the value is cut).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not {expected}")]
+pub struct InvalidId {
+    value: String,
+    expected: &'static str,
+}
+
 /// Defines a string newtype whose only constructor is a validating `parse`.
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $check:expr) => {
@@ -16,13 +24,16 @@ macro_rules! id_type {
             /// Accepts `raw` when it has the documented shape.
             ///
             /// # Errors
-            /// A message saying what was expected.
-            pub fn parse(raw: &str) -> Result<Self, String> {
+            /// [`InvalidId`], saying what was expected.
+            pub fn parse(raw: &str) -> Result<Self, InvalidId> {
                 let check: fn(&str) -> bool = $check;
                 if check(raw) {
                     Ok(Self(raw.to_owned()))
                 } else {
-                    Err(format!("`{}` is not {}", crate::ids::shorten(raw), $what))
+                    Err(InvalidId {
+                        value: crate::ids::shorten(raw),
+                        expected: $what,
+                    })
                 }
             }
 
@@ -33,8 +44,8 @@ macro_rules! id_type {
         }
 
         impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(raw: String) -> Result<Self, String> {
+            type Error = InvalidId;
+            fn try_from(raw: String) -> Result<Self, InvalidId> {
                 Self::parse(&raw)
             }
         }
@@ -189,6 +200,6 @@ mod tests {
     #[test]
     fn errors_shorten_long_input() {
         let err = UserId::parse(&"x".repeat(5000)).expect_err("long");
-        assert!(err.len() < 200);
+        assert!(err.to_string().len() < 200);
     }
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{ApprovalRef, ApprovalRequest};
 use crate::events::sns::{self, SnsError};
-use crate::ids::{ActionName, ApprovalToken, PipelineName, StageName};
+use crate::ids::{ActionName, ApprovalToken, InvalidId, PipelineName, StageName};
 
 /// Why a message body is not an approval we can act on. Such messages are never deleted: they
 /// stay for the queue's redrive policy.
@@ -59,8 +59,12 @@ pub fn parse(body: &str) -> Result<ApprovalRequest, NotificationError> {
     let n: Notification = serde_json::from_value(approval_json)
         .map_err(|e| NotificationError::NotAnApproval(e.to_string()))?;
     let a = n.approval;
-    let field =
-        |field: &'static str| move |reason: String| NotificationError::BadField { field, reason };
+    let field = |field: &'static str| {
+        move |e: InvalidId| NotificationError::BadField {
+            field,
+            reason: e.to_string(),
+        }
+    };
     let approval = ApprovalRef {
         pipeline: PipelineName::parse(&a.pipeline_name).map_err(field("pipelineName"))?,
         stage: StageName::parse(&a.stage_name).map_err(field("stageName"))?,
@@ -73,7 +77,10 @@ pub fn parse(body: &str) -> Result<ApprovalRequest, NotificationError> {
         .as_deref()
         .map(parse_expires)
         .transpose()
-        .map_err(field("expires"))?;
+        .map_err(|reason| NotificationError::BadField {
+            field: "expires",
+            reason,
+        })?;
     Ok(ApprovalRequest {
         approval,
         region: n.region,

@@ -12,7 +12,7 @@ pub mod sns;
 
 use serde::Deserialize;
 
-use crate::ids::{ActionName, ExecutionId, PipelineName, StageName};
+use crate::ids::{ActionName, ExecutionId, InvalidId, PipelineName, StageName};
 use sns::SnsError;
 
 /// Which level of the pipeline changed.
@@ -136,7 +136,12 @@ pub fn parse(body: &str) -> Result<PipelineEvent, EventError> {
         other => return Err(EventError::NotAnEvent(format!("detail-type `{other}`"))),
     };
     let d = e.detail;
-    let field = |field: &'static str| move |reason: String| EventError::BadField { field, reason };
+    let field = |field: &'static str| {
+        move |e: InvalidId| EventError::BadField {
+            field,
+            reason: e.to_string(),
+        }
+    };
     Ok(PipelineEvent {
         level,
         pipeline: PipelineName::parse(&d.pipeline).map_err(field("pipeline"))?,

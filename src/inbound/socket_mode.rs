@@ -184,7 +184,7 @@ fn ids(
     channel: Option<&str>,
 ) -> Option<(UserId, TeamId, Option<ChannelId>)> {
     let parsed = (|| {
-        Ok::<_, String>((
+        Ok::<_, crate::ids::InvalidId>((
             UserId::parse(user)?,
             TeamId::parse(team)?,
             channel.map(ChannelId::parse).transpose()?,

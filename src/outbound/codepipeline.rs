@@ -4,6 +4,7 @@
 //! The errors a caller branches on are typed: "already decided" and "no longer valid" change
 //! what the Slack prompt says; anything else leaves the prompt clickable.
 
+use anyhow::Context;
 use aws_sdk_codepipeline::error::DisplayErrorContext;
 use aws_sdk_codepipeline::types::ApprovalResult;
 
@@ -157,25 +158,25 @@ impl CodePipeline {
     pub async fn execution_context(
         &self,
         approval: ApprovalAt<'_>,
-    ) -> Result<ExecutionContext, String> {
+    ) -> anyhow::Result<ExecutionContext> {
         let state = self
             .client
             .get_pipeline_state()
             .name(approval.pipeline.as_str())
             .send()
             .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
         let stage = state
             .stage_states()
             .iter()
             .find(|s| s.stage_name() == Some(approval.stage.as_str()))
-            .ok_or("the approval's stage is not in the pipeline state")?;
+            .context("the approval's stage is not in the pipeline state")?;
         let action = stage
             .action_states()
             .iter()
             .find(|a| a.action_name() == Some(approval.action.as_str()))
             .and_then(|a| a.latest_execution())
-            .ok_or("the approval action has not run")?;
+            .context("the approval action has not run")?;
         let execution_id = match stage.latest_execution() {
             Some(e) if action.token() == Some(approval.token.as_str()) => {
                 e.pipeline_execution_id().to_owned()
@@ -183,7 +184,7 @@ impl CodePipeline {
             _ => self
                 .waiting_execution(approval)
                 .await?
-                .ok_or("no execution waits at the approval with this token")?,
+                .context("no execution waits at the approval with this token")?,
         };
         let execution = self
             .client
@@ -192,7 +193,7 @@ impl CodePipeline {
             .pipeline_execution_id(&execution_id)
             .send()
             .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
         let execution = execution.pipeline_execution();
         let revisions = execution
             .map(|e| e.artifact_revisions())

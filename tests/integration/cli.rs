@@ -189,6 +189,21 @@ async fn check_prints_a_line_per_dependency_and_fails_on_any_cross() {
         "{stdout}"
     );
     assert!(!stdout.contains("ghp_"), "no token in the output: {stdout}");
+
+    // A taken health port is reported as what it is, not as a token problem.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let (status, stdout, _) =
+        run(chatops(&["check", "--config", arg(&path)]).env("CHATOPS__HEALTH__LISTEN", &addr))
+            .await;
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        stdout.contains(&format!(
+            "✗ health listener: binding the health listener on {addr}"
+        )),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Slack tokens"), "{stdout}");
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ use self::render::{Framing, Table};
 use self::sql::Window;
 use super::{Accepted, AckReply, Context, Invocation, SlashCommand, Spec};
 use crate::config::{RedshiftAlertsSettings, SourceLayout};
+use crate::error::{Failure, UserError};
 use crate::ids::ChannelId;
 use crate::outbound::athena::{Athena, AthenaError, QueryOutput, QuerySpec};
 use crate::outbound::parameter_store::StringList;
@@ -131,7 +132,7 @@ impl RedshiftAlerts {
         };
         let clusters = match resolve(&ask.clusters, &known) {
             Ok(c) => c,
-            Err(text) => return refuse(format!("{text}\n{}", parse::USAGE)),
+            Err(e) => return refuse(format!("{e}\n{}", parse::USAGE)),
         };
         let channel = inv.channel.clone();
         let key: Key = (ask.question, clusters.clone(), ask.hours, ask.top);
@@ -342,18 +343,17 @@ fn failure_text(error: &AthenaError, settings: &RedshiftAlertsSettings) -> Strin
                 "; stopping it failed, so the workgroup's own limit will end it"
             }
         ),
-        AthenaError::Api { .. } => {
-            let reference = Utc::now().timestamp_millis() % 1_000_000_000;
-            tracing::error!(%error, reference, "Athena call failed");
-            format!(":warning: Something went wrong (ref {reference}).")
-        }
+        AthenaError::Api { .. } => Failure::internal(anyhow::anyhow!("Athena call failed: {error}"))
+            .reply(),
     }
 }
 
 /// Named clusters must all be in the list; `all` is the whole list.
-fn resolve(selection: &Selection, known: &[Cluster]) -> Result<Vec<Cluster>, String> {
+fn resolve(selection: &Selection, known: &[Cluster]) -> Result<Vec<Cluster>, UserError> {
     if known.is_empty() {
-        return Err("No Redshift clusters are known yet (the cluster list is empty).".into());
+        return Err(UserError::new(
+            "No Redshift clusters are known yet (the cluster list is empty).",
+        ));
     }
     match selection {
         Selection::All => Ok(known.to_vec()),
@@ -366,11 +366,11 @@ fn resolve(selection: &Selection, known: &[Cluster]) -> Result<Vec<Cluster>, Str
             if unknown.is_empty() {
                 Ok(names.iter().cloned().collect())
             } else {
-                Err(format!(
+                Err(UserError::new(format!(
                     "Unknown cluster(s): {}. Known: {}.",
                     unknown.join(", "),
                     list(known)
-                ))
+                )))
             }
         }
     }
@@ -429,7 +429,7 @@ mod tests {
             Ok(clusters(&["etl-prod"]))
         );
         let err = resolve(&named(&["etl-prod", "ghost"]), &known).expect_err("unknown");
-        assert!(err.contains("Unknown cluster(s): ghost"), "{err}");
+        assert!(err.0.contains("Unknown cluster(s): ghost"), "{err}");
         assert!(resolve(&Selection::All, &[]).is_err());
     }
 

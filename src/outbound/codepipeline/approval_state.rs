@@ -77,14 +77,14 @@ impl CodePipeline {
     ///
     /// # Errors
     /// The call failed.
-    pub async fn pipeline_state(&self, pipeline: &PipelineName) -> Result<PipelineState, String> {
+    pub async fn pipeline_state(&self, pipeline: &PipelineName) -> anyhow::Result<PipelineState> {
         let out = self
             .client
             .get_pipeline_state()
             .name(pipeline.as_str())
             .send()
             .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
         let runs = out
             .stage_states()
             .iter()
@@ -111,7 +111,7 @@ impl CodePipeline {
     ///
     /// # Errors
     /// A call failed.
-    pub async fn approval_state(&self, approval: ApprovalAt<'_>) -> Result<ApprovalState, String> {
+    pub async fn approval_state(&self, approval: ApprovalAt<'_>) -> anyhow::Result<ApprovalState> {
         let Some(execution) = approval.execution else {
             let state = self.pipeline_state(approval.pipeline).await?;
             return Ok(if state.still_waiting(approval) {
@@ -130,7 +130,7 @@ impl CodePipeline {
             .filter(filter)
             .send()
             .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
         let Some(run) = out
             .action_execution_details()
             .iter()
@@ -158,7 +158,7 @@ impl CodePipeline {
         &self,
         approval: ApprovalAt<'_>,
         execution: &str,
-    ) -> Result<ApprovalState, String> {
+    ) -> anyhow::Result<ApprovalState> {
         let out = self
             .client
             .get_pipeline_execution()
@@ -166,7 +166,7 @@ impl CodePipeline {
             .pipeline_execution_id(execution)
             .send()
             .await
-            .map_err(|e| DisplayErrorContext(&e).to_string())?;
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
         Ok(match out.pipeline_execution().and_then(|e| e.status()) {
             Some(PipelineExecutionStatus::Superseded) => ApprovalState::Superseded,
             Some(PipelineExecutionStatus::Stopped | PipelineExecutionStatus::Stopping) => {
@@ -184,7 +184,7 @@ impl CodePipeline {
     pub(super) async fn waiting_execution(
         &self,
         approval: ApprovalAt<'_>,
-    ) -> Result<Option<String>, String> {
+    ) -> anyhow::Result<Option<String>> {
         let mut next: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let out = self
@@ -194,7 +194,7 @@ impl CodePipeline {
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| DisplayErrorContext(&e).to_string())?;
+                .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
             let found = out.action_execution_details().iter().find(|d| {
                 at_approval(d, approval)
                     && d.status() == Some(&ActionExecutionStatus::InProgress)
