@@ -13,8 +13,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::response_url;
-use super::state::{Inner, Message, Shared};
-use super::SlackEmulator;
+use super::state::{Ack, Inner, Message, Shared, SlackEmulator};
 
 /// How long an envelope waits for a live socket, like Slack queuing during a reconnect.
 const ROUTE_DEADLINE: Duration = Duration::from_secs(10);
@@ -47,13 +46,6 @@ pub enum EmulatorError {
     /// No socket was live within 10 s.
     #[error("no live Socket Mode connection within {0:?}")]
     NoConnection(Duration),
-}
-
-/// The client's answer to one envelope: `{"envelope_id":…,"payload"?:…}`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ack {
-    /// The optional response payload (slash command reply, view_submission action…).
-    pub payload: Option<Value>,
 }
 
 /// An envelope that was written to a socket.
@@ -235,7 +227,7 @@ impl SlackEmulator {
         })
         .to_string();
         self.shared
-            .wait_for(ROUTE_DEADLINE, |inner| inner.route(&frame))
+            .wait_for(ROUTE_DEADLINE, |inner| inner.connections.route(&frame))
             .await
             .ok_or(EmulatorError::NoConnection(ROUTE_DEADLINE))?;
         Ok(Envelope {
