@@ -6,7 +6,7 @@ use aws_sdk_sns::error::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::SimConfig;
+use super::model::SimConfig;
 
 /// One notification the simulator tried to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]

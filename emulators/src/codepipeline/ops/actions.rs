@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use super::{compact, epoch, page};
 use crate::codepipeline::error::ApiError;
+use crate::codepipeline::sim::CodePipelineSim;
 use crate::codepipeline::state::{ActionRun, Execution, Pipeline};
 use crate::codepipeline::validate;
-use crate::codepipeline::CodePipelineSim;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
