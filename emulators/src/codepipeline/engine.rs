@@ -19,7 +19,8 @@ use super::state::{
     SourceRevision, StageStatus, State,
 };
 
-/// How long an approval waits before it fails ([UG] `approvals.md`).
+/// How long an approval waits before it fails
+/// (<https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals.html>).
 pub(crate) fn approval_lifetime() -> TimeDelta {
     TimeDelta::days(7)
 }

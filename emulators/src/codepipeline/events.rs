@@ -1,5 +1,7 @@
 //! EventBridge "CodePipeline … State Change" events, as a rule with an SNS topic or SQS queue
-//! target would deliver them (events-ref-codepipeline; reference §7).
+//! target would deliver them
+//! (<https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-codepipeline.html>; states:
+//! <https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html>).
 //!
 //! After every change the simulator compares each execution with what it last announced and
 //! queues the events in between, in order: pipeline `STARTED`, then per stage `STARTED`, its

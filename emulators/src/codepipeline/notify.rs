@@ -1,4 +1,5 @@
-//! The approval notification: the JSON body CodePipeline publishes to SNS (reference §2) and
+//! The approval notification: the JSON body CodePipeline publishes to SNS
+//! (<https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html>) and
 //! the `sns:Publish` call that sends it to the configured endpoint (ministack in tests).
 
 use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};

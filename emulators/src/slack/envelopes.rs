@@ -2,8 +2,10 @@
 //! block_actions built from a stored message), slash commands, and raw frames; plus the
 //! acks the bot sends back.
 //!
-//! Payloads carry every field slack-morphism's serde models require (see
-//! shared/reference/slack-socket-mode.md §5.4), or it would not even reach the bot.
+//! Payloads carry every field slack-morphism's serde models require, or it would not even
+//! reach the bot (its Socket Mode and event models:
+//! <https://docs.rs/crate/slack-morphism/2.31.1/source/src/models/socket_mode/mod.rs>,
+//! <https://docs.rs/crate/slack-morphism/2.31.1/source/src/models/events/>).
 
 use std::fmt;
 use std::sync::Arc;

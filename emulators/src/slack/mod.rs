@@ -9,8 +9,13 @@
 //! file uploads (upload URL, bytes, completion); `methods` runs the Web API methods; `socket`
 //! runs the WebSocket listener; `ui` serves the sandbox's browser page; `web_api` serves HTTP,
 //! checking tokens and playing injected failures before `methods` runs. This file, on top,
-//! starts both listeners and seeds the workspace. Behaviour follows shared/reference/slack-socket-mode.md and
-//! shared/reference/slack-interactivity-and-block-kit.md.
+//! starts both listeners and seeds the workspace.
+//!
+//! Behaviour follows Slack's documentation: Socket Mode
+//! (<https://docs.slack.dev/apis/events-api/using-socket-mode>), interactions and their
+//! `response_url`s (<https://docs.slack.dev/interactivity/handling-user-interaction/>), the Web
+//! API methods (<https://docs.slack.dev/reference/methods/>) and Block Kit's limits
+//! (<https://docs.slack.dev/reference/block-kit/blocks>).
 
 mod args;
 mod blocks;

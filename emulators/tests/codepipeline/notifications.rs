@@ -1,5 +1,6 @@
 //! The approval notification as it reaches SQS through ministack's SNS: envelope, body,
-//! formats, and the null/absent rules of reference §2.
+//! formats, and the null/absent rules of the documented body
+//! (<https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html>).
 
 use std::collections::BTreeSet;
 
