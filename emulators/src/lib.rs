@@ -6,9 +6,11 @@
 //! - [`ministack`]: set-up helpers for resources on the ministack AWS emulator.
 //! - [`redshift_demo`]: the Redshift system-table exports `/redshift-alerts` reads, on ministack.
 //! - [`sandbox`]: the demo workspace `scripts/sandbox` runs.
+//! - [`testing`]: [`testing::eventually`], how every test waits for background work.
 
 pub mod codepipeline;
 pub mod ministack;
 pub mod redshift_demo;
 pub mod sandbox;
 pub mod slack;
+pub mod testing;

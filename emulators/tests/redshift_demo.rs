@@ -8,7 +8,7 @@ use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 use chrono::NaiveDate;
 use emulators::ministack::{sdk_config, url_from_env};
 use emulators::redshift_demo::{Exports, CLUSTERS};
-use tokio::time::Instant;
+use emulators::testing::eventually;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -91,8 +91,7 @@ async fn query(config: &aws_config::SdkConfig, exports: &Exports, sql: &str) -> 
         .expect("StartQueryExecution")
         .query_execution_id
         .expect("an execution id");
-    let start = Instant::now();
-    loop {
+    eventually(DEADLINE, &format!("{sql} to finish"), || async {
         let status = athena
             .get_query_execution()
             .query_execution_id(&id)
@@ -103,15 +102,14 @@ async fn query(config: &aws_config::SdkConfig, exports: &Exports, sql: &str) -> 
             .and_then(|e| e.status)
             .expect("a status");
         match status.state {
-            Some(QueryExecutionState::Succeeded) => break,
+            Some(QueryExecutionState::Succeeded) => Some(()),
             Some(QueryExecutionState::Failed | QueryExecutionState::Cancelled) => {
                 panic!("{sql}: {:?}", status.state_change_reason)
             }
-            _ => {}
+            _ => None,
         }
-        assert!(start.elapsed() < DEADLINE, "{sql}: still running");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let rows = athena
         .get_query_results()
         .query_execution_id(&id)

@@ -4,10 +4,11 @@
 
 use emulators::codepipeline::{ActionKind, CommitAuthor, PipelineDef, GITHUB_GET_COMMIT};
 use emulators::slack::Message;
+use emulators::testing::eventually;
 use serde_json::json;
 
 use crate::support::approvals::{APPROVE, APPROVE_WITH_REASON, REJECT};
-use crate::support::{eventually, has_buttons, Bot, Options, ALICE, BOB, CAROL, CHANNEL, MALLORY};
+use crate::support::{has_buttons, Bot, Options, ALICE, BOB, CAROL, CHANNEL, DEADLINE, MALLORY};
 
 /// The simulator's starter of every execution started through its handle.
 const SIM_STARTER: &str = "arn:aws:iam::000000000000:user/codepipeline-sim";
@@ -58,7 +59,7 @@ async fn quorum_with_two_approvers_where_one_is_also_the_starter() {
     bot.audit_record(&prompt.ts, "self_approval").await;
 
     bot.click(&prompt.ts, APPROVE, BOB).await;
-    let counted = eventually("the prompt to show 1 of 2", || async {
+    let counted = eventually(DEADLINE, "the prompt to show 1 of 2", || async {
         let m = bot.message(&prompt.ts);
         text(&m).contains("1 of 2 approvals: <@U0BOB>").then_some(m)
     })
@@ -96,7 +97,7 @@ async fn a_rejection_during_a_half_met_quorum_rejects_at_once_and_needs_a_reason
     let bot = Bot::spawn(quorum_of_two()).await;
     let (execution, prompt) = bot.start_and_wait_for_prompt().await;
     bot.click(&prompt.ts, APPROVE, BOB).await;
-    eventually("1 of 2", || async {
+    eventually(DEADLINE, "1 of 2", || async {
         text(&bot.message(&prompt.ts))
             .contains("1 of 2 approvals")
             .then_some(())
@@ -175,12 +176,12 @@ async fn an_action_policy_names_its_approvers_and_channels_and_can_forbid_one_cl
         .await
         .expect("click");
     envelope.acked(crate::support::DEADLINE).await.expect("ack");
-    let modal = eventually("the modal", || async {
+    let modal = eventually(DEADLINE, "the modal", || async {
         bot.slack.views_opened().into_iter().nth(1)
     })
     .await;
     bot.submit(&modal, CAROL, None).await;
-    eventually("the channel refusal", || async {
+    eventually(DEADLINE, "the channel refusal", || async {
         bot.slack
             .ephemerals("C0ELSEWHERE", CAROL)
             .into_iter()
@@ -325,7 +326,7 @@ async fn an_author_lookup_github_refuses_leaves_the_prompt_and_the_author_free()
 async fn an_author_clicking_a_prompt_this_process_never_posted_is_checked_afresh() {
     let bot = authored_by_carol(Some(GITHUB_TOKEN), false).await;
     let execution = bot.codepipeline.start_execution(&bot.pipeline).await;
-    eventually("the approval to wait", || async {
+    eventually(DEADLINE, "the approval to wait", || async {
         bot.codepipeline.pending_approval(&bot.pipeline)
     })
     .await;
@@ -338,7 +339,7 @@ async fn an_author_clicking_a_prompt_this_process_never_posted_is_checked_afresh
         )
         .await
         .expect("delivered");
-    let status = eventually("the status message with its buttons", || async {
+    let status = eventually(DEADLINE, "the status message with its buttons", || async {
         bot.slack.messages(CHANNEL).into_iter().find(has_buttons)
     })
     .await;

@@ -2,12 +2,11 @@
 //! Slack emulator → click over Socket Mode → PutApprovalResult → restamped prompt.
 
 use emulators::slack::Failure;
+use emulators::testing::eventually;
 use serde_json::json;
 
 use crate::support::approvals::APPROVE;
-use crate::support::{
-    eventually, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY,
-};
+use crate::support::{has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
 
 #[tokio::test]
 async fn an_approver_approves_and_the_pipeline_moves_on() {
@@ -91,7 +90,7 @@ async fn a_redelivered_notification_is_posted_once() {
             .await
             .expect("publish");
     }
-    eventually("the queue to be drained", || async {
+    eventually(DEADLINE, "the queue to be drained", || async {
         (bot.aws.queue_depth().await == 0).then_some(())
     })
     .await;
@@ -153,7 +152,7 @@ async fn two_people_at_once_end_with_one_result_and_a_consistent_message() {
     assert!(a.expect("click").acked(DEADLINE).await.is_some());
     assert_eq!(b.payload, None);
 
-    let winner = eventually("one decision", || async {
+    let winner = eventually(DEADLINE, "one decision", || async {
         bot.codepipeline.approval_results().into_iter().next()
     })
     .await;
@@ -222,7 +221,7 @@ async fn a_prompt_that_slack_refuses_at_first_is_posted_once_slack_recovers() {
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
 
     assert!(bot.slack.calls("chat.postMessage") >= 3);
-    eventually("the queue to be drained", || async {
+    eventually(DEADLINE, "the queue to be drained", || async {
         (bot.aws.queue_depth().await == 0).then_some(())
     })
     .await;
@@ -315,9 +314,11 @@ async fn shutdown_mid_long_poll_leaves_new_notifications_in_the_queue() {
 
     bot.codepipeline.start_execution(&bot.pipeline).await;
 
-    eventually("the notification to wait in the queue", || async {
-        (bot.aws.queue_depth().await == 1).then_some(())
-    })
+    eventually(
+        DEADLINE,
+        "the notification to wait in the queue",
+        || async { (bot.aws.queue_depth().await == 1).then_some(()) },
+    )
     .await;
     assert!(bot.prompts().is_empty());
 }

@@ -5,10 +5,9 @@
 use emulators::codepipeline::EventTarget;
 use emulators::ministack::create_topic_queue;
 use emulators::slack::{Message, ResponsePost};
+use emulators::testing::eventually;
 
-use crate::support::{
-    aws, eventually, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY,
-};
+use crate::support::{aws, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
 
 const START: &str = "deploy:start";
 const STOP: &str = "deploy:stop";
@@ -51,7 +50,7 @@ async fn response(
     what: &str,
     check: impl Fn(&ResponsePost) -> bool,
 ) -> ResponsePost {
-    eventually(what, || async {
+    eventually(DEADLINE, what, || async {
         bot.slack.responses(url).into_iter().find(|p| check(p))
     })
     .await
@@ -68,19 +67,23 @@ async fn confirmation(bot: &Bot, text: &str) -> Message {
         p.blocks.to_string().contains(START) || p.blocks.to_string().contains(STOP)
     })
     .await;
-    eventually("the confirmation as an ephemeral message", || async {
-        bot.slack
-            .ephemerals(CHANNEL, ALICE)
-            .into_iter()
-            .rev()
-            .find(has_buttons)
-    })
+    eventually(
+        DEADLINE,
+        "the confirmation as an ephemeral message",
+        || async {
+            bot.slack
+                .ephemerals(CHANNEL, ALICE)
+                .into_iter()
+                .rev()
+                .find(has_buttons)
+        },
+    )
     .await
 }
 
 /// The top-level message that starts a followed thread.
 async fn thread_top(bot: &Bot) -> Message {
-    eventually("the started-by message", || async {
+    eventually(DEADLINE, "the started-by message", || async {
         bot.slack.messages(CHANNEL).into_iter().find(|m| {
             m.thread_ts.is_none() && m.blocks.to_string().contains("started by <@U0ALICE>")
         })
@@ -106,7 +109,7 @@ fn reply_texts(bot: &Bot, top: &str) -> Vec<String> {
 }
 
 async fn wait_for_status(bot: &Bot, execution: &str, status: &str) {
-    eventually(&format!("execution {status}"), || async {
+    eventually(DEADLINE, &format!("execution {status}"), || async {
         (bot.codepipeline
             .execution_status(&bot.pipeline, execution)
             .as_deref()
@@ -196,7 +199,7 @@ async fn status_shows_stages_and_its_approval_buttons_work() {
     let (execution, _) = bot.start_and_wait_for_prompt().await;
 
     deploy(&bot, ALICE, &format!("status {}", bot.pipeline)).await;
-    let status = eventually("the status message", || async {
+    let status = eventually(DEADLINE, "the status message", || async {
         bot.slack.messages(CHANNEL).into_iter().find(|m| {
             m.text
                 .as_deref()
@@ -258,7 +261,7 @@ async fn a_confirmed_start_runs_once_with_its_revision_and_variables() {
     assert!(again.acked(DEADLINE).await.is_some());
 
     let top = thread_top(&bot).await;
-    let ids = eventually("one execution", || async {
+    let ids = eventually(DEADLINE, "one execution", || async {
         Some(executions(&bot).await).filter(|e| !e.is_empty())
     })
     .await;
@@ -292,7 +295,7 @@ async fn a_confirmed_start_runs_once_with_its_revision_and_variables() {
         execution.artifact_revisions()[0].revision_id(),
         Some("0123abcd")
     );
-    let said = eventually("the confirmation replaced", || async {
+    let said = eventually(DEADLINE, "the confirmation replaced", || async {
         bot.slack
             .ephemerals(CHANNEL, ALICE)
             .into_iter()
@@ -335,7 +338,7 @@ async fn stop_confirms_then_stops_gracefully_or_by_abandoning() {
         .contains("*Reason* release pulled"));
     bot.click(&abandon.ts, STOP, ALICE).await;
     wait_for_status(&bot, &execution, "Stopped").await;
-    eventually("the stop note in the channel", || async {
+    eventually(DEADLINE, "the stop note in the channel", || async {
         bot.slack.messages(CHANNEL).into_iter().find(|m| {
             m.text.as_deref().is_some_and(|t| {
                 t.contains(&format!("<@U0ALICE> stopped execution `{execution}`"))
@@ -360,21 +363,25 @@ async fn a_started_execution_is_followed_in_one_thread_by_polling() {
     bot.click(&confirm.ts, START, ALICE).await;
     let top = thread_top(&bot).await;
 
-    let prompt = eventually("the approval prompt in the thread", || async {
+    let prompt = eventually(DEADLINE, "the approval prompt in the thread", || async {
         replies(&bot, &top.ts).into_iter().find(has_buttons)
     })
     .await;
-    eventually("the top message showing the approval stage", || async {
-        bot.message(&top.ts)
-            .blocks
-            .to_string()
-            .contains("In progress: stage *Approve*")
-            .then_some(())
-    })
+    eventually(
+        DEADLINE,
+        "the top message showing the approval stage",
+        || async {
+            bot.message(&top.ts)
+                .blocks
+                .to_string()
+                .contains("In progress: stage *Approve*")
+                .then_some(())
+        },
+    )
     .await;
     bot.click(&prompt.ts, APPROVE, BOB).await;
 
-    eventually("the result", || async {
+    eventually(DEADLINE, "the result", || async {
         reply_texts(&bot, &top.ts)
             .last()
             .filter(|t| t.contains("Succeeded"))
@@ -444,7 +451,7 @@ async fn a_failed_execution_is_followed_from_eventbridge_events() {
     bot.click(&confirm.ts, START, ALICE).await;
     let top = thread_top(&bot).await;
 
-    eventually("the result", || async {
+    eventually(DEADLINE, "the result", || async {
         reply_texts(&bot, &top.ts)
             .last()
             .filter(|t| t.contains("Failed"))
@@ -576,7 +583,7 @@ async fn a_busy_pipeline_or_the_execution_limit_is_explained() {
     bot.codepipeline.set_busy(&bot.pipeline, true);
     let confirm = confirmation(&bot, &bot.pipeline.clone()).await;
     bot.click(&confirm.ts, START, ALICE).await;
-    eventually("the busy answer", || async {
+    eventually(DEADLINE, "the busy answer", || async {
         bot.slack.ephemerals(CHANNEL, ALICE).into_iter().find(|m| {
             m.ts == confirm.ts
                 && m.text
@@ -585,7 +592,7 @@ async fn a_busy_pipeline_or_the_execution_limit_is_explained() {
         })
     })
     .await;
-    eventually("the start message says why", || async {
+    eventually(DEADLINE, "the start message says why", || async {
         bot.slack.messages(CHANNEL).into_iter().find(|m| {
             m.text
                 .as_deref()
@@ -600,7 +607,7 @@ async fn a_busy_pipeline_or_the_execution_limit_is_explained() {
     bot.start_and_wait_for_prompt().await;
     let confirm = confirmation(&bot, &bot.pipeline.clone()).await;
     bot.click(&confirm.ts, START, ALICE).await;
-    eventually("the limit answer", || async {
+    eventually(DEADLINE, "the limit answer", || async {
         bot.slack.ephemerals(CHANNEL, ALICE).into_iter().find(|m| {
             m.ts == confirm.ts
                 && m.text

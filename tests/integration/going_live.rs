@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use aws_sdk_cloudformation::types::{Parameter, StackStatus};
+use emulators::testing::eventually;
 
-use crate::support::{aws, eventually};
+use crate::support::{aws, DEADLINE};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -217,7 +218,7 @@ async fn the_template_deploys_to_ministack_and_its_topic_delivers_to_its_queue()
         .send()
         .await
         .expect("CreateStack");
-    let outputs = eventually("the stack to be created", || async {
+    let outputs = eventually(DEADLINE, "the stack to be created", || async {
         let described = cfn.describe_stacks().stack_name(&stack).send().await.ok()?;
         let s = described.stacks().first()?.clone();
         match s.stack_status() {
@@ -246,7 +247,7 @@ async fn the_template_deploys_to_ministack_and_its_topic_delivers_to_its_queue()
         .expect("publish");
     let sqs = aws_sdk_sqs::Client::new(&config);
     let queue = output("ApprovalQueueUrl");
-    let body = eventually("the message in the approval queue", || async {
+    let body = eventually(DEADLINE, "the message in the approval queue", || async {
         let received = sqs
             .receive_message()
             .queue_url(&queue)

@@ -1,9 +1,10 @@
 //! `/healthz` and `/metrics`: off by default, on when configured, telling the truth about the
 //! dependencies and counting what the bot does.
 
+use emulators::testing::eventually;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{eventually, Bot, Options, ALICE};
+use crate::support::{Bot, Options, ALICE, DEADLINE};
 
 fn with_health() -> Options {
     Options {
@@ -48,7 +49,7 @@ async fn the_listener_is_off_unless_configured() {
 #[tokio::test]
 async fn healthz_is_ok_once_connected_polled_and_read_and_metrics_count_clicks() {
     let bot = Bot::spawn(with_health()).await;
-    let body = eventually("a healthy /healthz", || async {
+    let body = eventually(DEADLINE, "a healthy /healthz", || async {
         let (status, body) = get(&bot, "/healthz").await;
         (status == 200).then_some(body)
     })
@@ -96,11 +97,15 @@ async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
     let bot = Bot::spawn(options).await;
 
     // Socket Mode connects at once; the queue never answers, so /healthz stays 503.
-    let body = eventually("/healthz to see Socket Mode connected", || async {
-        let (status, body) = get(&bot, "/healthz").await;
-        assert_eq!(status, 503, "{body}");
-        body.contains("socket_mode_connected ok").then_some(body)
-    })
+    let body = eventually(
+        DEADLINE,
+        "/healthz to see Socket Mode connected",
+        || async {
+            let (status, body) = get(&bot, "/healthz").await;
+            assert_eq!(status, 503, "{body}");
+            body.contains("socket_mode_connected ok").then_some(body)
+        },
+    )
     .await;
     assert!(body.contains("approval_queue_reachable failing"), "{body}");
     assert!(body.contains("parameters_fresh ok"), "{body}");

@@ -4,9 +4,10 @@
 //! emulator row by row. The clock is pinned to 2026-11-03 23:30 UTC.
 
 use emulators::slack::Message;
+use emulators::testing::eventually;
 
 use crate::support::redshift::{Exports, CLOCK};
-use crate::support::{eventually, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
+use crate::support::{Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
 
 async fn spawn(exports: &Exports, extra: &[(&str, &str)]) -> Bot {
     let mut env = exports.env();
@@ -46,7 +47,7 @@ fn answers(bot: &Bot, title: &str) -> Vec<Message> {
 }
 
 async fn wait_for_answer(bot: &Bot, title: &str, nth: usize) -> Message {
-    eventually(&format!("answer {nth} to {title:?}"), || async {
+    eventually(DEADLINE, &format!("answer {nth} to {title:?}"), || async {
         answers(bot, title).into_iter().nth(nth)
     })
     .await
@@ -263,7 +264,7 @@ async fn hourly_answers_with_a_table_and_a_png_with_one_series_per_cluster() {
         &"Chart colours: analytics-prod: blue, etl-prod: orange, reporting-dev: green".to_owned()
     ));
 
-    let file = eventually("the chart upload", || async {
+    let file = eventually(DEADLINE, "the chart upload", || async {
         bot.slack.files(CHANNEL).into_iter().next()
     })
     .await;
@@ -464,7 +465,7 @@ async fn a_query_past_its_deadline_is_stopped_and_the_reply_says_so() {
     let bot = spawn(&exports, &[("QUERY_TIMEOUT_SECS", "0.001")]).await;
 
     ask(&bot, ALICE, "queues").await;
-    let reply = eventually("the timeout reply", || async {
+    let reply = eventually(DEADLINE, "the timeout reply", || async {
         bot.slack.messages(CHANNEL).into_iter().next()
     })
     .await;
@@ -482,7 +483,7 @@ async fn an_athena_failure_is_answered_with_its_reason() {
     let bot = spawn(&exports, &[("DATABASE", "no_such_database")]).await;
 
     ask(&bot, ALICE, "etl-prod").await;
-    let reply = eventually("the failure reply", || async {
+    let reply = eventually(DEADLINE, "the failure reply", || async {
         bot.slack.messages(CHANNEL).into_iter().next()
     })
     .await;

@@ -1,11 +1,12 @@
 //! The execution state machine, deciding half: approve or reject a token, time approvals
-//! out, stop an execution. Pure transitions on [`State`], applied under the state mutex.
+//! out, stop an execution; and the steps that end a stage or an execution, which `engine` also
+//! takes when an action fails or a newer execution supersedes an older one. Pure transitions
+//! on [`State`], applied under the state mutex.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::engine::{close_open_actions, set_stage_status};
 use super::error::ApiError;
 use super::state::{
     ActionStatus, Approval, ApprovalState, Execution, ExecutionStatus, StageStatus, State,
@@ -203,4 +204,39 @@ pub(crate) fn fail_execution(
     close_open_actions(execution, approvals, StageStatus::Failed, now);
     execution.status = ExecutionStatus::Failed;
     execution.status_summary = Some(summary.to_owned());
+}
+
+/// Abandons the in-progress actions of the current stage (voiding their tokens) and gives
+/// the stage its final status.
+pub(crate) fn close_open_actions(
+    execution: &mut Execution,
+    approvals: &mut HashMap<String, Approval>,
+    stage_status: StageStatus,
+    now: DateTime<Utc>,
+) {
+    let stage = execution.stage;
+    for run in execution
+        .actions
+        .get_mut(stage)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if run.status == ActionStatus::InProgress {
+            run.status = ActionStatus::Abandoned;
+            run.last_status_change = now;
+            if let Some(approval) = run.token.take().and_then(|t| approvals.get_mut(&t)) {
+                approval.state = ApprovalState::Void;
+            }
+        }
+    }
+    set_stage_status(execution, stage_status);
+    execution.updated = now;
+}
+
+/// Gives the execution's current stage a status (no-op past the last stage).
+pub(crate) fn set_stage_status(execution: &mut Execution, status: StageStatus) {
+    if let Some(slot) = execution.stages.get_mut(execution.stage) {
+        *slot = Some(status);
+    }
 }

@@ -1,25 +1,26 @@
 //! The execution state machine, forward half: start an execution and advance it stage by
 //! stage (superseding older executions, minting approval tokens, queueing notifications).
 //! Pure transitions on [`State`]; the caller holds the mutex, publishes the returned
-//! notifications afterwards and never awaits while holding it. Decisions, expiry and stops
-//! are in `decisions.rs`.
+//! notifications afterwards and never awaits while holding it. Decisions, expiry and stops,
+//! and the steps that end a stage or an execution, are in `decisions.rs`, which this builds on.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
-use super::decisions::fail_execution;
+use super::decisions::{close_open_actions, fail_execution, set_stage_status};
 use super::error::ApiError;
-use super::model::{ActionKind, ExecutionMode};
+use super::model::{self, ActionKind, ExecutionMode};
 use super::notify::{self, ApprovalNotice, Publication};
-use super::source_host;
+use super::runtime::Runtime;
 use super::state::{
     ActionRun, ActionStatus, Approval, ApprovalState, Execution, ExecutionStatus, Pipeline,
     SourceRevision, StageStatus, State,
 };
 
-/// How long an approval waits before it fails ([UG] `approvals.md`).
+/// How long an approval waits before it fails
+/// (<https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals.html>).
 pub(crate) fn approval_lifetime() -> TimeDelta {
     TimeDelta::days(7)
 }
@@ -55,7 +56,7 @@ impl State {
         {
             return Ok((id.clone(), false));
         }
-        runtime.check_start(pipeline)?;
+        runtime.check_start(&pipeline.def.name, pipeline.running())?;
         let mut sources = Vec::new();
         for action in pipeline.def.stages.iter().flat_map(|s| &s.actions) {
             if let ActionKind::Source {
@@ -67,8 +68,8 @@ impl State {
                 sources.push(SourceRevision {
                     action: action.name.clone(),
                     revision_id: revision_id.clone(),
-                    summary: source_host::revision_summary(revision_summary),
-                    repository: source_host::repository(&action.kind, &pipeline.def.name)
+                    summary: model::revision_summary(revision_summary),
+                    repository: model::repository(&action.kind, &pipeline.def.name)
                         .unwrap_or_default(),
                 });
             }
@@ -170,7 +171,7 @@ impl State {
                     now,
                     &mut publications,
                 );
-                runtime.fail_planned(pipeline, execution_id, stage);
+                fail_planned(runtime, pipeline, execution_id, stage);
             } else if waiting {
                 break;
             } else {
@@ -180,6 +181,36 @@ impl State {
             }
         }
         publications
+    }
+}
+
+/// Fails the build actions of `stage` that a test planned to fail, as the execution just
+/// entered it (consuming each plan).
+fn fail_planned(runtime: &mut Runtime, pipeline: &mut Pipeline, execution_id: &str, stage: usize) {
+    let name = pipeline.def.name.clone();
+    let Some(stage_def) = pipeline.def.stages.get(stage) else {
+        return;
+    };
+    let planned: Vec<(usize, (String, String))> = stage_def
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.kind == ActionKind::Build)
+        .filter_map(|(i, a)| Some((i, runtime.take_failure(&name, &a.name)?)))
+        .collect();
+    let Some(execution) = pipeline.execution_mut(execution_id) else {
+        return;
+    };
+    for (i, (code, message)) in planned {
+        let run = execution
+            .actions
+            .get_mut(stage)
+            .and_then(|runs| runs.get_mut(i));
+        if let Some(run) = run.and_then(Option::as_mut) {
+            run.status = ActionStatus::Failed;
+            run.summary = Some(message.clone());
+            run.error_details = Some((code, message));
+        }
     }
 }
 
@@ -273,39 +304,4 @@ fn enter_stage(
         execution.actions[stage][index] = Some(run);
     }
     execution.updated = now;
-}
-
-/// Abandons the in-progress actions of the current stage (voiding their tokens) and gives
-/// the stage its final status.
-pub(crate) fn close_open_actions(
-    execution: &mut Execution,
-    approvals: &mut HashMap<String, Approval>,
-    stage_status: StageStatus,
-    now: DateTime<Utc>,
-) {
-    let stage = execution.stage;
-    for run in execution
-        .actions
-        .get_mut(stage)
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        if run.status == ActionStatus::InProgress {
-            run.status = ActionStatus::Abandoned;
-            run.last_status_change = now;
-            if let Some(approval) = run.token.take().and_then(|t| approvals.get_mut(&t)) {
-                approval.state = ApprovalState::Void;
-            }
-        }
-    }
-    set_stage_status(execution, stage_status);
-    execution.updated = now;
-}
-
-/// Gives the execution's current stage a status (no-op past the last stage).
-pub(crate) fn set_stage_status(execution: &mut Execution, status: StageStatus) {
-    if let Some(slot) = execution.stages.get_mut(execution.stage) {
-        *slot = Some(status);
-    }
 }

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 /// A refused request: becomes HTTP 4xx/5xx with `{"__type": …, "message": …}`.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
-    /// Input breaks a [MODEL] constraint (pattern, length, range, required member).
+    /// Input breaks a constraint of the service model (pattern, length, range, required
+    /// member), as `validate` checks them.
     #[error("{0}")]
     Validation(String),
     /// The body is not the JSON the operation expects.

@@ -1,10 +1,14 @@
 //! EventBridge "CodePipeline … State Change" events, as a rule with an SNS topic or SQS queue
-//! target would deliver them (events-ref-codepipeline; reference §7).
+//! target would deliver them
+//! (<https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-codepipeline.html>; states:
+//! <https://docs.aws.amazon.com/codepipeline/latest/userguide/detect-state-changes-cloudwatch-events.html>).
 //!
 //! After every change the simulator compares each execution with what it last announced and
 //! queues the events in between, in order: pipeline `STARTED`, then per stage `STARTED`, its
 //! actions' `STARTED` and outcomes, the stage's outcome, and last the pipeline's outcome. One
 //! task publishes them in that order. Nothing is published until a target is set.
+//!
+//! The [`Emitter`] reads the state and is kept beside it (in `sim`), not inside it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,8 +19,9 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::state::{ActionStatus, Execution, ExecutionStatus, Pipeline, StageStatus, State};
-use super::{notify, CodePipelineSim, SimConfig};
+use super::model::SimConfig;
+use super::notify;
+use super::state::{ActionStatus, Execution, ExecutionStatus, Pipeline, StageStatus};
 
 /// Where the events go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,19 +60,78 @@ pub(crate) struct Emitter {
     published: Arc<Mutex<Vec<PublishedEvent>>>,
 }
 
-impl State {
-    /// Queues the events for every change since the last call (nothing without a target).
-    pub(crate) fn collect_events(&mut self, config: &SimConfig, now: DateTime<Utc>) {
-        let State {
-            pipelines, events, ..
+impl Emitter {
+    /// Publishes every event queued from now on to `target` (ministack's SNS or SQS at the
+    /// configured SNS endpoint), in order, from one spawned task.
+    pub(crate) fn publish_to(&mut self, target: EventTarget, config: &SimConfig) {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Value>();
+        self.sender = Some(sender);
+        let published = self.published.clone();
+        let sns = notify::sns_client(config);
+        let (endpoint, region) = (config.sns_endpoint_url.clone(), config.region.clone());
+        tokio::spawn(async move {
+            let sqs =
+                aws_sdk_sqs::Client::new(&crate::ministack::sdk_config(&endpoint, &region).await);
+            while let Some(event) = receiver.recv().await {
+                let body = event.to_string();
+                let outcome = match &target {
+                    EventTarget::Sns(topic) => sns
+                        .publish()
+                        .topic_arn(topic)
+                        .message(body)
+                        .send()
+                        .await
+                        .map(|o| o.message_id.unwrap_or_default())
+                        .map_err(|e| DisplayErrorContext(&e).to_string()),
+                    EventTarget::Sqs(queue) => sqs
+                        .send_message()
+                        .queue_url(queue)
+                        .message_body(body)
+                        .send()
+                        .await
+                        .map(|o| o.message_id.unwrap_or_default())
+                        .map_err(|e| DisplayErrorContext(&e).to_string()),
+                };
+                if let Err(error) = &outcome {
+                    tracing::warn!(%error, "state-change event not published");
+                }
+                published
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(PublishedEvent { event, outcome });
+            }
+        });
+    }
+
+    /// Every event published or attempted so far, in order.
+    pub(crate) fn published(&self) -> Vec<PublishedEvent> {
+        let events = self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        events.clone()
+    }
+
+    /// Queues the events for every change of `pipelines` since the last call (nothing
+    /// without a target).
+    pub(crate) fn collect(
+        &mut self,
+        pipelines: &HashMap<String, Pipeline>,
+        config: &SimConfig,
+        now: DateTime<Utc>,
+    ) {
+        let Emitter {
+            sender,
+            seen: announced,
+            ..
         } = self;
-        let Some(sender) = &events.sender else {
+        let Some(sender) = sender else {
             return;
         };
         for pipeline in pipelines.values() {
             for execution in &pipeline.executions {
                 let current = seen(execution);
-                let previous = events.seen.get(&execution.id).cloned().unwrap_or_default();
+                let previous = announced.get(&execution.id).cloned().unwrap_or_default();
                 if current == previous {
                     continue;
                 }
@@ -81,7 +145,7 @@ impl State {
                     // The receiver lives as long as the simulator; a send cannot fail sooner.
                     let _ = sender.send(event);
                 }
-                events.seen.insert(execution.id.clone(), current);
+                announced.insert(execution.id.clone(), current);
             }
         }
     }
@@ -239,67 +303,4 @@ fn action_event(
         detail["execution-result"] = result;
     }
     envelope(cx, "CodePipeline Action Execution State Change", detail)
-}
-
-impl CodePipelineSim {
-    /// Publishes every later state change as an EventBridge event to `target` (ministack's
-    /// SNS or SQS at the simulator's SNS endpoint), in order, from one task.
-    pub fn publish_events_to(&self, target: EventTarget) {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<Value>();
-        let published = {
-            let mut state = self.lock();
-            state.events.sender = Some(sender);
-            state.events.published.clone()
-        };
-        let sns = notify::sns_client(self.config());
-        let (endpoint, region) = (
-            self.config().sns_endpoint_url.clone(),
-            self.config().region.clone(),
-        );
-        tokio::spawn(async move {
-            let sqs =
-                aws_sdk_sqs::Client::new(&crate::ministack::sdk_config(&endpoint, &region).await);
-            while let Some(event) = receiver.recv().await {
-                let body = event.to_string();
-                let outcome = match &target {
-                    EventTarget::Sns(topic) => sns
-                        .publish()
-                        .topic_arn(topic)
-                        .message(body)
-                        .send()
-                        .await
-                        .map(|o| o.message_id.unwrap_or_default())
-                        .map_err(|e| DisplayErrorContext(&e).to_string()),
-                    EventTarget::Sqs(queue) => sqs
-                        .send_message()
-                        .queue_url(queue)
-                        .message_body(body)
-                        .send()
-                        .await
-                        .map(|o| o.message_id.unwrap_or_default())
-                        .map_err(|e| DisplayErrorContext(&e).to_string()),
-                };
-                if let Err(error) = &outcome {
-                    tracing::warn!(%error, "state-change event not published");
-                }
-                published
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(PublishedEvent { event, outcome });
-            }
-        });
-        self.emit_events();
-    }
-
-    /// Every state-change event published or attempted, in order.
-    pub fn events(&self) -> Vec<PublishedEvent> {
-        let published = self.lock().events.published.clone();
-        let events = published.lock().unwrap_or_else(PoisonError::into_inner);
-        events.clone()
-    }
-
-    /// Queues the events for whatever changed since the last call.
-    pub(crate) fn emit_events(&self) {
-        self.lock().collect_events(self.config(), Utc::now());
-    }
 }

@@ -7,9 +7,14 @@
 //! resumes or fails the execution. The [`CodePipelineSim`] handle also inspects the state
 //! and injects faults.
 //!
-//! Layout: `wire` (HTTP) → `ops` (one file per operation group) → `engine` and
-//! `decisions` (transitions on `state`) and `notify` (notification JSON + `sns:Publish`);
-//! `model` holds the pipeline definitions, `validate` the service model's input constraints.
+//! Layout, top down; a module imports only modules after it in this list. This file (the
+//! test-facing methods) and `wire` (HTTP) → `ops` (one file per operation group) and
+//! `source_host` (the GitHub API) → `sim` (the handle: state mutex, event emitter, SNS
+//! client, running executions forward) → `engine` (start, advance) → `decisions` (approve,
+//! reject, expire, stop) → `events` (state-change events) → `state` (data and lookups) →
+//! `notify` (notification JSON + `sns:Publish`), `runtime` (conditions a test sets),
+//! `validate` (the service model's input constraints) → `model` (pipeline definitions,
+//! [`SimConfig`]) and `error`.
 
 mod decisions;
 mod engine;
@@ -19,51 +24,29 @@ mod model;
 mod notify;
 mod ops;
 mod runtime;
+mod sim;
 mod source_host;
 mod state;
 mod validate;
 mod wire;
 
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use events::{EventTarget, PublishedEvent};
-pub use model::{ActionDef, ActionKind, CommitAuthor, ExecutionMode, PipelineDef, StageDef};
+pub use model::{
+    ActionDef, ActionKind, CommitAuthor, ExecutionMode, PipelineDef, SimConfig, StageDef,
+};
 pub use notify::PublishedNotification;
+pub use sim::CodePipelineSim;
 pub use source_host::GET_COMMIT as GITHUB_GET_COMMIT;
 pub use state::{ApprovalResultRecord, PendingApproval};
 
 use engine::StartRequest;
-use state::{ActionStatus, ApprovalState, Pipeline, State};
-
-/// Where the simulated service claims to live and where it publishes notifications.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// Region shown in notifications, ARNs and console links (e.g. `us-east-1`).
-    pub region: String,
-    /// Account id shown in ARNs.
-    pub account_id: String,
-    /// SNS endpoint for `sns:Publish`, e.g. ministack's `http://127.0.0.1:4566`.
-    pub sns_endpoint_url: String,
-}
-
-/// A running simulator; cheap to clone, all clones share one state behind one mutex.
-#[derive(Clone)]
-pub struct CodePipelineSim {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    config: SimConfig,
-    addr: SocketAddr,
-    state: Mutex<State>,
-    sns: aws_sdk_sns::Client,
-}
+use state::{ActionStatus, ApprovalState, Pipeline};
 
 impl CodePipelineSim {
     /// Serves on `127.0.0.1:<free port>` until `shutdown` is cancelled.
@@ -88,15 +71,7 @@ impl CodePipelineSim {
         config: SimConfig,
         shutdown: CancellationToken,
     ) -> io::Result<CodePipelineSim> {
-        let addr = listener.local_addr()?;
-        let sim = CodePipelineSim {
-            inner: Arc::new(Inner {
-                sns: notify::sns_client(&config),
-                config,
-                addr,
-                state: Mutex::new(State::default()),
-            }),
-        };
+        let sim = CodePipelineSim::new(config, listener.local_addr()?);
         let app = wire::router(sim.clone());
         tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -107,11 +82,6 @@ impl CodePipelineSim {
             }
         });
         Ok(sim)
-    }
-
-    /// Base URL for the SDK's `endpoint_url`: `http://127.0.0.1:PORT`.
-    pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.inner.addr)
     }
 
     /// Defines a pipeline; redefining a name starts it afresh (version + 1, no history, its
@@ -139,7 +109,7 @@ impl CodePipelineSim {
             pipeline: pipeline.to_owned(),
             started_by: format!(
                 "arn:aws:iam::{}:user/codepipeline-sim",
-                self.inner.config.account_id
+                self.config().account_id
             ),
             client_token: None,
             source_overrides: Vec::new(),
@@ -234,33 +204,40 @@ impl CodePipelineSim {
         }
     }
 
-    /// The state; never held across an await.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic elsewhere while holding the lock leaves consistent-enough data for a test.
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// How many requests of `operation` arrived, refused and fault-injected ones included.
+    pub fn requests(&self, operation: &str) -> usize {
+        self.lock().runtime.requests(operation)
     }
 
-    pub(crate) fn config(&self) -> &SimConfig {
-        &self.inner.config
+    /// At most `limit` executions of `pipeline` may be in progress at once; one more
+    /// `StartPipelineExecution` answers `ConcurrentPipelineExecutionsLimitExceededException`.
+    pub fn limit_concurrent_executions(&self, pipeline: &str, limit: usize) {
+        self.lock().runtime.limit(pipeline, limit);
     }
 
-    /// Advances the execution in a spawned task and publishes the notifications it causes.
-    pub(crate) fn run(&self, pipeline: &str, execution_id: &str) {
-        let (sim, pipeline, execution_id) =
-            (self.clone(), pipeline.to_owned(), execution_id.to_owned());
-        tokio::spawn(async move {
-            let region = &sim.inner.config.region;
-            let publications = sim
-                .lock()
-                .advance(&pipeline, &execution_id, region, Utc::now());
-            sim.emit_events();
-            for publication in publications {
-                let record = notify::publish(&sim.inner.sns, publication).await;
-                sim.lock().notifications.push(record);
-            }
-        });
+    /// While `busy`, starting or stopping an execution of `pipeline` answers
+    /// `ConflictException` ("the pipeline is busy handling ongoing activities").
+    pub fn set_busy(&self, pipeline: &str, busy: bool) {
+        self.lock().runtime.set_busy(pipeline, busy);
+    }
+
+    /// The next run of build action `action` in `pipeline` fails with `errorDetails`
+    /// `{code, message}`; its stage and execution fail with it.
+    pub fn fail_action(&self, pipeline: &str, action: &str, code: &str, message: &str) {
+        self.lock()
+            .runtime
+            .plan_failure(pipeline, action, code, message);
+    }
+
+    /// Publishes every later state change as an EventBridge event to `target` (ministack's
+    /// SNS or SQS at the simulator's SNS endpoint), in order, from one task.
+    pub fn publish_events_to(&self, target: EventTarget) {
+        self.emitter().publish_to(target, self.config());
+        self.emit_events();
+    }
+
+    /// Every state-change event published or attempted, in order.
+    pub fn events(&self) -> Vec<PublishedEvent> {
+        self.emitter().published()
     }
 }

@@ -1,12 +1,24 @@
-//! Pipeline definitions the simulator runs: what a test, or the sandbox's JSON file, declares.
+//! Pipeline definitions the simulator runs: what a test, or the sandbox's JSON file, declares;
+//! the [`SimConfig`] it runs them under; and how a source action looks through its CodeStar
+//! connection to GitHub (repository, `revisionSummary`, console `revisionUrl`).
 //!
-//! Pure data. `serde` gives the JSON file format of the `codepipeline-sim` binary: a list of
+//! Pure data and pure functions, at the bottom: it imports no other module of the simulator.
+//! `serde` gives the JSON file format of the `codepipeline-sim` binary: a list of
 //! [`PipelineDef`]s, actions tagged by `"type"` (`source`, `build`, `manual_approval`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{source_host, SimConfig};
+/// Where the simulated service claims to live and where it publishes notifications.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Region shown in notifications, ARNs and console links (e.g. `us-east-1`).
+    pub region: String,
+    /// Account id shown in ARNs.
+    pub account_id: String,
+    /// SNS endpoint for `sns:Publish`, e.g. ministack's `http://127.0.0.1:4566`.
+    pub sns_endpoint_url: String,
+}
 
 /// A pipeline: stages run in order, each stage's actions side by side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,11 +141,8 @@ impl ActionKind {
     /// The action's `configuration` map as `GetPipeline` returns it (set keys only).
     pub(crate) fn configuration(&self, pipeline: &str, sim: &SimConfig) -> Map<String, Value> {
         let mut config = Map::new();
-        if let Some(repository) = source_host::repository(self, pipeline) {
-            config.insert(
-                "ConnectionArn".to_owned(),
-                json!(source_host::connection_arn(sim)),
-            );
+        if let Some(repository) = repository(self, pipeline) {
+            config.insert("ConnectionArn".to_owned(), json!(connection_arn(sim)));
             config.insert("FullRepositoryId".to_owned(), json!(repository));
             config.insert("BranchName".to_owned(), json!("main"));
         }
@@ -198,6 +207,46 @@ impl PipelineDef {
             execution_mode: ExecutionMode::Superseded,
         }
     }
+}
+
+/// The GitHub repository of a source action: its own, or `example/<pipeline>`.
+pub(crate) fn repository(kind: &ActionKind, pipeline: &str) -> Option<String> {
+    match kind {
+        ActionKind::Source { repository, .. } => Some(
+            repository
+                .clone()
+                .unwrap_or_else(|| format!("example/{pipeline}")),
+        ),
+        _ => None,
+    }
+}
+
+/// The connection every simulated source action uses.
+pub(crate) fn connection_arn(config: &SimConfig) -> String {
+    format!(
+        "arn:aws:codestar-connections:{}:{}:connection/5c3e1d2a-0b9f-4e8d-a7c6-1f2e3d4c5b6a",
+        config.region, config.account_id
+    )
+}
+
+/// `revisionSummary` of a CodeStar connection's GitHub revision.
+pub(crate) fn revision_summary(message: &str) -> String {
+    json!({"ProviderType": "GitHub", "CommitMessage": message}).to_string()
+}
+
+/// `revisionUrl` of a CodeStar connection's revision: the console's redirect to the commit.
+pub(crate) fn revision_url(config: &SimConfig, repository: &str, commit: &str) -> String {
+    let query = serde_urlencoded::to_string([
+        ("connectionArn", connection_arn(config).as_str()),
+        ("referenceType", "COMMIT"),
+        ("FullRepositoryId", repository),
+        ("Commit", commit),
+    ])
+    .unwrap_or_default();
+    format!(
+        "https://{}.console.aws.amazon.com/codesuite/settings/connections/redirect?{query}",
+        config.region
+    )
 }
 
 #[cfg(test)]

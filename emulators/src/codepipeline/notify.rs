@@ -1,4 +1,5 @@
-//! The approval notification: the JSON body CodePipeline publishes to SNS (reference §2) and
+//! The approval notification: the JSON body CodePipeline publishes to SNS
+//! (<https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html>) and
 //! the `sns:Publish` call that sends it to the configured endpoint (ministack in tests).
 
 use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
@@ -6,7 +7,7 @@ use aws_sdk_sns::error::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::SimConfig;
+use super::model::SimConfig;
 
 /// One notification the simulator tried to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]

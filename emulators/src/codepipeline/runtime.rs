@@ -2,13 +2,12 @@
 //! (`ConcurrentPipelineExecutionsLimitExceededException`), a busy pipeline
 //! (`ConflictException`), and actions whose next run fails with `errorDetails`; plus a count
 //! of the requests each operation received.
+//!
+//! Plain tables, kept in the simulator state; `engine` applies them to executions.
 
 use std::collections::{HashMap, HashSet};
 
 use super::error::ApiError;
-use super::model::ActionKind;
-use super::state::{ActionStatus, ExecutionStatus, Pipeline};
-use super::CodePipelineSim;
 
 /// The conditions, kept in the simulator state.
 #[derive(Default)]
@@ -24,29 +23,17 @@ pub(crate) struct Runtime {
 }
 
 impl Runtime {
-    /// Refuses a new execution of a busy pipeline or one at its concurrency limit.
-    pub(crate) fn check_start(&self, pipeline: &Pipeline) -> Result<(), ApiError> {
-        self.check_busy(&pipeline.def.name)?;
-        let Some(&limit) = self.limits.get(&pipeline.def.name) else {
-            return Ok(());
-        };
-        let running = pipeline
-            .executions
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.status,
-                    ExecutionStatus::InProgress | ExecutionStatus::Stopping
-                )
-            })
-            .count();
-        if running >= limit {
-            return Err(ApiError::ConcurrentExecutionsLimitExceeded(
-                pipeline.def.name.clone(),
+    /// Refuses a new execution of a busy pipeline, or of one whose `running` executions (in
+    /// progress or stopping) already reach its concurrency limit.
+    pub(crate) fn check_start(&self, pipeline: &str, running: usize) -> Result<(), ApiError> {
+        self.check_busy(pipeline)?;
+        match self.limits.get(pipeline) {
+            Some(&limit) if running >= limit => Err(ApiError::ConcurrentExecutionsLimitExceeded(
+                pipeline.to_owned(),
                 limit,
-            ));
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// `ConflictException` while the pipeline is busy.
@@ -62,79 +49,40 @@ impl Runtime {
         *self.requests.entry(operation.to_owned()).or_default() += 1;
     }
 
-    /// Fails the build actions of `stage` that a test planned to fail, as the execution just
-    /// entered it (consuming each plan).
-    pub(crate) fn fail_planned(
-        &mut self,
-        pipeline: &mut Pipeline,
-        execution_id: &str,
-        stage: usize,
-    ) {
-        let name = pipeline.def.name.clone();
-        let Some(stage_def) = pipeline.def.stages.get(stage) else {
-            return;
-        };
-        let planned: Vec<(usize, (String, String))> = stage_def
-            .actions
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| a.kind == ActionKind::Build)
-            .filter_map(|(i, a)| Some((i, self.failures.remove(&(name.clone(), a.name.clone()))?)))
-            .collect();
-        let Some(execution) = pipeline.execution_mut(execution_id) else {
-            return;
-        };
-        for (i, (code, message)) in planned {
-            let run = execution
-                .actions
-                .get_mut(stage)
-                .and_then(|runs| runs.get_mut(i));
-            if let Some(run) = run.and_then(Option::as_mut) {
-                run.status = ActionStatus::Failed;
-                run.summary = Some(message.clone());
-                run.error_details = Some((code, message));
-            }
-        }
-    }
-}
-
-impl CodePipelineSim {
-    /// How many requests of `operation` arrived, refused and fault-injected ones included.
-    pub fn requests(&self, operation: &str) -> usize {
-        self.lock()
-            .runtime
-            .requests
-            .get(operation)
-            .copied()
-            .unwrap_or(0)
+    /// How many requests of `operation` were counted.
+    pub(crate) fn requests(&self, operation: &str) -> usize {
+        self.requests.get(operation).copied().unwrap_or(0)
     }
 
-    /// At most `limit` executions of `pipeline` may be in progress at once; one more
-    /// `StartPipelineExecution` answers `ConcurrentPipelineExecutionsLimitExceededException`.
-    pub fn limit_concurrent_executions(&self, pipeline: &str, limit: usize) {
-        self.lock()
-            .runtime
-            .limits
-            .insert(pipeline.to_owned(), limit);
+    /// At most `limit` executions of `pipeline` may be in progress at once.
+    pub(crate) fn limit(&mut self, pipeline: &str, limit: usize) {
+        self.limits.insert(pipeline.to_owned(), limit);
     }
 
-    /// While `busy`, starting or stopping an execution of `pipeline` answers
-    /// `ConflictException` ("the pipeline is busy handling ongoing activities").
-    pub fn set_busy(&self, pipeline: &str, busy: bool) {
-        let mut state = self.lock();
+    /// Marks `pipeline` busy, or no longer busy.
+    pub(crate) fn set_busy(&mut self, pipeline: &str, busy: bool) {
         if busy {
-            state.runtime.busy.insert(pipeline.to_owned());
+            self.busy.insert(pipeline.to_owned());
         } else {
-            state.runtime.busy.remove(pipeline);
+            self.busy.remove(pipeline);
         }
     }
 
-    /// The next run of build action `action` in `pipeline` fails with `errorDetails`
-    /// `{code, message}`; its stage and execution fail with it.
-    pub fn fail_action(&self, pipeline: &str, action: &str, code: &str, message: &str) {
-        self.lock().runtime.failures.insert(
+    /// Plans the next run of `action` in `pipeline` to fail with `code` and `message`.
+    pub(crate) fn plan_failure(&mut self, pipeline: &str, action: &str, code: &str, message: &str) {
+        self.failures.insert(
             (pipeline.to_owned(), action.to_owned()),
             (code.to_owned(), message.to_owned()),
         );
+    }
+
+    /// Takes the planned failure (code, message) of `action` in `pipeline`, if any.
+    pub(crate) fn take_failure(
+        &mut self,
+        pipeline: &str,
+        action: &str,
+    ) -> Option<(String, String)> {
+        self.failures
+            .remove(&(pipeline.to_owned(), action.to_owned()))
     }
 }

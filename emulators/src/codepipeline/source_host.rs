@@ -1,9 +1,8 @@
-//! The source side of the simulated pipelines: a GitHub repository reached through a CodeStar
-//! connection (provider `CodeStarSourceConnection`), as CodePipeline shows it — the
-//! `revisionSummary` JSON (`{"ProviderType":"GitHub","CommitMessage":…}`) and the console
-//! `revisionUrl` carrying `FullRepositoryId` and `Commit` — and the one call of GitHub's REST
-//! API a bot makes about such a revision: `GET /repos/{owner}/{repo}/git/commits/{sha}`, served
-//! on the simulator's port (the API base of a GitHub Enterprise Server stand-in).
+//! The GitHub side of the simulated pipelines' sources (repositories reached through a CodeStar
+//! connection, provider `CodeStarSourceConnection`; how CodePipeline shows them is in `model`):
+//! the one call of GitHub's REST API a bot makes about such a revision, `GET
+//! /repos/{owner}/{repo}/git/commits/{sha}`, and `GET /rate_limit`, served on the simulator's
+//! port (the API base of a GitHub Enterprise Server stand-in).
 //!
 //! Without a required token every repository is public; with one
 //! ([`CodePipelineSim::require_github_token`]), a request without `Authorization` gets GitHub's
@@ -16,54 +15,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::model::{ActionKind, CommitAuthor};
-use super::{CodePipelineSim, SimConfig};
+use super::model::{repository, ActionKind, CommitAuthor};
+use super::sim::CodePipelineSim;
 
 /// What [`CodePipelineSim::requests`] counts this call as.
 pub const GET_COMMIT: &str = "GitHub:GetCommit";
 /// What [`CodePipelineSim::requests`] counts `GET /rate_limit` as.
 pub const RATE_LIMIT: &str = "GitHub:RateLimit";
 const DOCS: &str = "https://docs.github.com/rest/git/commits#get-a-commit-object";
-
-/// The GitHub repository of a source action: its own, or `example/<pipeline>`.
-pub(crate) fn repository(kind: &ActionKind, pipeline: &str) -> Option<String> {
-    match kind {
-        ActionKind::Source { repository, .. } => Some(
-            repository
-                .clone()
-                .unwrap_or_else(|| format!("example/{pipeline}")),
-        ),
-        _ => None,
-    }
-}
-
-/// The connection every simulated source action uses.
-pub(crate) fn connection_arn(config: &SimConfig) -> String {
-    format!(
-        "arn:aws:codestar-connections:{}:{}:connection/5c3e1d2a-0b9f-4e8d-a7c6-1f2e3d4c5b6a",
-        config.region, config.account_id
-    )
-}
-
-/// `revisionSummary` of a CodeStar connection's GitHub revision.
-pub(crate) fn revision_summary(message: &str) -> String {
-    json!({"ProviderType": "GitHub", "CommitMessage": message}).to_string()
-}
-
-/// `revisionUrl` of a CodeStar connection's revision: the console's redirect to the commit.
-pub(crate) fn revision_url(config: &SimConfig, repository: &str, commit: &str) -> String {
-    let query = serde_urlencoded::to_string([
-        ("connectionArn", connection_arn(config).as_str()),
-        ("referenceType", "COMMIT"),
-        ("FullRepositoryId", repository),
-        ("Commit", commit),
-    ])
-    .unwrap_or_default();
-    format!(
-        "https://{}.console.aws.amazon.com/codesuite/settings/connections/redirect?{query}",
-        config.region
-    )
-}
 
 /// `GET /repos/{owner}/{repo}/git/commits/{sha}`.
 pub(crate) async fn get_commit(

@@ -1,7 +1,8 @@
-//! The simulator's whole state, kept behind one mutex: pipelines, their executions, approval
+//! The simulator's state, kept behind one mutex: pipelines, their executions, approval
 //! tokens, and what the test handle inspects (decisions, notifications, injected faults).
 //!
-//! Transitions live in `engine.rs`; this file holds the data and the lookups.
+//! Transitions live in `engine.rs` and `decisions.rs`; this file holds the data and the
+//! lookups, and imports only the modules below it (`error`, `model`, `notify`, `runtime`).
 
 use std::collections::HashMap;
 
@@ -10,8 +11,10 @@ use chrono::{DateTime, Utc};
 use super::error::ApiError;
 use super::model::PipelineDef;
 use super::notify::PublishedNotification;
+use super::runtime::Runtime;
 
-/// Everything the simulator knows.
+/// Everything the simulator knows, but for the state-change events already announced
+/// (`events::Emitter`, kept beside it).
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) pipelines: HashMap<String, Pipeline>,
@@ -23,9 +26,7 @@ pub(crate) struct State {
     /// Operation name → (error type, times left).
     pub(crate) faults: HashMap<String, (String, u32)>,
     /// Execution limits, busy pipelines and failing actions set by the test handle.
-    pub(crate) runtime: super::runtime::Runtime,
-    /// Where state-change events go, and what was already announced.
-    pub(crate) events: super::events::Emitter,
+    pub(crate) runtime: Runtime,
     /// The token the GitHub emulation requires, if any.
     pub(crate) github_token: Option<String>,
 }
@@ -204,6 +205,17 @@ impl Pipeline {
             executions: Vec::new(),
             client_tokens: HashMap::new(),
         }
+    }
+
+    /// How many executions are in progress or stopping.
+    pub(crate) fn running(&self) -> usize {
+        let running = |e: &&Execution| {
+            matches!(
+                e.status,
+                ExecutionStatus::InProgress | ExecutionStatus::Stopping
+            )
+        };
+        self.executions.iter().filter(running).count()
     }
 
     /// The execution with this id, if any.

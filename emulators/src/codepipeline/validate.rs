@@ -1,4 +1,6 @@
-//! Input constraints of the CodePipeline service model, answered as AWS words them.
+//! Input constraints of the CodePipeline service model (the members' patterns, lengths and
+//! ranges, <https://docs.aws.amazon.com/codepipeline/latest/APIReference/>), answered as AWS
+//! words them.
 //!
 //! Pure functions; each returns the checked value or a `ValidationException`.
 

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use super::ops;
-use super::CodePipelineSim;
+use super::sim::CodePipelineSim;
+use super::{ops, source_host};
 
 const TARGET_PREFIX: &str = "CodePipeline_20150709.";
 const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
@@ -25,9 +25,9 @@ pub(crate) fn router(sim: CodePipelineSim) -> Router {
         .route("/", post(handle))
         .route(
             "/repos/{owner}/{repo}/git/commits/{sha}",
-            get(super::source_host::get_commit),
+            get(source_host::get_commit),
         )
-        .route("/rate_limit", get(super::source_host::rate_limit))
+        .route("/rate_limit", get(source_host::rate_limit))
         .with_state(sim)
 }
 

@@ -1,10 +1,11 @@
-//! Web API call arguments and error answers.
+//! Web API call arguments, error answers, and the JSON answer every HTTP route sends.
 //!
 //! Slack accepts the same arguments as query parameters, form fields or a JSON body (the
 //! Python SDK uses all three), and a token as `Authorization: Bearer` or a `token` field.
 
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::blocks;
@@ -32,6 +33,15 @@ impl ApiError {
         }
         body
     }
+}
+
+/// What a Web API method answers: the fields of `{"ok":true,...}`, or the error.
+pub(super) type MethodResult = Result<Value, ApiError>;
+
+/// A JSON answer with Slack's content type.
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
+    let content_type = HeaderValue::from_static("application/json; charset=utf-8");
+    (status, [(CONTENT_TYPE, content_type)], body.to_string()).into_response()
 }
 
 /// The merged arguments of one call.

@@ -2,8 +2,10 @@
 //! block_actions built from a stored message), slash commands, and raw frames; plus the
 //! acks the bot sends back.
 //!
-//! Payloads carry every field slack-morphism's serde models require (see
-//! shared/reference/slack-socket-mode.md §5.4), or it would not even reach the bot.
+//! Payloads carry every field slack-morphism's serde models require, or it would not even
+//! reach the bot (its Socket Mode and event models:
+//! <https://docs.rs/crate/slack-morphism/2.31.1/source/src/models/socket_mode/mod.rs>,
+//! <https://docs.rs/crate/slack-morphism/2.31.1/source/src/models/events/>).
 
 use std::fmt;
 use std::sync::Arc;
@@ -13,8 +15,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::response_url;
-use super::state::{Inner, Message, Shared};
-use super::SlackEmulator;
+use super::state::{Ack, Inner, Message, Shared, SlackEmulator};
 
 /// How long an envelope waits for a live socket, like Slack queuing during a reconnect.
 const ROUTE_DEADLINE: Duration = Duration::from_secs(10);
@@ -47,13 +48,6 @@ pub enum EmulatorError {
     /// No socket was live within 10 s.
     #[error("no live Socket Mode connection within {0:?}")]
     NoConnection(Duration),
-}
-
-/// The client's answer to one envelope: `{"envelope_id":…,"payload"?:…}`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Ack {
-    /// The optional response payload (slash command reply, view_submission action…).
-    pub payload: Option<Value>,
 }
 
 /// An envelope that was written to a socket.
@@ -235,7 +229,7 @@ impl SlackEmulator {
         })
         .to_string();
         self.shared
-            .wait_for(ROUTE_DEADLINE, |inner| inner.route(&frame))
+            .wait_for(ROUTE_DEADLINE, |inner| inner.connections.route(&frame))
             .await
             .ok_or(EmulatorError::NoConnection(ROUTE_DEADLINE))?;
         Ok(Envelope {

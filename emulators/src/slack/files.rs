@@ -19,39 +19,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::args::{ApiError, Args};
-use super::methods::MethodResult;
-use super::state::{Message, Shared};
-use super::SlackEmulator;
+use super::args::{ApiError, Args, MethodResult};
+use super::state::{Message, Shared, SharedFile, SlackEmulator, Upload};
 
 /// Longest `alt_txt` Slack accepts.
 const MAX_ALT_TXT: usize = 1000;
-
-/// A file shared with `files.completeUploadExternal`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SharedFile {
-    /// `F…` id.
-    pub id: String,
-    pub filename: String,
-    pub title: Option<String>,
-    pub alt_txt: Option<String>,
-    /// The bytes POSTed to the upload URL.
-    pub bytes: Vec<u8>,
-    /// The channel it was shared in (`None`: kept private).
-    pub channel: Option<String>,
-    pub initial_comment: Option<String>,
-    /// The share message's ts, when shared in a channel.
-    pub message_ts: Option<String>,
-}
-
-/// An upload between its URL and its completion.
-#[derive(Debug)]
-pub(super) struct Upload {
-    key: String,
-    received: Option<Vec<u8>>,
-    file: SharedFile,
-    completed: bool,
-}
 
 /// `files.getUploadURLExternal`.
 pub(super) fn get_upload_url(shared: &Shared, args: &Args) -> MethodResult {

@@ -4,7 +4,8 @@
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::args::{ApiError, Args};
+use super::args::{ApiError, Args, MethodResult};
+use super::files;
 use super::state::{Message, Shared, BOT_ID};
 
 /// Which kind of token a method accepts.
@@ -15,8 +16,6 @@ pub(super) enum TokenKind {
     /// `xapp-…` (Socket Mode only)
     App,
 }
-
-pub(super) type MethodResult = Result<Value, ApiError>;
 
 /// One Web API method.
 pub(super) struct Method {
@@ -65,12 +64,12 @@ pub(super) const METHODS: &[Method] = &[
     Method {
         name: "files.getUploadURLExternal",
         token: TokenKind::Bot,
-        run: super::files::get_upload_url,
+        run: files::get_upload_url,
     },
     Method {
         name: "files.completeUploadExternal",
         token: TokenKind::Bot,
-        run: super::files::complete_upload,
+        run: files::complete_upload,
     },
 ];
 

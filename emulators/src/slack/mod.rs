@@ -1,15 +1,25 @@
 //! Slack emulator: the Web API methods and the Socket Mode WebSocket chatops uses, served on
 //! loopback so integration tests (and the local sandbox) run the real bot end to end.
 //!
-//! Map: `state` holds the workspace behind one mutex; `web_api` serves HTTP, checking
-//! tokens and playing injected failures before `methods` runs (arguments in `args`,
-//! Block Kit limits in `blocks`); `response_url` serves interaction reply URLs;
-//! `socket` runs the WebSocket listener; `envelopes` builds and routes envelopes and
-//! waits for their acks; `files` takes file uploads (upload URL, bytes, completion). Behaviour follows shared/reference/slack-socket-mode.md and
-//! shared/reference/slack-interactivity-and-block-kit.md.
+//! Map, bottom up: each module imports only modules listed before it. `blocks` checks Block
+//! Kit limits; `connections` keeps the sockets' command channels and their round robin;
+//! `state` holds the workspace behind one mutex and defines the [`SlackEmulator`] handle;
+//! `args` reads Web API arguments and writes JSON answers; `response_url` serves interaction
+//! reply URLs; `envelopes` builds and routes envelopes and waits for their acks; `files` takes
+//! file uploads (upload URL, bytes, completion); `methods` runs the Web API methods; `socket`
+//! runs the WebSocket listener; `ui` serves the sandbox's browser page; `web_api` serves HTTP,
+//! checking tokens and playing injected failures before `methods` runs. This file, on top,
+//! starts both listeners and seeds the workspace.
+//!
+//! Behaviour follows Slack's documentation: Socket Mode
+//! (<https://docs.slack.dev/apis/events-api/using-socket-mode>), interactions and their
+//! `response_url`s (<https://docs.slack.dev/interactivity/handling-user-interaction/>), the Web
+//! API methods (<https://docs.slack.dev/reference/methods/>) and Block Kit's limits
+//! (<https://docs.slack.dev/reference/block-kit/blocks>).
 
 mod args;
 mod blocks;
+mod connections;
 mod envelopes;
 mod files;
 mod methods;
@@ -26,46 +36,12 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use envelopes::{Ack, EmulatorError, Envelope};
-pub use files::SharedFile;
-pub use response_url::ResponsePost;
-pub use state::{Failure, Message};
-pub use ui::Control;
+pub use envelopes::{EmulatorError, Envelope};
+pub use state::{
+    Ack, Control, Failure, Message, ResponsePost, SharedFile, SlackConfig, SlackEmulator,
+};
 
 use state::Shared;
-
-/// Identity and credentials of the emulated workspace and app.
-#[derive(Clone, Debug)]
-pub struct SlackConfig {
-    /// The bot token (`xoxb-…`) accepted by the bot methods.
-    pub bot_token: String,
-    /// The app-level token (`xapp-…`) accepted by `apps.connections.open`.
-    pub app_token: String,
-    /// Workspace id (`T…`).
-    pub team_id: String,
-    /// App id (`A…`), reported in `hello` and payloads.
-    pub app_id: String,
-    /// The bot's user id (`U…`), the author of everything it posts.
-    pub bot_user_id: String,
-}
-
-impl Default for SlackConfig {
-    fn default() -> Self {
-        Self {
-            bot_token: "xoxb-test-bot".to_owned(),
-            app_token: "xapp-test-app".to_owned(),
-            team_id: "T0TEST".to_owned(),
-            app_id: "A0TEST".to_owned(),
-            bot_user_id: "U0BOT".to_owned(),
-        }
-    }
-}
-
-/// Handle on a running emulator; cheap to clone, all clones see the same workspace.
-#[derive(Clone)]
-pub struct SlackEmulator {
-    shared: Arc<Shared>,
-}
 
 impl SlackEmulator {
     /// Binds the Web API (HTTP) and the Socket Mode WebSocket on `127.0.0.1:0` each and

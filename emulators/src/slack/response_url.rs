@@ -13,40 +13,12 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::args::ApiError;
+use super::args::{json_response, ApiError};
 use super::blocks;
-use super::state::{Inner, Message, Shared};
-use super::web_api::json_response;
-use super::SlackEmulator;
+use super::state::{Inner, Message, ResponsePost, ResponseTarget, Shared, SlackEmulator};
 
 /// Uses Slack allows per `response_url`.
 const MAX_USES: usize = 5;
-
-/// One post received on a `response_url`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ResponsePost {
-    /// `in_channel` or `ephemeral`; `None` means ephemeral.
-    pub response_type: Option<String>,
-    /// Replace the message that held the clicked element.
-    pub replace_original: bool,
-    /// Delete the message that held the clicked element.
-    pub delete_original: bool,
-    /// The reply's `text`.
-    pub text: Option<String>,
-    /// The reply's blocks, or `Null`.
-    pub blocks: Value,
-    /// The thread to reply in, when given.
-    pub thread_ts: Option<String>,
-}
-
-/// Where a `response_url` points: the interaction it was issued for.
-pub(super) struct ResponseTarget {
-    channel: String,
-    user: String,
-    /// The clicked message; `None` for slash commands.
-    message_ts: Option<String>,
-    posts: Vec<ResponsePost>,
-}
 
 /// Issues a fresh `response_url` for an interaction by `user` in `channel`.
 pub(super) fn issue(

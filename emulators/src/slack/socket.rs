@@ -19,75 +19,21 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::sync::CancellationToken;
 
-use super::envelopes::Ack;
-use super::state::{Inner, Shared};
-use super::SlackEmulator;
+use super::connections::Command;
+use super::state::{Ack, Inner, Shared, SlackEmulator};
 
 /// How long a socket told to disconnect stays open waiting for the client to close it.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(10);
 
-/// What the emulator tells one socket task to do.
-pub(super) enum Command {
-    /// Write this text frame.
-    Send(String),
-    /// Write a `disconnect` frame with this reason, then close within [`DISCONNECT_GRACE`].
-    Disconnect(String),
-    /// Drop the TCP stream without any closing handshake.
-    Drop,
-}
-
-/// One accepted socket, as the workspace sees it.
-pub(super) struct Connection {
-    id: u64,
-    commands: mpsc::UnboundedSender<Command>,
-    /// Got `hello` and is neither disconnecting nor dropped: envelopes may go here.
-    live: bool,
-}
-
-impl Inner {
-    /// Sends `frame` to the next live socket in round robin; `None` when none is live.
-    pub(super) fn route(&mut self, frame: &str) -> Option<()> {
-        loop {
-            let live: Vec<usize> = (0..self.connections.len())
-                .filter(|&index| self.connections[index].live)
-                .collect();
-            let index = *live.get(self.round_robin % live.len().max(1))?;
-            self.round_robin = self.round_robin.wrapping_add(1);
-            let connection = &mut self.connections[index];
-            if connection
-                .commands
-                .send(Command::Send(frame.to_owned()))
-                .is_ok()
-            {
-                return Some(());
-            }
-            connection.live = false;
-        }
-    }
-
-    /// Takes the oldest live socket out of the round robin and gives it `command`.
-    fn retire_oldest(&mut self, command: Command) {
-        if let Some(connection) = self.connections.iter_mut().find(|c| c.live) {
-            connection.live = false;
-            // A closed channel means the task already ended: nothing left to retire.
-            let _ = connection.commands.send(command);
-        }
-    }
-
-    fn live_count(&self) -> usize {
-        self.connections.iter().filter(|c| c.live).count()
-    }
-}
-
 impl SlackEmulator {
     /// Live sockets: they got `hello` and are not disconnecting.
     pub fn open_connections(&self) -> usize {
-        self.shared.lock().live_count()
+        self.shared.lock().connections.live_count()
     }
 
     /// Waits until at least `n` sockets are live; `false` if `deadline` passed first.
     pub async fn wait_for_connections(&self, n: usize, deadline: Duration) -> bool {
-        let ready = |inner: &mut Inner| (inner.live_count() >= n).then_some(());
+        let ready = |inner: &mut Inner| (inner.connections.live_count() >= n).then_some(());
         self.shared.wait_for(deadline, ready).await.is_some()
     }
 
@@ -96,13 +42,14 @@ impl SlackEmulator {
     pub fn disconnect(&self, reason: &str) {
         self.shared
             .lock()
+            .connections
             .retire_oldest(Command::Disconnect(reason.to_owned()));
         self.shared.notify();
     }
 
     /// Drops the oldest live socket's TCP stream without a disconnect or close frame.
     pub fn drop_connection(&self) {
-        self.shared.lock().retire_oldest(Command::Drop);
+        self.shared.lock().connections.retire_oldest(Command::Drop);
         self.shared.notify();
     }
 }
@@ -157,18 +104,12 @@ async fn run_socket(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellati
     let (sender, commands) = mpsc::unbounded_channel();
     let (id, hello) = {
         let mut inner = shared.lock();
-        let id = inner.next_connection_id;
-        inner.next_connection_id += 1;
-        inner.connections.push(Connection {
-            id,
-            commands: sender,
-            live: true,
-        });
-        (id, hello(&shared, inner.live_count()))
+        let id = inner.connections.add(sender);
+        (id, hello(&shared, inner.connections.live_count()))
     };
     shared.notify();
     converse(socket, &shared, commands, hello, shutdown).await;
-    shared.lock().connections.retain(|c| c.id != id);
+    shared.lock().connections.remove(id);
     shared.notify();
 }
 

@@ -1,22 +1,55 @@
-//! The emulated workspace: tokens, channels, users, stored messages, open sockets and
-//! pending acks, all behind one mutex, plus a change signal that waiters poll against.
+//! The emulated workspace: tokens, channels, users, stored messages, response URLs, uploads,
+//! open sockets and pending acks, all behind one mutex, plus a change signal that waiters poll
+//! against; and [`SlackEmulator`], the handle on it.
 //!
-//! Every other module reads and writes through [`Shared`]; nothing here does I/O.
+//! The bottom layer: it imports only `connections`. Every other module reads and writes
+//! through [`Shared`], and each capability (`envelopes`, `files`, `response_url`, `socket`,
+//! `ui`) adds its own methods to [`SlackEmulator`]; nothing here does I/O.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::envelopes::Ack;
-use super::response_url::ResponseTarget;
-use super::socket::Connection;
-use super::ui::Control;
-use super::SlackConfig;
+use super::connections::Connections;
+
+/// Identity and credentials of the emulated workspace and app.
+#[derive(Clone, Debug)]
+pub struct SlackConfig {
+    /// The bot token (`xoxb-…`) accepted by the bot methods.
+    pub bot_token: String,
+    /// The app-level token (`xapp-…`) accepted by `apps.connections.open`.
+    pub app_token: String,
+    /// Workspace id (`T…`).
+    pub team_id: String,
+    /// App id (`A…`), reported in `hello` and payloads.
+    pub app_id: String,
+    /// The bot's user id (`U…`), the author of everything it posts.
+    pub bot_user_id: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        Self {
+            bot_token: "xoxb-test-bot".to_owned(),
+            app_token: "xapp-test-app".to_owned(),
+            team_id: "T0TEST".to_owned(),
+            app_id: "A0TEST".to_owned(),
+            bot_user_id: "U0BOT".to_owned(),
+        }
+    }
+}
+
+/// Handle on a running emulator; cheap to clone, all clones see the same workspace.
+#[derive(Clone)]
+pub struct SlackEmulator {
+    pub(super) shared: Arc<Shared>,
+}
 
 /// The bot id reported by `auth.test` and stamped on the bot's messages.
 pub(super) const BOT_ID: &str = "B0EMULATOR";
@@ -54,6 +87,68 @@ pub enum Failure {
     ServerError,
 }
 
+/// The client's answer to one envelope: `{"envelope_id":…,"payload"?:…}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ack {
+    /// The optional response payload (slash command reply, view_submission action…).
+    pub payload: Option<Value>,
+}
+
+/// One post received on a `response_url`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResponsePost {
+    /// `in_channel` or `ephemeral`; `None` means ephemeral.
+    pub response_type: Option<String>,
+    /// Replace the message that held the clicked element.
+    pub replace_original: bool,
+    /// Delete the message that held the clicked element.
+    pub delete_original: bool,
+    /// The reply's `text`.
+    pub text: Option<String>,
+    /// The reply's blocks, or `Null`.
+    pub blocks: Value,
+    /// The thread to reply in, when given.
+    pub thread_ts: Option<String>,
+}
+
+/// Where a `response_url` points: the interaction it was issued for.
+pub(super) struct ResponseTarget {
+    pub(super) channel: String,
+    pub(super) user: String,
+    /// The clicked message; `None` for slash commands.
+    pub(super) message_ts: Option<String>,
+    pub(super) posts: Vec<ResponsePost>,
+}
+
+/// A file shared with `files.completeUploadExternal`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedFile {
+    /// `F…` id.
+    pub id: String,
+    pub filename: String,
+    pub title: Option<String>,
+    pub alt_txt: Option<String>,
+    /// The bytes POSTed to the upload URL.
+    pub bytes: Vec<u8>,
+    /// The channel it was shared in (`None`: kept private).
+    pub channel: Option<String>,
+    pub initial_comment: Option<String>,
+    /// The share message's ts, when shared in a channel.
+    pub message_ts: Option<String>,
+}
+
+/// An upload between its URL and its completion.
+#[derive(Debug)]
+pub(super) struct Upload {
+    pub(super) key: String,
+    pub(super) received: Option<Vec<u8>>,
+    pub(super) file: SharedFile,
+    pub(super) completed: bool,
+}
+
+/// A demo control: runs when its button is pressed, answers a line for the page.
+pub type Control = Arc<dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
+
 /// Everything mutable about the workspace.
 pub(super) struct Inner {
     pub(super) bot_token: String,
@@ -72,12 +167,9 @@ pub(super) struct Inner {
     pub(super) triggers: HashMap<String, bool>,
     pub(super) views: Vec<Value>,
     /// `files.getUploadURLExternal` uploads, pending and shared.
-    pub(super) uploads: Vec<super::files::Upload>,
+    pub(super) uploads: Vec<Upload>,
     pub(super) response_urls: HashMap<String, ResponseTarget>,
-    /// Sockets in connection order, the oldest first.
-    pub(super) connections: Vec<Connection>,
-    pub(super) next_connection_id: u64,
-    pub(super) round_robin: usize,
+    pub(super) connections: Connections,
     pub(super) acks: HashMap<String, Vec<Ack>>,
     /// Demo controls of the browser UI, in the order they were added.
     pub(super) controls: Vec<(String, Control)>,
@@ -145,9 +237,7 @@ impl Shared {
             views: Vec::new(),
             uploads: Vec::new(),
             response_urls: HashMap::new(),
-            connections: Vec::new(),
-            next_connection_id: 0,
-            round_robin: 0,
+            connections: Connections::default(),
             acks: HashMap::new(),
             controls: Vec::new(),
             last_ts: (0, 0),

@@ -13,19 +13,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::state::{Message, Shared};
-use super::web_api::json_response;
-use super::SlackEmulator;
+use super::args::json_response;
+use super::state::{Control, Message, Shared, SlackEmulator};
 
 /// How long the UI waits for the bot to ack a slash command before showing nothing.
 const ACK_WAIT: Duration = Duration::from_secs(3);
-
-/// A demo control: runs when its button is pressed, answers a line for the page.
-pub type Control = Arc<dyn Fn() -> BoxFuture<'static, Result<String, String>> + Send + Sync>;
 
 /// The UI routes, merged into the Web API router.
 pub(super) fn routes() -> Router<Arc<Shared>> {

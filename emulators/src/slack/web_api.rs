@@ -1,33 +1,33 @@
-//! The HTTP listener: `{api_url}/{method}` for the Web API and `/response/{id}` for
-//! interaction `response_url`s. Counts calls, plays injected failures, checks tokens, then
-//! hands the call to [`super::methods`].
+//! The HTTP listener: `{api_url}/{method}` for the Web API, `/response/{id}` for
+//! interaction `response_url`s, `/upload/{key}` for file bytes, and the UI's routes. Counts
+//! Web API calls, plays injected failures, checks tokens, then hands the call to
+//! [`super::methods`].
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{any, post};
 use axum::Router;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::args::{ApiError, Args};
+use super::args::{json_response, ApiError, Args};
 use super::methods::{TokenKind, METHODS};
-use super::response_url;
 use super::state::{Failure, Inner, Shared};
-use super::ui;
+use super::{files, response_url, ui};
 
 /// Serves HTTP until `shutdown` is cancelled.
 pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
     let app = Router::new()
         .route("/api/{method}", any(call_method))
         .route("/response/{id}", post(response_url::respond))
-        .route("/upload/{key}", post(super::files::receive))
+        .route("/upload/{key}", post(files::receive))
         .merge(ui::routes())
         .with_state(shared);
     if let Err(error) = axum::serve(listener, app)
@@ -36,12 +36,6 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: 
     {
         tracing::error!(%error, "slack emulator HTTP server stopped");
     }
-}
-
-/// A JSON answer with Slack's content type.
-pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
-    let content_type = HeaderValue::from_static("application/json; charset=utf-8");
-    (status, [(CONTENT_TYPE, content_type)], body.to_string()).into_response()
 }
 
 async fn call_method(

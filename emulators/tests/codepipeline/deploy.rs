@@ -4,9 +4,10 @@
 
 use aws_sdk_codepipeline::types::ApprovalStatus;
 use emulators::codepipeline::{EventTarget, PipelineDef};
+use emulators::testing::eventually;
 use serde_json::Value;
 
-use super::support::{eventually, first_action_run, harness, harness_with};
+use super::support::{first_action_run, harness, harness_with, DEADLINE};
 
 fn without_approval(name: &str, topic: &str) -> PipelineDef {
     let mut def = PipelineDef::with_approval(name, topic);
@@ -46,7 +47,7 @@ async fn a_run_publishes_its_state_changes_in_order_to_a_queue() {
     let id = h.sim.start_execution(&h.pipeline).await;
     h.wait_for_status(&id, "Succeeded").await;
 
-    let events = eventually("every event", || async {
+    let events = eventually(DEADLINE, "every event", || async {
         let e = h.sim.events();
         (e.len() == 14).then_some(e)
     })
@@ -95,7 +96,7 @@ async fn events_through_sns_arrive_wrapped_and_a_rejection_fails_the_approval() 
         .await
         .expect("rejected");
     h.wait_for_status(&pending.execution_id, "Failed").await;
-    let events = eventually("the failure events", || async {
+    let events = eventually(DEADLINE, "the failure events", || async {
         let e = h.sim.events();
         e.iter()
             .any(|e| e.event["detail"]["state"] == "FAILED" && e.event["detail"]["stage"].is_null())

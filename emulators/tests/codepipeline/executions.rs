@@ -4,8 +4,9 @@
 
 use aws_sdk_codepipeline::types::{ApprovalStatus, PipelineExecutionStatus};
 use emulators::codepipeline::{ActionDef, ActionKind, ExecutionMode, PipelineDef, StageDef};
+use emulators::testing::eventually;
 
-use super::support::{eventually, harness, harness_with, ACCOUNT_ID};
+use super::support::{harness, harness_with, ACCOUNT_ID, DEADLINE};
 
 fn without_approval(name: &str, topic: &str) -> PipelineDef {
     let mut def = PipelineDef::with_approval(name, topic);
@@ -264,7 +265,7 @@ async fn parallel_executions_wait_side_by_side_without_a_state_token() {
         h.status_of(&first.execution_id).as_deref(),
         Some("InProgress")
     );
-    eventually("two published notifications", || async {
+    eventually(DEADLINE, "two published notifications", || async {
         (h.sim.notifications().len() == 2).then_some(())
     })
     .await;

@@ -1,13 +1,15 @@
 //! The approval notification as it reaches SQS through ministack's SNS: envelope, body,
-//! formats, and the null/absent rules of reference §2.
+//! formats, and the null/absent rules of the documented body
+//! (<https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals-json-format.html>).
 
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDateTime, TimeDelta, Utc};
 use emulators::codepipeline::{ActionKind, PipelineDef};
+use emulators::testing::eventually;
 use serde_json::Value;
 
-use super::support::{eventually, harness, harness_with};
+use super::support::{harness, harness_with, DEADLINE};
 
 fn keys(value: &Value) -> BTreeSet<&str> {
     value
@@ -130,7 +132,7 @@ async fn a_failed_publish_is_recorded_and_the_approval_still_waits() {
     .await;
     let pending = h.start_and_wait().await;
 
-    let failure = eventually("a recorded publish failure", || async {
+    let failure = eventually(DEADLINE, "a recorded publish failure", || async {
         h.sim
             .notifications()
             .into_iter()

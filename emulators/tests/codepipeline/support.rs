@@ -1,7 +1,6 @@
 //! One harness for every simulator test: ministack clients, a unique topic + queue +
 //! subscription, a running simulator with one pipeline, and polling helpers with deadlines.
 
-use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_codepipeline::error::SdkError;
@@ -20,12 +19,12 @@ use aws_sdk_codepipeline::types::{
 };
 use emulators::codepipeline::{CodePipelineSim, PendingApproval, PipelineDef, SimConfig};
 use emulators::ministack::{create_topic_queue, TopicQueue};
-use tokio::time::Instant;
+use emulators::testing::eventually;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// How long any background effect may take to show.
-const DEADLINE: Duration = Duration::from_secs(15);
+/// How long any background effect may take to show (the deadline given to [`eventually`]).
+pub const DEADLINE: Duration = Duration::from_secs(15);
 
 pub const ACCOUNT_ID: &str = "000000000000";
 
@@ -105,22 +104,6 @@ pub fn codepipeline_client(
     aws_sdk_codepipeline::Client::from_conf(config.build())
 }
 
-/// Polls `check` until it yields a value; panics naming `what` after the deadline.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 impl Harness {
     /// The pipeline's declaration, through `GetPipeline`.
     pub async fn declaration(&self) -> aws_sdk_codepipeline::types::PipelineDeclaration {
@@ -136,7 +119,7 @@ impl Harness {
 
     /// Waits until the execution waits at an approval; returns that approval.
     pub async fn pending(&self, execution_id: &str) -> PendingApproval {
-        eventually("a pending approval", || async {
+        eventually(DEADLINE, "a pending approval", || async {
             self.sim
                 .pending_approval(&self.pipeline)
                 .filter(|p| p.execution_id == execution_id)
@@ -152,7 +135,7 @@ impl Harness {
 
     /// Waits until the execution reaches `status`, read through `GetPipelineExecution`.
     pub async fn wait_for_status(&self, execution_id: &str, status: &str) {
-        eventually(&format!("execution status {status}"), || async {
+        eventually(DEADLINE, &format!("execution status {status}"), || async {
             let execution = self.execution(execution_id).await?;
             (execution.status?.as_str() == status).then_some(())
         })
@@ -270,8 +253,7 @@ impl Harness {
 
     /// Long-polls the harness queue (bounded) for one message body.
     pub async fn receive_one(&self) -> String {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
+        eventually(DEADLINE, "a message to reach the queue", || async {
             let received = self
                 .sqs
                 .receive_message()
@@ -280,16 +262,13 @@ impl Harness {
                 .send()
                 .await
                 .expect("ReceiveMessage");
-            if let Some(body) = received
+            received
                 .messages
                 .unwrap_or_default()
                 .into_iter()
                 .find_map(|m| m.body)
-            {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "no message reached the queue");
-        }
+        })
+        .await
     }
 }
 

@@ -4,9 +4,10 @@
 use emulators::codepipeline::EventTarget;
 use emulators::ministack::create_topic_queue;
 use emulators::slack::{Ack, Message};
+use emulators::testing::eventually;
 use serde_json::{json, Value};
 
-use super::{aws, eventually, Bot, Options, CHANNEL, DEADLINE};
+use super::{aws, Bot, Options, CHANNEL, DEADLINE};
 
 /// The one-click "Approve".
 pub const APPROVE: &str = "approval:approve";
@@ -20,7 +21,7 @@ impl Bot {
     pub async fn open_modal(&self, ts: &str, button: &str, user: &str) -> Value {
         let before = self.slack.views_opened().len();
         self.click(ts, button, user).await;
-        eventually("the reason modal", || async {
+        eventually(DEADLINE, "the reason modal", || async {
             self.slack.views_opened().into_iter().nth(before)
         })
         .await
@@ -73,14 +74,18 @@ impl Bot {
 
     /// Waits until `execution` has `status` (`Succeeded`, `Failed`, …).
     pub async fn wait_for_execution(&self, execution: &str, status: &str) {
-        eventually(&format!("the execution to be {status}"), || async {
-            (self
-                .codepipeline
-                .execution_status(&self.pipeline, execution)
-                .as_deref()
-                == Some(status))
-            .then_some(())
-        })
+        eventually(
+            DEADLINE,
+            &format!("the execution to be {status}"),
+            || async {
+                (self
+                    .codepipeline
+                    .execution_status(&self.pipeline, execution)
+                    .as_deref()
+                    == Some(status))
+                .then_some(())
+            },
+        )
         .await;
     }
 
@@ -95,7 +100,7 @@ impl Bot {
 
     /// Waits for an audit reply under `ts` whose record has this `outcome`; returns the record.
     pub async fn audit_record(&self, ts: &str, outcome: &str) -> Value {
-        eventually(&format!("an audit reply {outcome:?}"), || async {
+        eventually(DEADLINE, &format!("an audit reply {outcome:?}"), || async {
             self.replies(ts).into_iter().find_map(|m| {
                 let text = m.blocks[1]["elements"][0]["text"].as_str()?.to_owned();
                 let json = text.strip_prefix("```")?.strip_suffix("```")?;

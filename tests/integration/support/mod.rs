@@ -7,7 +7,7 @@ pub mod redshift;
 
 use emulators::codepipeline::{CodePipelineSim, PipelineDef, SimConfig};
 use emulators::slack::{Envelope, Message, SlackConfig, SlackEmulator};
-use std::future::Future;
+use emulators::testing::eventually;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -19,10 +19,9 @@ use chatops::outbound::parameter_store::{TokenStore, Tokens};
 use chatops::outbound::slack::{self, SlackWeb};
 use chatops::secret::Secret;
 
-/// How long any wait in a test may take before it fails.
+/// How long any wait in a test may take before it fails (the deadline given to
+/// [`eventually`]).
 pub const DEADLINE: Duration = Duration::from_secs(30);
-/// How often [`eventually`] looks again.
-const POLL: Duration = Duration::from_millis(50);
 
 pub const CHANNEL: &str = "C0DEPLOYS";
 /// A configured approver, by user id.
@@ -34,23 +33,6 @@ pub const MALLORY: &str = "U0MALLORY";
 /// A third workspace member, for policies that name her.
 pub const CAROL: &str = "U0CAROL";
 pub const APPROVERS_GROUP: &str = "S0RELEASE";
-
-/// Polls `check` until it yields `Some`, failing the test after [`DEADLINE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = tokio::time::Instant::now();
-    let mut poll = tokio::time::interval(POLL);
-    loop {
-        poll.tick().await;
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
-    }
-}
 
 /// Installs a test subscriber when `TEST_LOG` is set.
 pub fn init_logs() {
@@ -218,7 +200,7 @@ impl Bot {
     pub async fn start_and_wait_for_prompt(&self) -> (String, Message) {
         let before = self.prompts().len();
         let execution = self.codepipeline.start_execution(&self.pipeline).await;
-        let prompt = eventually("the approval prompt", || async {
+        let prompt = eventually(DEADLINE, "the approval prompt", || async {
             self.prompts().into_iter().nth(before)
         })
         .await;
@@ -259,16 +241,21 @@ impl Bot {
 
     /// Waits until the prompt at `ts` has no buttons and says `needle`.
     pub async fn wait_for_restamp(&self, ts: &str, needle: &str) -> Message {
-        eventually(&format!("the prompt to say {needle:?}"), || async {
-            let m = self.message(ts);
-            (!has_buttons(&m) && m.blocks.to_string().contains(needle)).then_some(m)
-        })
+        eventually(
+            DEADLINE,
+            &format!("the prompt to say {needle:?}"),
+            || async {
+                let m = self.message(ts);
+                (!has_buttons(&m) && m.blocks.to_string().contains(needle)).then_some(m)
+            },
+        )
         .await
     }
 
     /// Waits for an ephemeral message to `user` containing `needle`.
     pub async fn wait_for_ephemeral(&self, user: &str, needle: &str) -> Message {
         eventually(
+            DEADLINE,
             &format!("an ephemeral to {user} saying {needle:?}"),
             || async {
                 self.slack

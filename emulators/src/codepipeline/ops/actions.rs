@@ -1,16 +1,16 @@
 //! `ListActionExecutions`: every action run of a pipeline's executions, newest first, with
 //! the shapes AWS answers. In PARALLEL mode this is where a waiting approval's token is found:
-//! `output.executionResult.externalExecutionId` (the reference's note on
-//! `PutApprovalResultInput.token`).
+//! `output.executionResult.externalExecutionId` (the `token` parameter of
+//! <https://docs.aws.amazon.com/codepipeline/latest/APIReference/API_PutApprovalResult.html>).
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{compact, epoch, page};
 use crate::codepipeline::error::ApiError;
+use crate::codepipeline::sim::CodePipelineSim;
 use crate::codepipeline::state::{ActionRun, Execution, Pipeline};
 use crate::codepipeline::validate;
-use crate::codepipeline::CodePipelineSim;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use super::epoch;
 use crate::codepipeline::decisions::Decision;
 use crate::codepipeline::error::ApiError;
+use crate::codepipeline::sim::CodePipelineSim;
 use crate::codepipeline::state::ApprovalResultRecord;
 use crate::codepipeline::validate;
-use crate::codepipeline::CodePipelineSim;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 use super::{compact, epoch, page};
 use crate::codepipeline::engine::StartRequest;
 use crate::codepipeline::error::ApiError;
-use crate::codepipeline::source_host;
+use crate::codepipeline::model;
+use crate::codepipeline::sim::CodePipelineSim;
 use crate::codepipeline::state::Execution;
 use crate::codepipeline::validate;
-use crate::codepipeline::CodePipelineSim;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -164,7 +164,7 @@ pub(super) fn get(sim: &CodePipelineSim, input: ExecutionInput) -> Result<Value,
         .map(|s| {
             json!({"name": format!("{}Artifact", s.action), "revisionId": s.revision_id,
                    "revisionSummary": s.summary, "created": epoch(execution.started),
-                   "revisionUrl": source_host::revision_url(sim.config(), &s.repository, &s.revision_id)})
+                   "revisionUrl": model::revision_url(sim.config(), &s.repository, &s.revision_id)})
         })
         .collect();
     let variables: Vec<Value> = execution

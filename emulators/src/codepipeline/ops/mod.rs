@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::sim::CodePipelineSim;
 use super::state::State;
-use super::CodePipelineSim;
 
 pub(crate) use approvals::decide_in_console;
 pub(crate) use executions::start_execution;

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use super::{compact, epoch, page};
 use crate::codepipeline::error::ApiError;
 use crate::codepipeline::model::{ActionKind, ExecutionMode};
+use crate::codepipeline::sim::CodePipelineSim;
 use crate::codepipeline::state::{ActionRun, Pipeline};
 use crate::codepipeline::validate;
-use crate::codepipeline::CodePipelineSim;
 
 #[derive(Deserialize)]
 pub(super) struct NameInput {
