@@ -23,6 +23,7 @@ use crate::outbound::athena::Athena;
 use crate::outbound::codepipeline::CodePipeline;
 use crate::outbound::github::GitHub;
 use crate::outbound::parameter_store::{StringList, TokenStore, Tokens};
+use crate::outbound::records::Records;
 use crate::outbound::slack::{self, SlackWeb};
 use crate::outbound::Clients;
 
@@ -102,6 +103,10 @@ impl App {
             codepipeline: CodePipeline::new(codepipeline_client(&aws, &settings.aws)),
             sqs: sqs_client(&aws, settings.approvals.wait_time_secs),
             athena: Athena::new(aws_sdk_athena::Client::new(&aws)),
+            records: match &settings.state {
+                Some(state) => Records::dynamodb(aws_sdk_dynamodb::Client::new(&aws), &state.table),
+                None => Records::memory(),
+            },
             github: match &settings.approvals.revision_authors {
                 Some(a) => Some(
                     GitHub::new(&a.github_api_url, tokens.clone()).map_err(BuildError::TlsRoots)?,

@@ -47,6 +47,25 @@ pub struct Settings {
     /// The `/healthz` and `/metrics` listener; off unless `listen` is set.
     #[serde(default)]
     pub health: HealthSettings,
+    /// The shared state store; unset: records live in this process's memory only.
+    #[serde(default)]
+    pub state: Option<StateSettings>,
+}
+
+/// The shared state store (DynamoDB): what several processes of the bot must agree on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// The DynamoDB table (keys `pk`, `sk`; TTL attribute `expires_at`).
+    pub table: String,
+    /// How long a process may hold an approval's prompt or decision before another takes over
+    /// (it died, or it hangs).
+    #[serde(default = "default_claim_secs")]
+    pub claim_secs: u64,
+}
+
+fn default_claim_secs() -> u64 {
+    60
 }
 
 /// The health and metrics listener.
@@ -279,6 +298,26 @@ impl Settings {
             }
         }
         check_url("approvals.queue_url", &self.approvals.queue_url)?;
+        if let Some(state) = &self.state {
+            // DynamoDB's table-name rule: 3–255 of `[A-Za-z0-9_.-]`.
+            let ok = (3..=255).contains(&state.table.len())
+                && state
+                    .table
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            if !ok {
+                return Err(ConfigError::key(
+                    "state.table",
+                    "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)",
+                ));
+            }
+            if !(5..=3600).contains(&state.claim_secs) {
+                return Err(ConfigError::key(
+                    "state.claim_secs",
+                    "must be between 5 and 3600",
+                ));
+            }
+        }
         if self.aws.region.is_empty() {
             return Err(ConfigError::key("aws.region", "must not be empty"));
         }

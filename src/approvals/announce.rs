@@ -2,29 +2,31 @@
 //! can be restamped later without a click.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::SlackMessageContent;
 use std::time::Duration;
 
 use super::policy::{self, Policy};
+use super::records::PromptClaim;
 use super::render::{self, PromptOptions, RenderError};
 use super::{ApprovalRef, ApprovalRequest, Approvals};
-use crate::ids::{ApprovalToken, ChannelId, ExecutionId, UserId};
+use crate::ids::{ChannelId, ExecutionId, UserId};
 use crate::outbound::codepipeline::ExecutionContext;
+use crate::outbound::records::StoreError;
 use crate::outbound::slack::SlackError;
-use crate::sync::lock;
 
 /// How long the prompt may wait for the execution's context before it is posted without.
 const CONTEXT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where a prompt was posted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posted {
     pub channel: ChannelId,
     pub ts: String,
 }
 
-/// A posted prompt, as this process remembers it.
-#[derive(Debug, Clone)]
+/// A posted prompt, as every process finds it in the shared records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Prompt {
     pub posted: Posted,
     /// What the buttons carry (with the execution id when it was found).
@@ -45,6 +47,9 @@ pub enum Announced {
     Posted(Posted),
     /// This token's prompt was posted before (a redelivery): nothing posted.
     AlreadyPosted(Posted),
+    /// Another process is posting this token's prompt now: nothing posted (if it dies, its
+    /// claim expires and a redelivery posts).
+    PostingElsewhere,
 }
 
 /// Why an announcement did not happen.
@@ -58,12 +63,15 @@ pub enum AnnounceError {
     /// Slack did not take the post: try again later.
     #[error(transparent)]
     Slack(#[from] SlackError),
+    /// The shared records could not be read or written: nothing was posted; try again later.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl AnnounceError {
     /// Whether trying again later can succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Slack(_))
+        matches!(self, Self::Slack(_) | Self::Store(_))
     }
 }
 
@@ -71,24 +79,53 @@ impl Approvals {
     /// Posts `req`'s prompt in its pipeline's channel unless this token's prompt was posted
     /// already.
     ///
+    /// Across processes: the token's prompt is claimed in the shared records first, so one
+    /// process posts it; a process that dies holding the claim is replaced once it expires.
+    ///
     /// # Errors
-    /// See [`AnnounceError`]; nothing is recorded on error, so a retry posts.
+    /// See [`AnnounceError`]; the claim is released on error, so a retry posts.
     pub async fn announce(&self, req: &ApprovalRequest) -> Result<Announced, AnnounceError> {
-        if let Some(prompt) = self.prompt(&req.approval.token) {
-            return Ok(Announced::AlreadyPosted(prompt.posted));
-        }
         let pipeline = self
             .settings
             .pipeline(req.approval.pipeline.as_str())
             .ok_or_else(|| AnnounceError::UnknownPipeline(req.approval.pipeline.to_string()))?;
+        let claim = match self.records.claim_prompt(&req.approval.token).await? {
+            PromptClaim::Mine(claim) => claim,
+            PromptClaim::Posted(prompt) => return Ok(Announced::AlreadyPosted(prompt.posted)),
+            PromptClaim::Elsewhere => return Ok(Announced::PostingElsewhere),
+        };
+        let posted = self.post_prompt(req, pipeline, claim).await;
+        if posted.is_err() {
+            if let Err(e) = self
+                .records
+                .release_prompt(&req.approval.token, claim)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot release the prompt claim; it expires by itself");
+            }
+        }
+        posted
+    }
+
+    /// Looks up the context, renders, posts, and records the prompt claimed at `claim`.
+    async fn post_prompt(
+        &self,
+        req: &ApprovalRequest,
+        pipeline: &crate::config::PipelineSettings,
+        claim: u64,
+    ) -> Result<Announced, AnnounceError> {
         let context = self.context(req).await;
         let mut req = req.clone();
         req.approval.execution = context
             .as_ref()
             .and_then(|c| ExecutionId::parse(&c.execution_id).ok());
-        let starter = req.approval.execution.as_ref().and_then(|e| {
+        let noted = match &req.approval.execution {
+            Some(e) => self.records.starter(e.as_str()).await?,
+            None => None,
+        };
+        let starter = req.approval.execution.as_ref().and_then(|_| {
             policy::starter(
-                self.noted_starter(e),
+                noted,
                 context.as_ref().and_then(|c| c.started_by.as_deref()),
                 &self.settings.approvals.principals,
             )
@@ -97,9 +134,10 @@ impl Approvals {
             Some(c) => self.authors(c).await,
             None => Vec::new(),
         };
-        let thread = context
-            .as_ref()
-            .and_then(|c| lock(&self.threads).get(&c.execution_id).cloned());
+        let thread = match &context {
+            Some(c) => self.records.thread(&c.execution_id).await?,
+            None => None,
+        };
         let options = PromptOptions {
             one_click: Policy::of(pipeline, &req.approval).one_click_approve,
             starter: starter.as_ref(),
@@ -119,17 +157,19 @@ impl Approvals {
             channel: channel.clone(),
             ts,
         };
-        lock(&self.prompts).insert(
-            req.approval.token.clone(),
-            Prompt {
-                posted: posted.clone(),
-                approval: req.approval.clone(),
-                content,
-                starter,
-                authors,
-                expires: req.expires,
-            },
-        );
+        let prompt = Prompt {
+            posted: posted.clone(),
+            approval: req.approval.clone(),
+            content,
+            starter,
+            authors,
+            expires: req.expires,
+        };
+        // Slack has the prompt: a failure to record it now is logged, not retried (a retry
+        // would post it twice). Clicks still work, from the message as Slack shows it.
+        if let Err(e) = self.records.posted(claim, &prompt).await {
+            tracing::error!(error = %e, "the posted prompt could not be recorded");
+        }
         Ok(Announced::Posted(posted))
     }
 
@@ -141,11 +181,6 @@ impl Approvals {
         render::bare_prompt(approval, &self.settings.aws.region, one_click)
             .inspect_err(|e| tracing::error!(error = %e, "cannot render the status prompt"))
             .ok()
-    }
-
-    /// The prompt posted for `token`, if remembered.
-    pub(super) fn prompt(&self, token: &ApprovalToken) -> Option<Prompt> {
-        lock(&self.prompts).get(token).cloned()
     }
 
     /// The execution behind `req`, or `None` when CodePipeline cannot say in time: the prompt
@@ -168,21 +203,29 @@ impl Approvals {
         }
     }
 
-    /// Posts the approval prompts of `execution_id` as replies in the thread at `ts` in
-    /// `channel` (the thread that follows an execution started from Slack).
-    pub fn follow_in_thread(&self, execution_id: &str, channel: ChannelId, ts: &str) {
-        lock(&self.threads).insert(
-            execution_id.to_owned(),
-            ExecutionThread {
-                channel,
-                ts: ts.to_owned(),
-            },
-        );
+    /// Records that `user` started `execution_id` from `/deploy` (they may not approve it),
+    /// and that its approval prompts go as replies in the thread at `ts` in `channel`.
+    ///
+    /// # Errors
+    /// The shared records could not be written.
+    pub async fn note_started(
+        &self,
+        execution_id: &str,
+        user: &UserId,
+        channel: ChannelId,
+        ts: &str,
+    ) -> Result<(), StoreError> {
+        self.records.note_starter(execution_id, user).await?;
+        let thread = ExecutionThread {
+            channel,
+            ts: ts.to_owned(),
+        };
+        self.records.note_thread(execution_id, &thread).await
     }
 }
 
 /// A thread that follows one execution.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionThread {
     pub channel: ChannelId,
     pub ts: String,

@@ -5,6 +5,7 @@ use super::decide::Attempt;
 use super::policy::Policy;
 use super::Outcome;
 use super::{Approvals, Decision};
+use crate::outbound::records::StoreError;
 use crate::outbound::slack::mrkdwn::mentions;
 
 /// Why an attempt was refused before reaching CodePipeline.
@@ -19,6 +20,15 @@ impl Refusal {
     pub(super) fn new(outcome: &'static str, text: String) -> Self {
         Self { outcome, text }
     }
+}
+
+/// What a person is told when the shared records cannot be reached (the cause is logged).
+pub(super) fn store_refusal(e: &StoreError) -> Refusal {
+    tracing::error!(error = %e, "the shared records cannot be reached; refusing the attempt");
+    Refusal::new(
+        "store_unavailable",
+        "The bot cannot record decisions right now; nothing was sent to CodePipeline. Try again in a minute.".into(),
+    )
 }
 
 /// What a later attempt on a closed prompt is told.
@@ -64,7 +74,13 @@ impl Approvals {
             })?;
         let policy = Policy::of(pipeline, approval);
         let user = &a.user;
-        let prompt = self.prompt(&approval.token);
+        // Fail closed: without the shared records, the channel, the starter and the quorum
+        // cannot be checked.
+        let prompt = self
+            .records
+            .prompt(&approval.token)
+            .await
+            .map_err(|e| store_refusal(&e))?;
         let posted_in = prompt.as_ref().map(|p| &p.posted.channel);
         if !policy.allows_channel(&a.target.channel, posted_in) {
             return Err(Refusal::new(
@@ -102,12 +118,15 @@ impl Approvals {
                 ));
             }
         }
-        let starter = prompt.as_ref().and_then(|p| p.starter.clone()).or_else(|| {
-            approval
-                .execution
-                .as_ref()
-                .and_then(|e| self.noted_starter(e))
-        });
+        let noted = match &approval.execution {
+            Some(e) => self
+                .records
+                .starter(e.as_str())
+                .await
+                .map_err(|e| store_refusal(&e))?,
+            None => None,
+        };
+        let starter = prompt.as_ref().and_then(|p| p.starter.clone()).or(noted);
         if a.decision == Decision::Approve {
             let why = if starter.as_ref() == Some(user) {
                 Some("started this execution")

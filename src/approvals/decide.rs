@@ -7,16 +7,15 @@ use chrono::Utc;
 use std::time::Instant;
 
 use super::audit::AuditRecord;
-use super::check::{closed_text, Refusal};
+use super::check::{closed_text, store_refusal, Refusal};
 use super::modal::Reason;
-use super::quorum::{self, Claim, TokenState, Vote};
+use super::quorum::{self, Ballot, Claim, TokenState, Vote};
 use super::stamp::Target;
 use super::Outcome;
 use super::{ApprovalRef, Approvals, Decision, Press};
 use crate::ids::{ApprovalToken, ChannelId, TeamId, UserId};
 use crate::interaction::ButtonClick;
 use crate::outbound::codepipeline::DecisionError;
-use crate::sync::lock;
 
 /// One attempt at a decision, its approval reference validated.
 pub(super) struct Attempt {
@@ -72,13 +71,15 @@ impl Approvals {
             }
             return;
         }
-        let target = self.target(
-            &approval.token,
-            &click.channel,
-            &click.message_ts,
-            &click.message_blocks,
-            click.message_text.as_deref(),
-        );
+        let target = self
+            .target(
+                &approval.token,
+                &click.channel,
+                &click.message_ts,
+                &click.message_blocks,
+                click.message_text.as_deref(),
+            )
+            .await;
         self.attempt(Attempt {
             decision: Decision::Approve,
             one_click: true,
@@ -97,7 +98,9 @@ impl Approvals {
     pub async fn decide_with_reason(&self, reason: Reason) {
         let m = reason.metadata;
         record_span(&m.approval);
-        let target = self.target(&m.approval.token, &m.channel, &m.ts, &[], None);
+        let target = self
+            .target(&m.approval.token, &m.channel, &m.ts, &[], None)
+            .await;
         self.attempt(Attempt {
             decision: m.decision,
             one_click: false,
@@ -122,14 +125,23 @@ impl Approvals {
             name: a.user_name.clone(),
             comment: a.comment.clone(),
         };
-        let claim = {
-            let mut d = lock(&self.decisions);
-            let (claim, next) =
-                quorum::claim(d.get(&a.approval.token), a.decision, vote.clone(), quorum);
-            if let Some(next) = next {
-                d.insert(a.approval.token.clone(), next);
-            }
-            claim
+        let ballot = Ballot {
+            decision: a.decision,
+            vote: vote.clone(),
+            quorum,
+        };
+        let now = Utc::now().timestamp();
+        let hold_until =
+            now.saturating_add(i64::try_from(self.records.claim().as_secs()).unwrap_or(60));
+        let claim = self
+            .records
+            .update_state(&a.approval.token, |state| {
+                quorum::claim(state, &ballot, now, hold_until)
+            })
+            .await;
+        let claim = match claim {
+            Ok(claim) => claim,
+            Err(e) => return self.refuse(&a, store_refusal(&e)).await,
         };
         let refusal = match claim {
             Claim::Decide { votes } => return self.record(&a, vote, votes).await,
@@ -208,7 +220,8 @@ impl Approvals {
             }
         };
         let before: Vec<Vote> = votes.into_iter().filter(|v| v.user != vote.user).collect();
-        self.settle(&a.approval.token, outcome.clone(), before);
+        self.settle(&a.approval.token, outcome.clone(), before)
+            .await;
         if let Some(outcome) = &outcome {
             self.close_prompt(&a.target, outcome).await;
         }
@@ -220,13 +233,23 @@ impl Approvals {
     }
 
     /// Records the token's final state, or puts back the votes counted before so the prompt
-    /// can be used again.
-    fn settle(&self, token: &ApprovalToken, outcome: Option<Outcome>, before: Vec<Vote>) {
-        let mut d = lock(&self.decisions);
-        match outcome {
-            Some(o) => d.insert(token.clone(), TokenState::Closed(o)),
-            None if before.is_empty() => d.remove(token),
-            None => d.insert(token.clone(), TokenState::Voting(before)),
+    /// can be used again. A failure is logged: the decision's hold then expires by itself, and
+    /// CodePipeline refuses a second decision on the token.
+    async fn settle(&self, token: &ApprovalToken, outcome: Option<Outcome>, before: Vec<Vote>) {
+        let closed = outcome.is_some();
+        let next = match outcome {
+            Some(o) => TokenState::Closed(o),
+            None => TokenState::Voting(before),
+        };
+        let mut result = self
+            .records
+            .update_state(token, |_| ((), Some(next.clone())))
+            .await;
+        if closed && result.is_ok() {
+            result = self.records.close(token).await;
+        }
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot record how the approval ended");
         }
     }
 

@@ -19,6 +19,7 @@ mod outcome;
 pub mod policy;
 pub mod quorum;
 pub mod reconcile;
+pub mod records;
 pub mod render;
 mod stamp;
 
@@ -26,19 +27,15 @@ pub use outcome::Outcome;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bounded::BoundedMap;
 use crate::config::Settings;
-use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName, UserId};
+use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName};
 use crate::interaction::{decode_value, encode_value, ValueError};
 use crate::outbound::codepipeline::{ApprovalAt, ApprovalStatus};
 use crate::outbound::Clients;
-use crate::sync::lock;
-
-/// How many tokens the in-memory records remember (posted prompts, decisions).
-const REMEMBERED_TOKENS: usize = 10_000;
+use records::ApprovalRecords;
 
 /// The approval capability: posts prompts and applies decisions. One per process, shared by the
 /// SQS loop and the Socket Mode handlers.
@@ -46,16 +43,9 @@ pub struct Approvals {
     clients: Clients,
     settings: Arc<Settings>,
     access: access::Access,
-    /// Tokens whose prompt was posted: a redelivered notification is not posted twice, and
-    /// the prompt can be restamped without a click.
-    prompts: Mutex<BoundedMap<ApprovalToken, announce::Prompt>>,
-    /// Per token: the quorum's votes, the decision in flight, or how it ended. One decision per
-    /// token.
-    decisions: Mutex<BoundedMap<ApprovalToken, quorum::TokenState>>,
-    /// Executions followed in a Slack thread: their prompts go there.
-    threads: Mutex<BoundedMap<String, announce::ExecutionThread>>,
-    /// Executions started from Slack (`/deploy`) → who started them.
-    starters: Mutex<BoundedMap<String, UserId>>,
+    /// What every process shares: posted prompts (one per token), the votes and decision of
+    /// each token (one decision per token), who started an execution, its thread.
+    records: ApprovalRecords,
 }
 
 impl Approvals {
@@ -71,25 +61,16 @@ impl Approvals {
             clients.slack.clone(),
             Duration::from_secs(settings.slack.usergroup_cache_secs),
         );
+        let records = ApprovalRecords::new(
+            clients.records.clone(),
+            Duration::from_secs(settings.state.as_ref().map_or(60, |s| s.claim_secs)),
+        );
         Self {
             clients,
             settings,
             access,
-            prompts: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
-            decisions: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
-            threads: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
-            starters: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
+            records,
         }
-    }
-
-    /// Records that `user` started `execution_id` (from `/deploy`): they may not approve it.
-    pub fn note_starter(&self, execution_id: &str, user: &UserId) {
-        lock(&self.starters).insert(execution_id.to_owned(), user.clone());
-    }
-
-    /// Who started `execution_id` from Slack, if noted.
-    fn noted_starter(&self, execution_id: &ExecutionId) -> Option<UserId> {
-        lock(&self.starters).get(&execution_id.to_string()).cloned()
     }
 }
 

@@ -7,7 +7,7 @@ use super::Decision;
 use crate::ids::UserId;
 
 /// How a prompt ended; shown in place of its buttons.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// Decided through this bot: `users` approved (everyone in a quorum) or rejected, with
     /// their `comment`.

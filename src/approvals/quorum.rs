@@ -1,26 +1,33 @@
 //! Votes per token: an approval action may need N distinct approvers; any one rejection decides
 //! at once. Also the CodePipeline summary naming everyone involved. Pure: no I/O.
 
+use serde::{Deserialize, Serialize};
+
 use super::Decision;
 use super::Outcome;
 use crate::ids::UserId;
 use crate::outbound::codepipeline::SUMMARY_MAX;
 
 /// One person's approval or rejection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vote {
     pub user: UserId,
     pub name: Option<String>,
     pub comment: Option<String>,
 }
 
-/// Where a token stands in this process.
-#[derive(Debug, Clone, PartialEq)]
+/// Where a token stands, for every process (kept in the shared records).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum TokenState {
     /// Approvals counted so far, short of the quorum.
     Voting(Vec<Vote>),
     /// A decision by `user` is being recorded in CodePipeline; `votes` were counted before it.
-    InFlight { user: UserId, votes: Vec<Vote> },
+    /// Held until `until` (epoch seconds): a process that died holding it is replaced then.
+    InFlight {
+        user: UserId,
+        votes: Vec<Vote>,
+        until: i64,
+    },
     /// The prompt was closed with this outcome.
     Closed(Outcome),
 }
@@ -41,27 +48,44 @@ pub enum Claim {
     Closed(Outcome),
 }
 
-/// Applies `vote` for `decision` to the token's `state` under a quorum of `quorum`; returns
-/// what to do and the token's new state.
+/// One attempt: `vote` for `decision` under a quorum of `quorum`.
+#[derive(Debug, Clone)]
+pub struct Ballot {
+    pub decision: Decision,
+    pub vote: Vote,
+    pub quorum: u8,
+}
+
+/// Applies `ballot` to the token's `state` at `now` (epoch seconds); a decision it starts is
+/// held until `hold_until`. Returns what to do and the token's new state.
 pub fn claim(
     state: Option<&TokenState>,
-    decision: Decision,
-    vote: Vote,
-    quorum: u8,
+    ballot: &Ballot,
+    now: i64,
+    hold_until: i64,
 ) -> (Claim, Option<TokenState>) {
     let votes = match state {
         None => Vec::new(),
         Some(TokenState::Voting(v)) => v.clone(),
-        Some(TokenState::InFlight { user, .. }) => return (Claim::InFlight(user.clone()), None),
+        Some(TokenState::InFlight { user, until, .. }) if *until > now => {
+            return (Claim::InFlight(user.clone()), None)
+        }
+        // Its holder died or hangs: the votes counted before it stand.
+        Some(TokenState::InFlight { votes, .. }) => votes.clone(),
         Some(TokenState::Closed(o)) => return (Claim::Closed(o.clone()), None),
     };
+    let (decision, vote, quorum) = (ballot.decision, ballot.vote.clone(), ballot.quorum);
     let user = vote.user.clone();
     match decision {
         Decision::Reject => (
             Claim::Decide {
                 votes: votes.clone(),
             },
-            Some(TokenState::InFlight { user, votes }),
+            Some(TokenState::InFlight {
+                user,
+                votes,
+                until: hold_until,
+            }),
         ),
         Decision::Approve if votes.iter().any(|v| v.user == user) => (Claim::AlreadyVoted, None),
         Decision::Approve => {
@@ -74,6 +98,7 @@ pub fn claim(
                     Some(TokenState::InFlight {
                         user,
                         votes: before,
+                        until: hold_until,
                     }),
                 )
             } else {
@@ -162,6 +187,21 @@ fn cut_chars(text: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
+    /// `claim` at time 0, holding a decision until 100.
+    fn cast(
+        state: Option<&TokenState>,
+        decision: Decision,
+        vote: Vote,
+        quorum: u8,
+    ) -> (Claim, Option<TokenState>) {
+        let ballot = Ballot {
+            decision,
+            vote,
+            quorum,
+        };
+        claim(state, &ballot, 0, 100)
+    }
+
     fn vote(user: &str, comment: Option<&str>) -> Vote {
         Vote {
             user: UserId::parse(user).expect("id"),
@@ -172,14 +212,14 @@ mod tests {
 
     #[test]
     fn the_first_of_two_approvals_is_counted_and_the_second_decides() {
-        let (c, s) = claim(None, Decision::Approve, vote("U0BOB", None), 2);
+        let (c, s) = cast(None, Decision::Approve, vote("U0BOB", None), 2);
         assert_eq!(
             c,
             Claim::Counted {
                 votes: vec![vote("U0BOB", None)]
             }
         );
-        let (c, s) = claim(
+        let (c, s) = cast(
             s.as_ref(),
             Decision::Approve,
             vote("U0CAROL", Some("ok")),
@@ -196,15 +236,15 @@ mod tests {
 
     #[test]
     fn the_same_person_counts_once() {
-        let (_, s) = claim(None, Decision::Approve, vote("U0BOB", None), 2);
-        let (c, s) = claim(s.as_ref(), Decision::Approve, vote("U0BOB", None), 2);
+        let (_, s) = cast(None, Decision::Approve, vote("U0BOB", None), 2);
+        let (c, s) = cast(s.as_ref(), Decision::Approve, vote("U0BOB", None), 2);
         assert_eq!((c, s), (Claim::AlreadyVoted, None));
     }
 
     #[test]
     fn a_rejection_during_a_half_met_quorum_decides_at_once() {
-        let (_, s) = claim(None, Decision::Approve, vote("U0BOB", None), 2);
-        let (c, _) = claim(s.as_ref(), Decision::Reject, vote("U0CAROL", Some("no")), 2);
+        let (_, s) = cast(None, Decision::Approve, vote("U0BOB", None), 2);
+        let (c, _) = cast(s.as_ref(), Decision::Reject, vote("U0CAROL", Some("no")), 2);
         assert_eq!(
             c,
             Claim::Decide {
@@ -218,9 +258,32 @@ mod tests {
         let busy = TokenState::InFlight {
             user: UserId::parse("U0BOB").expect("id"),
             votes: Vec::new(),
+            until: 100,
         };
-        let (c, s) = claim(Some(&busy), Decision::Approve, vote("U0CAROL", None), 1);
+        let (c, s) = cast(Some(&busy), Decision::Approve, vote("U0CAROL", None), 1);
         assert!(matches!(c, Claim::InFlight(_)) && s.is_none());
+    }
+
+    #[test]
+    fn a_decision_held_past_its_claim_is_taken_over_with_the_votes_before_it() {
+        let abandoned = TokenState::InFlight {
+            user: UserId::parse("U0BOB").expect("id"),
+            votes: vec![vote("U0DAVE", None)],
+            until: 10,
+        };
+        let ballot = Ballot {
+            decision: Decision::Approve,
+            vote: vote("U0CAROL", None),
+            quorum: 2,
+        };
+        let (c, s) = claim(Some(&abandoned), &ballot, 11, 70);
+        assert_eq!(
+            c,
+            Claim::Decide {
+                votes: vec![vote("U0DAVE", None), vote("U0CAROL", None)]
+            }
+        );
+        assert!(matches!(s, Some(TokenState::InFlight { until: 70, .. })));
     }
 
     #[test]

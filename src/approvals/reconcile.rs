@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::announce::Prompt;
 use super::quorum::TokenState;
+use super::stamp::Target;
 use super::Outcome;
 use super::{Approvals, Decision};
 use crate::events::{EventLevel, PipelineEvent};
 use crate::outbound::codepipeline::ApprovalState;
-use crate::sync::lock;
 
 impl Approvals {
     /// Checks the open prompts every `every` until `cancel` fires, at most
@@ -33,7 +33,7 @@ impl Approvals {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(every) => {}
             }
-            let open = self.open_prompts();
+            let open = self.open_prompts().await;
             if open.is_empty() {
                 continue;
             }
@@ -84,7 +84,7 @@ impl Approvals {
         if !event.may_close_approvals() {
             return;
         }
-        let matching = self.open_prompts().into_iter().filter(|p| {
+        let matching = self.open_prompts().await.into_iter().filter(|p| {
             let a = &p.approval;
             let same_action =
                 event.stage.as_ref() == Some(&a.stage) && event.action.as_ref() == Some(&a.action);
@@ -117,42 +117,44 @@ impl Approvals {
         let Some(outcome) = outcome_of(state) else {
             return;
         };
-        // A decision in flight through this bot restamps the prompt itself.
-        let claimed = {
-            let mut d = lock(&self.decisions);
-            let token = &prompt.approval.token;
-            let free = matches!(d.get(token), None | Some(TokenState::Voting(_)));
-            if free {
-                d.insert(token.clone(), TokenState::Closed(outcome.clone()));
+        // A decision in flight through a click (in any process, unless its hold expired)
+        // restamps the prompt itself; otherwise the one process whose write closes it does.
+        let token = &prompt.approval.token;
+        let now = Utc::now().timestamp();
+        let claimed = self
+            .records
+            .update_state(token, |state| {
+                let free = match state {
+                    None | Some(TokenState::Voting(_)) => true,
+                    Some(TokenState::InFlight { until, .. }) => *until <= now,
+                    Some(TokenState::Closed(_)) => false,
+                };
+                (free, free.then(|| TokenState::Closed(outcome.clone())))
+            })
+            .await;
+        match claimed {
+            Ok(true) => {
+                tracing::info!(token_hash = %token.hash(), ?outcome, "approval closed outside this prompt");
+                self.close_prompt(&Target::of(&prompt), &outcome).await;
+                if let Err(e) = self.records.close(token).await {
+                    tracing::warn!(error = %e, "cannot mark the prompt closed");
+                }
             }
-            free
-        };
-        if claimed {
-            tracing::info!(token_hash = %prompt.approval.token.hash(), ?outcome, "approval closed outside this prompt");
-            let target = self.target(
-                &prompt.approval.token,
-                &prompt.posted.channel,
-                &prompt.posted.ts,
-                &[],
-                None,
-            );
-            self.close_prompt(&target, &outcome).await;
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reconcile: cannot record the outcome; trying next round")
+            }
         }
     }
 
-    /// Prompts whose approval this process has not seen closed, oldest first.
-    fn open_prompts(&self) -> Vec<Prompt> {
-        let prompts: Vec<Prompt> = lock(&self.prompts).values().cloned().collect();
-        let decisions = lock(&self.decisions);
-        prompts
-            .into_iter()
-            .filter(|p| {
-                !matches!(
-                    decisions.get(&p.approval.token),
-                    Some(TokenState::Closed(_))
-                )
-            })
-            .collect()
+    /// The prompts not closed yet, in every process; empty (logged) when the records cannot
+    /// be read.
+    async fn open_prompts(&self) -> Vec<Prompt> {
+        self.records
+            .open_prompts()
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "reconcile: cannot list the open prompts"))
+            .unwrap_or_default()
     }
 }
 

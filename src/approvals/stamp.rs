@@ -4,6 +4,7 @@
 use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
 use std::time::Duration;
 
+use super::announce::Prompt;
 use super::Approvals;
 use super::{render, Outcome};
 use crate::ids::{ApprovalToken, ChannelId};
@@ -21,10 +22,26 @@ pub(super) struct Target {
     pub(super) text: String,
 }
 
+impl Target {
+    /// A posted prompt, as posted.
+    pub(super) fn of(prompt: &Prompt) -> Self {
+        Self {
+            channel: prompt.posted.channel.clone(),
+            ts: prompt.posted.ts.clone(),
+            blocks: prompt.content.blocks.clone().unwrap_or_default(),
+            text: prompt
+                .content
+                .text
+                .clone()
+                .unwrap_or_else(|| "Approval".to_owned()),
+        }
+    }
+}
+
 impl Approvals {
-    /// The prompt of `token` at (`channel`, `ts`): as posted when remembered, else as the
-    /// click showed it (`blocks`, `text`).
-    pub(super) fn target(
+    /// The prompt of `token` at (`channel`, `ts`): as posted, from the shared records, else as
+    /// the click showed it (`blocks`, `text`).
+    pub(super) async fn target(
         &self,
         token: &ApprovalToken,
         channel: &ChannelId,
@@ -32,18 +49,22 @@ impl Approvals {
         blocks: &[SlackBlock],
         text: Option<&str>,
     ) -> Target {
-        let remembered = self
+        let stored = self
+            .records
             .prompt(token)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot read the posted prompt; using the message as Slack showed it"))
+            .ok()
+            .flatten()
             .filter(|p| &p.posted.channel == channel && p.posted.ts == ts);
-        let (blocks, text) = match remembered {
-            Some(p) => (p.content.blocks.unwrap_or_default(), p.content.text),
-            None => (blocks.to_vec(), text.map(str::to_owned)),
-        };
-        Target {
-            channel: channel.clone(),
-            ts: ts.to_owned(),
-            blocks,
-            text: text.unwrap_or_else(|| "Approval".to_owned()),
+        match stored {
+            Some(p) => Target::of(&p),
+            None => Target {
+                channel: channel.clone(),
+                ts: ts.to_owned(),
+                blocks: blocks.to_vec(),
+                text: text.unwrap_or("Approval").to_owned(),
+            },
         }
     }
 

@@ -94,6 +94,17 @@ impl ApprovalQueue {
                 tracing::info!(channel = %p.channel, ts = %p.ts, "redelivered notification; prompt already posted");
                 self.delete(&message).await;
             }
+            Ok(Announced::PostingElsewhere) => {
+                // Kept until the other process's prompt is recorded: if it dies, this copy
+                // posts once its claim expires.
+                let delay = self.retry_delay(receive_count);
+                tracing::info!(
+                    receive_count,
+                    retry_in_secs = delay,
+                    "another process is posting this prompt; checking again later"
+                );
+                self.hide(&message, delay).await;
+            }
             Err(e) if e.is_transient() => {
                 let delay = self.retry_delay(receive_count);
                 tracing::warn!(error = %e, receive_count, retry_in_secs = delay, "prompt not posted; the message will come back");

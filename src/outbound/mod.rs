@@ -5,6 +5,7 @@ pub mod athena;
 pub mod codepipeline;
 pub mod github;
 pub mod parameter_store;
+pub mod records;
 pub mod slack;
 
 /// Every outbound client, cheap to clone.
@@ -14,6 +15,8 @@ pub struct Clients {
     pub codepipeline: codepipeline::CodePipeline,
     pub sqs: aws_sdk_sqs::Client,
     pub athena: athena::Athena,
+    /// The shared state store: DynamoDB with `[state]`, else this process's memory.
+    pub records: records::Records,
     /// Present when revision authors are matched (`[approvals.revision_authors]`).
     pub github: Option<github::GitHub>,
 }

@@ -280,8 +280,13 @@ impl Deploy {
         let started_at = chrono::Utc::now();
         match self.clients.codepipeline.start_execution(&request).await {
             Ok(id) => {
-                self.approvals.follow_in_thread(&id, channel.clone(), &ts);
-                self.approvals.note_starter(&id, user);
+                if let Err(e) = self
+                    .approvals
+                    .note_started(&id, user, channel.clone(), &ts)
+                    .await
+                {
+                    tracing::error!(error = %e, execution_id = %id, "cannot record who started the execution");
+                }
                 let thread = self.thread(
                     start.pipeline.clone(),
                     id.clone(),

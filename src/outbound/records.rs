@@ -1,0 +1,334 @@
+//! The shared state store: versioned JSON records under a (partition, sort) key, written with
+//! compare-and-set, with an expiry. Two backends behind one type:
+//!
+//! - **DynamoDB** (`[state] table`): one table, keys `pk`/`sk` (strings), attributes `body`
+//!   (the record's JSON), `version` (a number, 1 on the first write, +1 on each) and `expires_at`
+//!   (epoch seconds, the table's TTL attribute). Every write is conditional
+//!   (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html>),
+//!   so two processes racing on a record cannot both win; reads are strongly consistent.
+//!   DynamoDB deletes expired items lazily, within days
+//!   (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html>),
+//!   so an expired record is treated as absent here, on every read and every condition.
+//! - **Memory**: the same semantics in this process only; the default without `[state]`, for a
+//!   single local run and tests. It does not survive a restart.
+//!
+//! The store knows nothing of approvals: the domain serialises its records and picks the keys.
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
+
+/// A record as stored: its JSON body and its version (1 after the first write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub body: String,
+    pub version: u64,
+}
+
+/// What a conditional write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No record, or an expired one.
+    Absent,
+    /// The record at this version.
+    Version(u64),
+}
+
+/// The store could not be read or written: nothing may be assumed about the record.
+#[derive(Debug, thiserror::Error)]
+#[error("the state store failed: {0}")]
+pub struct StoreError(String);
+
+impl StoreError {
+    /// A record that is not the JSON its owner writes (a bug, or someone else's item).
+    pub fn corrupt(e: &dyn std::fmt::Display) -> Self {
+        Self(format!("a record is not valid JSON for its type: {e}"))
+    }
+
+    /// A record that kept changing under concurrent writers.
+    pub fn contended() -> Self {
+        Self("the record kept changing under concurrent writers".into())
+    }
+}
+
+/// The shared state store; cheap to clone.
+#[derive(Clone)]
+pub enum Records {
+    Memory(Arc<Mutex<HashMap<(String, String), Item>>>),
+    DynamoDb {
+        client: aws_sdk_dynamodb::Client,
+        table: String,
+    },
+}
+
+/// A record in the memory backend.
+#[derive(Debug, Clone)]
+pub struct Item {
+    stored: Stored,
+    expires_at: i64,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Records {
+    /// An empty memory store.
+    pub fn memory() -> Self {
+        Self::Memory(Arc::default())
+    }
+
+    /// The DynamoDB table `table`.
+    pub fn dynamodb(client: aws_sdk_dynamodb::Client, table: &str) -> Self {
+        Self::DynamoDb {
+            client,
+            table: table.to_owned(),
+        }
+    }
+
+    /// The record at (`pk`, `sk`), unless absent or expired.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn get(&self, pk: &str, sk: &str) -> Result<Option<Stored>, StoreError> {
+        match self {
+            Self::Memory(items) => Ok(lock(items)
+                .get(&(pk.to_owned(), sk.to_owned()))
+                .filter(|i| i.expires_at > now())
+                .map(|i| i.stored.clone())),
+            Self::DynamoDb { client, table } => {
+                let out = client
+                    .get_item()
+                    .table_name(table)
+                    .key("pk", s(pk))
+                    .key("sk", s(sk))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError(DisplayErrorContext(&e).to_string()))?;
+                Ok(out.item.as_ref().and_then(live))
+            }
+        }
+    }
+
+    /// Writes `body` at (`pk`, `sk`), expiring at `expires_at` (epoch seconds), if the record
+    /// is as `expect`ed; the new version, or `None` when another writer got there first.
+    ///
+    /// # Errors
+    /// The store cannot be written (then the write may or may not have happened).
+    pub async fn put(
+        &self,
+        pk: &str,
+        sk: &str,
+        expect: Expect,
+        body: &str,
+        expires_at: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        let version = match expect {
+            Expect::Absent => 1,
+            Expect::Version(v) => v + 1,
+        };
+        let stored = Stored {
+            body: body.to_owned(),
+            version,
+        };
+        match self {
+            Self::Memory(items) => {
+                let mut items = lock(items);
+                let key = (pk.to_owned(), sk.to_owned());
+                let current = items
+                    .get(&key)
+                    .filter(|i| i.expires_at > now())
+                    .map(|i| i.stored.version);
+                let matches = match expect {
+                    Expect::Absent => current.is_none(),
+                    Expect::Version(v) => current == Some(v),
+                };
+                if !matches {
+                    return Ok(None);
+                }
+                items.insert(key, Item { stored, expires_at });
+                Ok(Some(version))
+            }
+            Self::DynamoDb { client, table } => {
+                let request = client
+                    .put_item()
+                    .table_name(table)
+                    .item("pk", s(pk))
+                    .item("sk", s(sk))
+                    .item("body", s(body))
+                    .item("version", n(version))
+                    .item("expires_at", n(expires_at))
+                    .expression_attribute_values(":now", n(now()));
+                let request = match expect {
+                    Expect::Absent => request
+                        .condition_expression("attribute_not_exists(pk) OR expires_at <= :now"),
+                    Expect::Version(v) => request
+                        .condition_expression("version = :v AND expires_at > :now")
+                        .expression_attribute_values(":v", n(v)),
+                };
+                match request.send().await {
+                    Ok(_) => Ok(Some(version)),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(StoreError(DisplayErrorContext(&e).to_string())),
+                }
+            }
+        }
+    }
+
+    /// Removes the record at (`pk`, `sk`), whatever its version.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub async fn delete(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Memory(items) => {
+                lock(items).remove(&(pk.to_owned(), sk.to_owned()));
+                Ok(())
+            }
+            Self::DynamoDb { client, table } => client
+                .delete_item()
+                .table_name(table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| StoreError(DisplayErrorContext(&e).to_string())),
+        }
+    }
+
+    /// Every live record of partition `pk`, by sort key.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn list(&self, pk: &str) -> Result<Vec<(String, Stored)>, StoreError> {
+        match self {
+            Self::Memory(items) => {
+                let now = now();
+                let mut found: Vec<(String, Stored)> = lock(items)
+                    .iter()
+                    .filter(|((p, _), i)| p == pk && i.expires_at > now)
+                    .map(|((_, sk), i)| (sk.clone(), i.stored.clone()))
+                    .collect();
+                found.sort_by(|a, b| a.0.cmp(&b.0));
+                Ok(found)
+            }
+            Self::DynamoDb { client, table } => {
+                let mut found = Vec::new();
+                let mut start = None;
+                loop {
+                    let out = client
+                        .query()
+                        .table_name(table)
+                        .key_condition_expression("pk = :pk")
+                        .expression_attribute_values(":pk", s(pk))
+                        .consistent_read(true)
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .await
+                        .map_err(|e| StoreError(DisplayErrorContext(&e).to_string()))?;
+                    for item in out.items() {
+                        if let (Some(sk), Some(stored)) =
+                            (item.get("sk").and_then(|v| v.as_s().ok()), live(item))
+                        {
+                            found.push((sk.clone(), stored));
+                        }
+                    }
+                    match out.last_evaluated_key {
+                        Some(key) if !key.is_empty() => start = Some(key),
+                        _ => break,
+                    }
+                }
+                Ok(found)
+            }
+        }
+    }
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A DynamoDB item as a record, unless it is expired or not one of ours.
+fn live(item: &HashMap<String, AttributeValue>) -> Option<Stored> {
+    let number = |k: &str| item.get(k)?.as_n().ok()?.parse::<i64>().ok();
+    if number("expires_at")? <= now() {
+        return None;
+    }
+    Some(Stored {
+        body: item.get("body")?.as_s().ok()?.clone(),
+        version: u64::try_from(number("version")?).ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn later() -> i64 {
+        now() + 60
+    }
+
+    #[tokio::test]
+    async fn a_record_is_written_once_then_only_at_its_version() {
+        let r = Records::memory();
+        assert_eq!(
+            r.put("p", "s", Expect::Absent, "a", later()).await.ok(),
+            Some(Some(1))
+        );
+        assert_eq!(
+            r.put("p", "s", Expect::Absent, "b", later()).await.ok(),
+            Some(None)
+        );
+        assert_eq!(
+            r.put("p", "s", Expect::Version(7), "b", later()).await.ok(),
+            Some(None)
+        );
+        assert_eq!(
+            r.put("p", "s", Expect::Version(1), "b", later()).await.ok(),
+            Some(Some(2))
+        );
+        let stored = r.get("p", "s").await.ok().flatten();
+        assert_eq!(
+            stored,
+            Some(Stored {
+                body: "b".into(),
+                version: 2
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_record_is_absent_and_can_be_claimed_again() {
+        let r = Records::memory();
+        assert!(r
+            .put("p", "s", Expect::Absent, "old", now() - 1)
+            .await
+            .is_ok());
+        assert_eq!(r.get("p", "s").await.ok(), Some(None));
+        assert_eq!(
+            r.put("p", "s", Expect::Version(1), "x", later()).await.ok(),
+            Some(None)
+        );
+        assert_eq!(
+            r.put("p", "s", Expect::Absent, "new", later()).await.ok(),
+            Some(Some(1))
+        );
+        assert!(r.list("p").await.is_ok_and(|l| l.len() == 1));
+        assert!(r.delete("p", "s").await.is_ok());
+        assert!(r.list("p").await.is_ok_and(|l| l.is_empty()));
+    }
+}
