@@ -96,12 +96,9 @@ impl Approvals {
             Some(c) => self.authors(c).await,
             None => Vec::new(),
         };
-        let thread = context.as_ref().and_then(|c| {
-            self.threads
-                .lock()
-                .ok()
-                .and_then(|t| t.get(&c.execution_id).cloned())
-        });
+        let thread = context
+            .as_ref()
+            .and_then(|c| self.threads.get(&c.execution_id));
         let options = PromptOptions {
             one_click: Policy::of(pipeline, &req.approval).one_click_approve,
             starter: starter.as_ref(),
@@ -121,25 +118,23 @@ impl Approvals {
             channel: channel.to_string(),
             ts,
         };
-        if let Ok(mut p) = self.prompts.lock() {
-            p.insert(
-                req.approval.token.clone(),
-                Prompt {
-                    posted: posted.clone(),
-                    approval: req.approval.clone(),
-                    content,
-                    starter,
-                    authors,
-                    expires: req.expires,
-                },
-            );
-        }
+        self.prompts.insert(
+            req.approval.token.clone(),
+            Prompt {
+                posted: posted.clone(),
+                approval: req.approval.clone(),
+                content,
+                starter,
+                authors,
+                expires: req.expires,
+            },
+        );
         Ok(Announced::Posted(posted))
     }
 
     /// The prompt posted for `token`, if remembered.
     pub(super) fn prompt(&self, token: &ApprovalToken) -> Option<Prompt> {
-        self.prompts.lock().ok().and_then(|p| p.get(token).cloned())
+        self.prompts.get(token)
     }
 
     /// The execution behind `req`, or `None` when CodePipeline cannot say in time: the prompt
@@ -162,15 +157,13 @@ impl Approvals {
     /// Posts the approval prompts of `execution_id` as replies in the thread at `ts` in
     /// `channel` (the thread that follows an execution started from Slack).
     pub fn follow_in_thread(&self, execution_id: &str, channel: ChannelId, ts: &str) {
-        if let Ok(mut t) = self.threads.lock() {
-            t.insert(
-                execution_id.to_owned(),
-                Thread {
-                    channel,
-                    ts: ts.to_owned(),
-                },
-            );
-        }
+        self.threads.insert(
+            execution_id.to_owned(),
+            Thread {
+                channel,
+                ts: ts.to_owned(),
+            },
+        );
     }
 }
 

@@ -4,6 +4,8 @@
 //! and audit every outcome. "Approve…"/"Reject…" clicks only open the modal.
 
 use chrono::Utc;
+use moka::ops::compute::Op;
+use moka::Entry;
 use slack_morphism::prelude::SlackBlock;
 use std::time::Instant;
 
@@ -135,14 +137,15 @@ impl Approvals {
             name: a.user_name.clone(),
             comment: a.comment.clone(),
         };
-        let claim = self.decisions.lock().ok().map(|mut d| {
-            let (claim, next) =
-                quorum::claim(d.get(&a.approval.token), a.decision, vote.clone(), quorum);
-            if let Some(next) = next {
-                d.insert(a.approval.token.clone(), next);
-            }
-            claim
-        });
+        let mut claim = None;
+        self.decisions
+            .entry_by_ref(&a.approval.token)
+            .and_compute_with(|state| {
+                let state = state.as_ref().map(Entry::value);
+                let (made, next) = quorum::claim(state, a.decision, vote.clone(), quorum);
+                claim = Some(made);
+                next.map_or(Op::Nop, Op::Put)
+            });
         let refusal = match claim {
             None => Refusal::new(
                 "internal",
@@ -238,13 +241,13 @@ impl Approvals {
     /// Records the token's final state, or puts back the votes counted before so the prompt
     /// can be used again.
     fn settle(&self, token: &ApprovalToken, outcome: Option<Outcome>, before: Vec<Vote>) {
-        if let Ok(mut d) = self.decisions.lock() {
-            match outcome {
-                Some(o) => d.insert(token.clone(), TokenState::Closed(o)),
-                None if before.is_empty() => d.remove(token),
-                None => d.insert(token.clone(), TokenState::Voting(before)),
-            }
-        }
+        self.decisions
+            .entry_by_ref(token)
+            .and_compute_with(|_| match outcome {
+                Some(o) => Op::Put(TokenState::Closed(o)),
+                None if before.is_empty() => Op::Remove,
+                None => Op::Put(TokenState::Voting(before)),
+            });
     }
 
     async fn refuse(&self, a: &Attempt, refusal: Refusal) {

@@ -21,17 +21,19 @@ pub mod reconcile;
 mod stamp;
 
 use chrono::{DateTime, Utc};
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, Mutex};
+use std::hash::Hash;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bounded::BoundedMap;
 use crate::config::Settings;
 use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName, UserId};
 use crate::outbound::Clients;
 
 /// How many tokens the in-memory records remember (posted prompts, decisions).
-const REMEMBERED_TOKENS: usize = 10_000;
+const REMEMBERED_TOKENS: u64 = 10_000;
 
 /// The approval capability: posts prompts and applies decisions. One per process, shared by the
 /// SQS loop and the Socket Mode handlers.
@@ -41,14 +43,14 @@ pub struct Approvals {
     access: access::Access,
     /// Tokens whose prompt was posted: a redelivered notification is not posted twice, and
     /// the prompt can be restamped without a click.
-    prompts: Mutex<BoundedMap<ApprovalToken, announce::Prompt>>,
+    prompts: Cache<ApprovalToken, announce::Prompt>,
     /// Per token: the quorum's votes, the decision in flight, or how it ended. One decision per
-    /// token.
-    decisions: Mutex<BoundedMap<ApprovalToken, quorum::TokenState>>,
+    /// token: every change goes through `and_compute_with`, one at a time per token.
+    decisions: Cache<ApprovalToken, quorum::TokenState>,
     /// Executions followed in a Slack thread: their prompts go there.
-    threads: Mutex<BoundedMap<String, announce::Thread>>,
+    threads: Cache<String, announce::Thread>,
     /// Executions started from Slack (`/deploy`) → who started them.
-    starters: Mutex<BoundedMap<String, UserId>>,
+    starters: Cache<String, UserId>,
 }
 
 impl Approvals {
@@ -68,27 +70,36 @@ impl Approvals {
             clients,
             settings,
             access,
-            prompts: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
-            decisions: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
-            threads: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
-            starters: Mutex::new(BoundedMap::new(REMEMBERED_TOKENS)),
+            prompts: remembered(),
+            decisions: remembered(),
+            threads: remembered(),
+            starters: remembered(),
         }
     }
 
     /// Records that `user` started `execution_id` (from `/deploy`): they may not approve it.
     pub fn note_starter(&self, execution_id: &str, user: &UserId) {
-        if let Ok(mut s) = self.starters.lock() {
-            s.insert(execution_id.to_owned(), user.clone());
-        }
+        self.starters.insert(execution_id.to_owned(), user.clone());
     }
 
     /// Who started `execution_id` from Slack, if noted.
     fn noted_starter(&self, execution_id: &ExecutionId) -> Option<UserId> {
-        self.starters
-            .lock()
-            .ok()
-            .and_then(|s| s.get(&execution_id.to_string()).cloned())
+        self.starters.get(&execution_id.to_string())
     }
+}
+
+/// An in-memory record of at most [`REMEMBERED_TOKENS`] entries that forgets the least
+/// recently used first and always takes a new entry (moka's default admission may turn a new
+/// entry away in favour of frequently read ones).
+fn remembered<K, V>() -> Cache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(REMEMBERED_TOKENS)
+        .eviction_policy(EvictionPolicy::lru())
+        .build()
 }
 
 /// A pending manual approval, as announced by CodePipeline.
@@ -224,6 +235,17 @@ mod tests {
                 ExecutionId::parse("0f6b2a4c-1111-4222-8333-444455556666").expect("uuid"),
             ),
         }
+    }
+
+    #[test]
+    fn the_records_keep_at_most_their_bound_and_always_take_a_new_entry() {
+        let records = remembered::<u64, u64>();
+        for n in 0..=REMEMBERED_TOKENS {
+            records.insert(n, n);
+        }
+        records.run_pending_tasks();
+        assert_eq!(records.entry_count(), REMEMBERED_TOKENS);
+        assert_eq!(records.get(&REMEMBERED_TOKENS), Some(REMEMBERED_TOKENS));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! from CodePipeline (events can be duplicated, reordered or lost).
 
 use chrono::Utc;
+use moka::ops::compute::Op;
+use moka::Entry;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -117,14 +119,20 @@ impl Approvals {
             return;
         };
         // A decision in flight through this bot restamps the prompt itself.
-        let claimed = self.decisions.lock().ok().is_some_and(|mut d| {
-            let token = &prompt.approval.token;
-            let free = matches!(d.get(token), None | Some(TokenState::Voting(_)));
-            if free {
-                d.insert(token.clone(), TokenState::Closed(outcome.clone()));
-            }
-            free
-        });
+        let mut claimed = false;
+        self.decisions
+            .entry_by_ref(&prompt.approval.token)
+            .and_compute_with(|state| {
+                claimed = matches!(
+                    state.as_ref().map(Entry::value),
+                    None | Some(TokenState::Voting(_))
+                );
+                if claimed {
+                    Op::Put(TokenState::Closed(outcome.clone()))
+                } else {
+                    Op::Nop
+                }
+            });
         if claimed {
             tracing::info!(token_hash = %prompt.approval.token.hash(), ?outcome, "approval closed outside this prompt");
             let target = self.target(
@@ -138,21 +146,16 @@ impl Approvals {
         }
     }
 
-    /// Prompts whose approval this process has not seen closed, oldest first.
+    /// Prompts whose approval this process has not seen closed, oldest first (by their
+    /// message's timestamp: a stable order for the round robin).
     fn open_prompts(&self) -> Vec<Prompt> {
-        let prompts: Vec<Prompt> = self
-            .prompts
-            .lock()
-            .map(|p| p.values().cloned().collect())
-            .unwrap_or_default();
-        let Ok(decisions) = self.decisions.lock() else {
-            return Vec::new();
-        };
+        let mut prompts: Vec<Prompt> = self.prompts.iter().map(|(_, p)| p).collect();
+        prompts.sort_by(|a, b| a.posted.ts.cmp(&b.posted.ts));
         prompts
             .into_iter()
             .filter(|p| {
                 !matches!(
-                    decisions.get(&p.approval.token),
+                    self.decisions.get(&p.approval.token),
                     Some(TokenState::Closed(_))
                 )
             })

@@ -204,26 +204,24 @@ impl Deploy {
     /// # Errors
     /// What an earlier click on the same confirmation did.
     fn claim(&self, n: &str) -> Result<(), String> {
-        let mut confirmed = self
+        let entry = self
             .confirmed
-            .lock()
-            .map_err(|_| internal(&"poisoned lock"))?;
-        match confirmed.get(&n.to_owned()) {
-            Some(Claim::InFlight) => Err("This confirmation is being carried out already.".into()),
-            Some(Claim::Done(what)) => Err(format!("Already done: {what}")),
-            None => {
-                confirmed.insert(n.to_owned(), Claim::InFlight);
-                Ok(())
-            }
+            .entry_by_ref(n)
+            .or_insert_with(|| Claim::InFlight);
+        if entry.is_fresh() {
+            return Ok(());
+        }
+        match entry.into_value() {
+            Claim::InFlight => Err("This confirmation is being carried out already.".into()),
+            Claim::Done(what) => Err(format!("Already done: {what}")),
         }
     }
 
+    /// Records what the claimed confirmation did, or gives it back (only its claimer settles).
     fn settle(&self, n: &str, done: Option<String>) {
-        if let Ok(mut confirmed) = self.confirmed.lock() {
-            match done {
-                Some(what) => confirmed.insert(n.to_owned(), Claim::Done(what)),
-                None => confirmed.remove(&n.to_owned()),
-            }
+        match done {
+            Some(what) => self.confirmed.insert(n.to_owned(), Claim::Done(what)),
+            None => self.confirmed.invalidate(n),
         }
     }
 
