@@ -15,7 +15,7 @@ use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter as Series;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram as Buckets;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,7 +30,7 @@ const ACK_BUCKETS: [f64; 8] = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,
 type Labelled = Family<[(&'static str, &'static str); 1], Series>;
 
 /// A monotonically increasing count: one registered series.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug)]
 pub struct Counter(Series);
 
 impl Counter {
@@ -114,47 +114,34 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers every series, in the order they render (each renders, at 0, before it is
-    /// first counted). Counter names go without `_total` and help texts without their final
-    /// period: the encoder adds both.
+    /// Registers every series (each renders, at 0, before it is first counted). Counter names
+    /// go without `_total` and help texts without their final period: the encoder adds both.
     fn new() -> Self {
         let mut registry = Registry::default();
-        let envelopes = Counter::default();
-        registry.register(
-            "chatops_envelopes",
-            "Socket Mode envelopes received",
-            envelopes.0.clone(),
-        );
-        let approvals = Labelled::default();
-        registry.register(
-            "chatops_approvals",
-            "Approval clicks by outcome",
-            approvals.clone(),
-        );
-        let sqs = Labelled::default();
-        registry.register(
-            "chatops_sqs_messages",
-            "Approval queue messages by what became of them",
-            sqs.clone(),
-        );
-        let athena_queries = Counter::default();
-        registry.register(
-            "chatops_athena_queries",
-            "Athena queries started",
-            athena_queries.0.clone(),
-        );
-        let athena_bytes_scanned = Counter::default();
-        registry.register(
-            "chatops_athena_scanned_bytes",
-            "Bytes scanned by Athena queries",
-            athena_bytes_scanned.0.clone(),
-        );
-        let ack_latency = Histogram(Buckets::new(ACK_BUCKETS));
-        registry.register(
+        let r = &mut registry;
+        let [envelopes, athena_queries, athena_bytes_scanned] = [
+            ("chatops_envelopes", "Socket Mode envelopes received"),
+            ("chatops_athena_queries", "Athena queries started"),
+            (
+                "chatops_athena_scanned_bytes",
+                "Bytes scanned by Athena queries",
+            ),
+        ]
+        .map(|(name, help)| Counter(register(r, name, help, Series::default())));
+        let [approvals, sqs] = [
+            ("chatops_approvals", "Approval clicks by outcome"),
+            (
+                "chatops_sqs_messages",
+                "Approval queue messages by what became of them",
+            ),
+        ]
+        .map(|(name, help)| register(r, name, help, Labelled::default()));
+        let ack_latency = Histogram(register(
+            r,
             "chatops_ack_latency_seconds",
             "Time from receiving an envelope to acking it",
-            ack_latency.0.clone(),
-        );
+            Buckets::new(ACK_BUCKETS),
+        ));
         let series = |family: &Labelled, label| Counter(family.get_or_create(&[label]).clone());
         Self {
             envelopes,
@@ -179,6 +166,13 @@ impl Metrics {
         }
         text
     }
+}
+
+/// Registers `metric` as `name` in `registry` and hands it back (the registry keeps a clone
+/// sharing its values).
+fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 #[cfg(test)]
