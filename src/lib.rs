@@ -15,7 +15,6 @@
 
 pub mod app;
 pub mod approvals;
-pub mod bounded;
 pub mod commands;
 pub mod config;
 pub mod error;

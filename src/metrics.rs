@@ -1,71 +1,58 @@
-//! Process metrics and health marks: lock-free counters and one histogram (one process-wide
-//! [`METRICS`], as Prometheus clients usually keep one registry), rendered in the Prometheus
-//! text format for `/metrics`; and [`Health`], the times one app's dependencies last answered,
-//! for `/healthz` (see `inbound::health`). Recording is a relaxed atomic add or store, cheap
-//! enough for the ack path.
+//! Process metrics and health marks.
+//!
+//! [`METRICS`]: the process's counters and ack-latency histogram, kept by `prometheus-client` in
+//! one registry for the process (as Prometheus clients usually keep one) and rendered in the
+//! Prometheus text format (version 0.0.4) for `/metrics`. Every series is registered once, at
+//! first use, and the handles are kept: recording is an atomic add (a counter) or a short
+//! uncontended lock (the histogram), with no lookup and no allocation, cheap enough for the ack
+//! path.
+//!
+//! [`Health`]: the times one app's dependencies last answered, for `/healthz` (see
+//! `inbound::health`). These marks are not metrics (one set per app, read back by the app
+//! itself), so they stay a relaxed atomic store and load each.
 
-use std::fmt::Write as _;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter as Series;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram as Buckets;
+use prometheus_client::registry::{Metric, Registry};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The process's metrics.
-pub static METRICS: Metrics = Metrics::new();
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 
 /// Upper bounds (seconds) of the ack-latency histogram buckets: the budget is a few ms.
 const ACK_BUCKETS: [f64; 8] = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25];
 
-/// A monotonically increasing count.
+/// A counter family with one label.
+type Labelled = Family<[(&'static str, &'static str); 1], Series>;
+
+/// A monotonically increasing count: one registered series.
 #[derive(Debug)]
-pub struct Counter(AtomicU64);
+pub struct Counter(Series);
 
 impl Counter {
-    const fn new() -> Self {
-        Self(AtomicU64::new(0))
-    }
-
     /// Adds one.
     pub fn inc(&self) {
-        self.add(1);
+        self.0.inc();
     }
 
     /// Adds `n`.
     pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-
-    fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.inc_by(n);
     }
 }
 
-/// A cumulative histogram over fixed buckets.
+/// A cumulative histogram over [`ACK_BUCKETS`].
 #[derive(Debug)]
-pub struct Histogram {
-    buckets: [AtomicU64; ACK_BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
+pub struct Histogram(Buckets);
 
 impl Histogram {
-    const fn new() -> Self {
-        Self {
-            buckets: [const { AtomicU64::new(0) }; ACK_BUCKETS.len()],
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-        }
-    }
-
     /// Records one observation.
     pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        for (bound, bucket) in ACK_BUCKETS.iter().zip(&self.buckets) {
-            if secs <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.0.observe(d.as_secs_f64());
     }
 }
 
@@ -93,9 +80,6 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// One labelled series of a counter family.
-type Series<'a> = (&'a str, &'a Counter);
-
 /// When one app's dependencies last answered (the Slack tokens' reads are marked by the
 /// token store itself).
 #[derive(Debug, Default)]
@@ -108,9 +92,10 @@ pub struct Health {
     pub events_polled: Mark,
 }
 
-/// Every metric of the process.
+/// Every metric of the process, and the registry that renders them.
 #[derive(Debug)]
 pub struct Metrics {
+    registry: Registry,
     /// Socket Mode envelopes handed to a callback.
     pub envelopes: Counter,
     /// Time from a callback's start to its return, i.e. to the ack.
@@ -129,89 +114,65 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    const fn new() -> Self {
+    /// Registers every series (each renders, at 0, before it is first counted). Counter names
+    /// go without `_total` and help texts without their final period: the encoder adds both.
+    fn new() -> Self {
+        let mut registry = Registry::default();
+        let r = &mut registry;
+        let [envelopes, athena_queries, athena_bytes_scanned] = [
+            ("chatops_envelopes", "Socket Mode envelopes received"),
+            ("chatops_athena_queries", "Athena queries started"),
+            (
+                "chatops_athena_scanned_bytes",
+                "Bytes scanned by Athena queries",
+            ),
+        ]
+        .map(|(name, help)| Counter(register(r, name, help, Series::default())));
+        let [approvals, sqs] = [
+            ("chatops_approvals", "Approval clicks by outcome"),
+            (
+                "chatops_sqs_messages",
+                "Approval queue messages by what became of them",
+            ),
+        ]
+        .map(|(name, help)| register(r, name, help, Labelled::default()));
+        let ack_latency = Histogram(register(
+            r,
+            "chatops_ack_latency_seconds",
+            "Time from receiving an envelope to acking it",
+            Buckets::new(ACK_BUCKETS),
+        ));
+        let series = |family: &Labelled, label| Counter(family.get_or_create(&[label]).clone());
         Self {
-            envelopes: Counter::new(),
-            ack_latency: Histogram::new(),
-            approvals_recorded: Counter::new(),
-            approvals_refused: Counter::new(),
-            approvals_failed: Counter::new(),
-            sqs_received: Counter::new(),
-            sqs_deleted: Counter::new(),
-            sqs_failed: Counter::new(),
-            athena_queries: Counter::new(),
-            athena_bytes_scanned: Counter::new(),
+            envelopes,
+            ack_latency,
+            approvals_recorded: series(&approvals, ("outcome", "recorded")),
+            approvals_refused: series(&approvals, ("outcome", "refused")),
+            approvals_failed: series(&approvals, ("outcome", "failed")),
+            sqs_received: series(&sqs, ("state", "received")),
+            sqs_deleted: series(&sqs, ("state", "deleted")),
+            sqs_failed: series(&sqs, ("state", "failed")),
+            athena_queries,
+            athena_bytes_scanned,
+            registry,
         }
     }
 
     /// The Prometheus text exposition (version 0.0.4) of every metric.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let counters: [(&str, &str, &[Series<'_>]); 5] = [
-            (
-                "chatops_envelopes_total",
-                "Socket Mode envelopes received.",
-                &[("", &self.envelopes)],
-            ),
-            (
-                "chatops_approvals_total",
-                "Approval clicks by outcome.",
-                &[
-                    ("outcome=\"recorded\"", &self.approvals_recorded),
-                    ("outcome=\"refused\"", &self.approvals_refused),
-                    ("outcome=\"failed\"", &self.approvals_failed),
-                ],
-            ),
-            (
-                "chatops_sqs_messages_total",
-                "Approval queue messages by what became of them.",
-                &[
-                    ("state=\"received\"", &self.sqs_received),
-                    ("state=\"deleted\"", &self.sqs_deleted),
-                    ("state=\"failed\"", &self.sqs_failed),
-                ],
-            ),
-            (
-                "chatops_athena_queries_total",
-                "Athena queries started.",
-                &[("", &self.athena_queries)],
-            ),
-            (
-                "chatops_athena_scanned_bytes_total",
-                "Bytes scanned by Athena queries.",
-                &[("", &self.athena_bytes_scanned)],
-            ),
-        ];
-        for (name, help, series) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (labels, counter) in series {
-                let labels = if labels.is_empty() {
-                    String::new()
-                } else {
-                    format!("{{{labels}}}")
-                };
-                let _ = writeln!(out, "{name}{labels} {}", counter.get());
-            }
+        let mut text = String::new();
+        if let Err(error) = prometheus_text::encode(&mut text, &self.registry) {
+            tracing::warn!(%error, "the metrics could not be rendered in full");
         }
-        let h = &self.ack_latency;
-        let name = "chatops_ack_latency_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time from receiving an envelope to acking it.\n# TYPE {name} histogram"
-        );
-        for (bound, bucket) in ACK_BUCKETS.iter().zip(&h.buckets) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = h.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let sum = h.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {count}");
-        out
+        text
     }
+}
+
+/// Registers `metric` as `name` in `registry` and hands it back (the registry keeps a clone
+/// sharing its values).
+fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 #[cfg(test)]
@@ -227,16 +188,28 @@ mod tests {
         m.ack_latency.observe(Duration::from_millis(20));
         let text = m.render();
         assert!(
-            text.contains("# TYPE chatops_envelopes_total counter\nchatops_envelopes_total 3\n")
+            text.contains(
+                "# HELP chatops_envelopes_total Socket Mode envelopes received.\n\
+                 # TYPE chatops_envelopes_total counter\nchatops_envelopes_total 3\n"
+            ),
+            "{text}"
         );
         assert!(text.contains("chatops_approvals_total{outcome=\"recorded\"} 1\n"));
         assert!(text.contains("chatops_approvals_total{outcome=\"failed\"} 0\n"));
+        assert!(text.contains("chatops_sqs_messages_total{state=\"deleted\"} 0\n"));
+        assert!(text.contains("# TYPE chatops_athena_scanned_bytes_total counter\n"));
+        assert!(text.contains("# TYPE chatops_ack_latency_seconds histogram\n"));
         assert!(text.contains("chatops_ack_latency_seconds_bucket{le=\"0.0001\"} 0\n"));
         assert!(text.contains("chatops_ack_latency_seconds_bucket{le=\"0.0005\"} 1\n"));
         assert!(text.contains("chatops_ack_latency_seconds_bucket{le=\"0.05\"} 2\n"));
         assert!(text.contains("chatops_ack_latency_seconds_bucket{le=\"+Inf\"} 2\n"));
         assert!(text.contains("chatops_ack_latency_seconds_count 2\n"));
-        assert!(text.contains("chatops_ack_latency_seconds_sum 0.0203\n"));
+        let sum: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("chatops_ack_latency_seconds_sum "))
+            .and_then(|v| v.parse().ok())
+            .expect("a sum line");
+        assert!((sum - 0.0203).abs() < 1e-9, "{sum}");
     }
 }
 

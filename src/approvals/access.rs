@@ -1,22 +1,25 @@
 //! Who may decide a pipeline's approvals: its configured users, and the members of its
-//! configured user groups (`usergroups.users.list`, cached for a configured time).
+//! configured user groups (`usergroups.users.list`, cached for a configured time in a moka
+//! cache that drops a group's members when that time has passed).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use moka::sync::Cache;
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::policy::Policy;
 use crate::ids::{UserGroupId, UserId};
 use crate::outbound::slack::{SlackError, SlackWeb};
 
-/// A group's members and when they were read.
-type CachedMembers = (Instant, Arc<Vec<UserId>>);
+/// User groups whose members are remembered at most (the configured groups are far fewer).
+const GROUPS_REMEMBERED: u64 = 1_000;
+
+/// The longest time to live moka accepts (1000 years): longer is the same in practice.
+const LONGEST_TTL: Duration = Duration::from_secs(1_000 * 365 * 24 * 3600);
 
 /// Membership checks with a user-group cache; shared by every click.
 pub struct Access {
     slack: SlackWeb,
-    ttl: Duration,
-    groups: Mutex<HashMap<UserGroupId, CachedMembers>>,
+    groups: Cache<UserGroupId, Arc<Vec<UserId>>>,
 }
 
 impl Access {
@@ -24,8 +27,10 @@ impl Access {
     pub fn new(slack: SlackWeb, ttl: Duration) -> Self {
         Self {
             slack,
-            ttl,
-            groups: Mutex::new(HashMap::new()),
+            groups: Cache::builder()
+                .max_capacity(GROUPS_REMEMBERED)
+                .time_to_live(ttl.min(LONGEST_TTL))
+                .build(),
         }
     }
 
@@ -65,19 +70,11 @@ impl Access {
     }
 
     async fn members(&self, group: &UserGroupId) -> Result<Arc<Vec<UserId>>, SlackError> {
-        let cached = self
-            .groups
-            .lock()
-            .ok()
-            .and_then(|g| g.get(group).cloned())
-            .filter(|(at, _)| at.elapsed() < self.ttl);
-        if let Some((_, members)) = cached {
+        if let Some(members) = self.groups.get(group) {
             return Ok(members);
         }
         let members = Arc::new(self.slack.usergroup_members(group).await?);
-        if let Ok(mut groups) = self.groups.lock() {
-            groups.insert(group.clone(), (Instant::now(), members.clone()));
-        }
+        self.groups.insert(group.clone(), members.clone());
         Ok(members)
     }
 }

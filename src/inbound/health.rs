@@ -1,13 +1,15 @@
-//! The health and metrics listener (off unless `[health] listen` is set; loopback unless
-//! configured otherwise): `GET /healthz` answers 200 when Socket Mode is connected, the approval
-//! queue answers and the Slack tokens are fresh, else 503, with one line per check;
-//! `GET /metrics` is the Prometheus text exposition of [`METRICS`].
+//! The health and metrics listener, on axum (off unless `[health] listen` is set; loopback
+//! unless configured otherwise): `GET /healthz` answers 200 when Socket Mode is connected, the
+//! approval queue answers and the Slack tokens are fresh, else 503, with one line per check;
+//! `GET /metrics` is the Prometheus text exposition of [`METRICS`]; anything else is 404. It
+//! stops with the app's cancellation token, letting requests in flight finish.
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
+use axum::extract;
+use axum::http::header::{HeaderName, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::prometheus_text;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -66,77 +68,56 @@ pub fn checks(health: &Health, freshness: &Freshness) -> Vec<(&'static str, bool
     checks
 }
 
-/// Serves `/healthz` and `/metrics` on `listener` until `cancel` fires.
+/// What the handlers read.
+struct State {
+    health: Arc<Health>,
+    freshness: Freshness,
+}
+
+/// Serves `/healthz` and `/metrics` on `listener` until `cancel` fires, then lets the requests
+/// in flight finish (graceful shutdown); anything else is 404.
 pub async fn serve(
     listener: TcpListener,
     health: Arc<Health>,
     freshness: Freshness,
     cancel: CancellationToken,
 ) {
-    let state = Arc::new((health, freshness));
-    loop {
-        let stream = tokio::select! {
-            () = cancel.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(error) => {
-                    tracing::warn!(%error, "health listener: accept failed");
-                    continue;
-                }
-            },
-        };
-        let state = state.clone();
-        let service = hyper::service::service_fn(move |req| answer(req, state.clone()));
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                () = cancel.cancelled() => {}
-                result = connection => if let Err(error) = result {
-                    tracing::debug!(%error, "health connection ended");
-                },
-            }
-        });
+    let app = Router::new()
+        .route("/healthz", get(healthz).fallback(not_found))
+        .route("/metrics", get(metrics).fallback(not_found))
+        .fallback(not_found)
+        .with_state(Arc::new(State { health, freshness }));
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+    {
+        tracing::warn!(%error, "health listener stopped");
     }
 }
 
-async fn answer(
-    req: Request<Incoming>,
-    state: Arc<(Arc<Health>, Freshness)>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (status, content_type, body) = match (req.method(), req.uri().path()) {
-        (&Method::GET, "/healthz") => {
-            let checks = checks(&state.0, &state.1);
-            let healthy = checks.iter().all(|(_, ok)| *ok);
-            let body: String = checks
-                .iter()
-                .map(|(name, ok)| format!("{name} {}\n", if *ok { "ok" } else { "failing" }))
-                .collect();
-            let status = if healthy {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            (status, "text/plain; charset=utf-8", body)
-        }
-        (&Method::GET, "/metrics") => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            METRICS.render(),
-        ),
-        _ => (
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "not found\n".to_owned(),
-        ),
+/// 200 when every check passes, else 503; one `name ok|failing` line per check.
+async fn healthz(extract::State(state): extract::State<Arc<State>>) -> (StatusCode, String) {
+    let checks = checks(&state.health, &state.freshness);
+    let healthy = checks.iter().all(|(_, ok)| *ok);
+    let body = checks
+        .iter()
+        .map(|(name, ok)| format!("{name} {}\n", if *ok { "ok" } else { "failing" }))
+        .collect();
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    if let Ok(value) = content_type.parse() {
-        response
-            .headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, value);
-    }
-    Ok(response)
+    (status, body)
+}
+
+async fn metrics() -> ([(HeaderName, &'static str); 1], String) {
+    (
+        [(CONTENT_TYPE, prometheus_text::CONTENT_TYPE)],
+        METRICS.render(),
+    )
+}
+
+async fn not_found() -> (StatusCode, &'static str) {
+    (StatusCode::NOT_FOUND, "not found\n")
 }

@@ -71,6 +71,9 @@ pub struct Item {
     expires_at: i64,
 }
 
+/// Size of the memory store at which its expired records are dropped.
+const PURGE_AT: usize = 4096;
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -149,6 +152,11 @@ impl Records {
                 };
                 if !matches {
                     return Ok(None);
+                }
+                if items.len() >= PURGE_AT {
+                    // Expired records are dead weight here (DynamoDB's TTL does this there).
+                    let now = now();
+                    items.retain(|_, i| i.expires_at > now);
                 }
                 items.insert(key, Item { stored, expires_at });
                 Ok(Some(version))

@@ -170,24 +170,26 @@ impl Deploy {
     /// # Errors
     /// What an earlier click on the same confirmation did.
     fn claim(&self, n: &str) -> Result<(), Failure> {
-        let mut confirmed = crate::sync::lock(&self.confirmed);
-        match confirmed.get(&n.to_owned()) {
-            Some(Confirmation::InFlight) => Err(Failure::user(
+        let entry = self
+            .confirmed
+            .entry_by_ref(n)
+            .or_insert_with(|| Confirmation::InFlight);
+        if entry.is_fresh() {
+            return Ok(());
+        }
+        match entry.into_value() {
+            Confirmation::InFlight => Err(Failure::user(
                 "This confirmation is being carried out already.",
             )),
-            Some(Confirmation::Done(what)) => Err(Failure::user(format!("Already done: {what}"))),
-            None => {
-                confirmed.insert(n.to_owned(), Confirmation::InFlight);
-                Ok(())
-            }
+            Confirmation::Done(what) => Err(Failure::user(format!("Already done: {what}"))),
         }
     }
 
+    /// Records what the claimed confirmation did, or gives it back (only its claimer settles).
     fn settle(&self, n: &str, done: Option<String>) {
-        let mut confirmed = crate::sync::lock(&self.confirmed);
         match done {
-            Some(what) => confirmed.insert(n.to_owned(), Confirmation::Done(what)),
-            None => confirmed.remove(&n.to_owned()),
+            Some(what) => self.confirmed.insert(n.to_owned(), Confirmation::Done(what)),
+            None => self.confirmed.invalidate(n),
         }
     }
 

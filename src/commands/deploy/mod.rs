@@ -15,13 +15,14 @@ mod progress;
 pub mod render;
 
 use chrono::Utc;
+use moka::policy::EvictionPolicy;
+use moka::sync::Cache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use super::{Accepted, AckReply, Context, Invocation, SlashCommand, Spec};
 use crate::approvals::Approvals;
-use crate::bounded::BoundedMap;
 use crate::config::{PipelineSettings, Settings};
 use crate::error::Failure;
 use crate::ids::{PipelineName, UserId};
@@ -75,7 +76,7 @@ impl SlashCommand for DeployCommand {
 }
 
 /// Confirmations remembered (one start or stop per confirmation).
-const REMEMBERED: usize = 10_000;
+const REMEMBERED: u64 = 10_000;
 
 /// The `/deploy` capability; one per process.
 pub struct Deploy {
@@ -84,8 +85,9 @@ pub struct Deploy {
     approvals: Arc<Approvals>,
     /// Followed executions → where their state changes go.
     followers: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Change>>>,
-    /// Confirmation token → what its first click did.
-    confirmed: Mutex<BoundedMap<String, confirm::Confirmation>>,
+    /// Confirmation token → what its first click did (the least recently used forgotten first;
+    /// a new one is always taken).
+    confirmed: Cache<String, confirm::Confirmation>,
     /// Fires at shutdown: followers stop watching.
     cancel: CancellationToken,
 }
@@ -103,7 +105,10 @@ impl Deploy {
             clients,
             approvals,
             followers: Mutex::new(HashMap::new()),
-            confirmed: Mutex::new(BoundedMap::new(REMEMBERED)),
+            confirmed: Cache::builder()
+                .max_capacity(REMEMBERED)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
             cancel,
         }
     }

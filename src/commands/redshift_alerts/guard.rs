@@ -1,16 +1,15 @@
 //! What keeps `/redshift-alerts` cheap: at most K queries in flight per user and in total
 //! ([`InFlight`], a slot released when its work ends), and recent answers kept for a short
-//! window ([`Cache`]). Both are in-memory, for one replica.
+//! window ([`Cache`], a moka cache that drops them when it passes). Both are in-memory, for one
+//! replica.
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::bounded::BoundedMap;
-
 /// Answers remembered at most.
-const CACHE_CAPACITY: usize = 256;
+const CACHE_CAPACITY: u64 = 256;
 
 #[derive(Default)]
 struct Counts {
@@ -70,26 +69,28 @@ impl Drop for Slot {
     }
 }
 
-/// Answers by question, kept for `window`.
+/// Answers by question, kept for `window` (at most [`CACHE_CAPACITY`] of them), each with the
+/// time it was computed.
 pub struct Cache<K, V> {
     window: Duration,
-    entries: Mutex<BoundedMap<K, (Instant, Arc<V>)>>,
+    entries: moka::sync::Cache<K, (Instant, Arc<V>)>,
 }
 
-impl<K: Eq + Hash + Clone, V> Cache<K, V> {
+impl<K: Eq + Hash + Send + Sync + 'static, V: Send + Sync + 'static> Cache<K, V> {
     pub fn new(window: Duration) -> Self {
         Self {
             window,
-            entries: Mutex::new(BoundedMap::new(CACHE_CAPACITY)),
+            entries: moka::sync::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(window)
+                .build(),
         }
     }
 
     /// The answer to `key` and its age, if younger than the window.
     pub fn get(&self, key: &K) -> Option<(Duration, Arc<V>)> {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let (at, value) = entries.get(key)?;
-        let age = at.elapsed();
-        (age < self.window).then(|| (age, value.clone()))
+        let (at, value) = self.entries.get(key)?;
+        Some((at.elapsed(), value))
     }
 
     /// Remembers `value` as the answer to `key` (nothing when the window is zero).
@@ -97,9 +98,7 @@ impl<K: Eq + Hash + Clone, V> Cache<K, V> {
         if self.window.is_zero() {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.remove(&key);
-        entries.insert(key, (Instant::now(), value));
+        self.entries.insert(key, (Instant::now(), value));
     }
 }
 
@@ -120,8 +119,11 @@ mod tests {
     }
 
     #[test]
-    fn cached_answers_expire_after_the_window() {
+    fn answers_are_kept_for_the_window_at_most_256_of_them_and_not_at_all_with_no_window() {
         let cache = Cache::new(Duration::from_secs(60));
+        let policy = cache.entries.policy();
+        assert_eq!(policy.max_capacity(), Some(256));
+        assert_eq!(policy.time_to_live(), Some(Duration::from_secs(60)));
         cache.put("q", Arc::new(1));
         let (age, v) = cache.get(&"q").expect("fresh");
         assert!(age < Duration::from_secs(60));
@@ -129,5 +131,18 @@ mod tests {
         let off = Cache::new(Duration::ZERO);
         off.put("q", Arc::new(1));
         assert!(off.get(&"q").is_none());
+    }
+
+    #[test]
+    fn an_answer_is_forgotten_and_dropped_once_its_window_has_passed() {
+        let cache = Cache::new(Duration::from_millis(20));
+        cache.put("q", Arc::new(1));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cache.get(&"q").is_some() {
+            assert!(Instant::now() < deadline, "the answer outlived its window");
+            std::thread::yield_now();
+        }
+        cache.entries.run_pending_tasks();
+        assert_eq!(cache.entries.entry_count(), 0);
     }
 }
