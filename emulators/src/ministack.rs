@@ -47,7 +47,6 @@ pub async fn create_topic_queue(
     raw_delivery: bool,
 ) -> anyhow::Result<TopicQueue> {
     let sns = aws_sdk_sns::Client::new(config);
-    let sqs = aws_sdk_sqs::Client::new(config);
     let topic_arn = sns
         .create_topic()
         .name(name)
@@ -56,6 +55,33 @@ pub async fn create_topic_queue(
         .context("CreateTopic")?
         .topic_arn
         .context("CreateTopic returned no TopicArn")?;
+    let queue_url = subscribe(config, &topic_arn, name, raw_delivery).await?;
+    Ok(TopicQueue {
+        topic_arn,
+        queue_url,
+    })
+}
+
+/// Creates the queue `name` and subscribes it to `topic_arn`; returns its URL.
+///
+/// # Errors
+/// Any of the AWS calls failing.
+pub async fn subscribe_queue(
+    config: &SdkConfig,
+    topic_arn: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    subscribe(config, topic_arn, name, false).await
+}
+
+async fn subscribe(
+    config: &SdkConfig,
+    topic_arn: &str,
+    name: &str,
+    raw_delivery: bool,
+) -> anyhow::Result<String> {
+    let sns = aws_sdk_sns::Client::new(config);
+    let sqs = aws_sdk_sqs::Client::new(config);
     let queue_url = sqs
         .create_queue()
         .queue_name(name)
@@ -76,15 +102,61 @@ pub async fn create_topic_queue(
         .context("the queue has no QueueArn")?;
     let mut subscribe = sns
         .subscribe()
-        .topic_arn(&topic_arn)
+        .topic_arn(topic_arn)
         .protocol("sqs")
         .endpoint(queue_arn);
     if raw_delivery {
         subscribe = subscribe.attributes("RawMessageDelivery", "true");
     }
     subscribe.send().await.context("Subscribe")?;
-    Ok(TopicQueue {
-        topic_arn,
-        queue_url,
-    })
+    Ok(queue_url)
+}
+
+/// Creates the bot's state table `name` as `config/chatops.cfn.yaml` declares it: keys `pk` and
+/// `sk` (strings), on-demand, TTL on `expires_at`.
+///
+/// # Errors
+/// Any of the AWS calls failing.
+pub async fn create_state_table(config: &SdkConfig, name: &str) -> anyhow::Result<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(config);
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
+    let string = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .attribute_definitions(string("pk")?)
+        .attribute_definitions(string("sk")?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .context("CreateTable")?;
+    dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()?,
+        )
+        .send()
+        .await
+        .context("UpdateTimeToLive")?;
+    Ok(())
 }

@@ -9,4 +9,5 @@ mod deploy;
 mod going_live;
 mod health;
 mod redshift_alerts;
+mod shared_state;
 mod support;

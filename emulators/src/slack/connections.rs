@@ -50,6 +50,12 @@ impl Connections {
         self.sockets.retain(|c| c.id != id);
     }
 
+    /// Makes the next envelope go to the live socket at `index` (oldest first), as Slack may
+    /// pick any connection of the app; round robin goes on from there.
+    pub(super) fn route_next_to(&mut self, index: usize) {
+        self.round_robin = index;
+    }
+
     /// Sends `frame` to the next live socket in round robin; `None` when none is live.
     pub(super) fn route(&mut self, frame: &str) -> Option<()> {
         loop {

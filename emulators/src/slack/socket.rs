@@ -37,6 +37,12 @@ impl SlackEmulator {
         self.shared.wait_for(deadline, ready).await.is_some()
     }
 
+    /// Pins the next envelope to the live socket at `index` (oldest first): with several bot
+    /// processes connected, a test chooses which process gets a click.
+    pub fn route_next_to(&self, index: usize) {
+        self.shared.lock().connections.route_next_to(index);
+    }
+
     /// Sends `{"type":"disconnect","reason":reason,...}` on the oldest live socket, routes no
     /// more envelopes to it, and closes it when the client does or after 10 s.
     pub fn disconnect(&self, reason: &str) {

@@ -188,7 +188,9 @@ impl Deploy {
     /// Records what the claimed confirmation did, or gives it back (only its claimer settles).
     fn settle(&self, n: &str, done: Option<String>) {
         match done {
-            Some(what) => self.confirmed.insert(n.to_owned(), Confirmation::Done(what)),
+            Some(what) => self
+                .confirmed
+                .insert(n.to_owned(), Confirmation::Done(what)),
             None => self.confirmed.invalidate(n),
         }
     }

@@ -76,12 +76,17 @@ impl Resources {
             .expect("put parameter");
     }
 
-    /// Messages in the queue, visible or in flight.
+    /// Messages in the approval queue, visible or in flight.
     pub async fn queue_depth(&self) -> usize {
+        self.depth_of(&self.queue_url).await
+    }
+
+    /// Messages in the queue at `queue_url`, visible or in flight.
+    pub async fn depth_of(&self, queue_url: &str) -> usize {
         let attributes = self
             .sqs
             .get_queue_attributes()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .send()

@@ -55,6 +55,41 @@ pub struct Options {
     pub clock: Option<chatops::commands::redshift_alerts::Clock>,
 }
 
+/// One more bot process on the same emulators, AWS resources and configuration (a replica, or
+/// the process that replaces one).
+pub struct Replica {
+    shutdown: Option<oneshot::Sender<()>>,
+    run: Option<JoinHandle<()>>,
+}
+
+impl Replica {
+    /// Triggers shutdown and waits for `App::run` to return.
+    pub async fn stop(mut self) {
+        stop(&mut self.shutdown, &mut self.run).await;
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Triggers shutdown and waits for the app's task.
+async fn stop(shutdown: &mut Option<oneshot::Sender<()>>, run: &mut Option<JoinHandle<()>>) {
+    if let Some(tx) = shutdown.take() {
+        let _ = tx.send(());
+    }
+    if let Some(run) = run.take() {
+        tokio::time::timeout(DEADLINE, run)
+            .await
+            .expect("the bot stops within the deadline")
+            .expect("the bot's task did not panic");
+    }
+}
+
 /// A running bot with its emulators and AWS resources.
 pub struct Bot {
     pub slack: SlackEmulator,
@@ -282,14 +317,38 @@ impl Bot {
 
     /// Triggers shutdown and waits for `App::run` to return.
     pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(run) = self.run.take() {
-            tokio::time::timeout(DEADLINE, run)
-                .await
-                .expect("the bot stops within the deadline")
-                .expect("the bot's task did not panic");
+        stop(&mut self.shutdown, &mut self.run).await;
+    }
+
+    /// Keeps the bot's records in a fresh DynamoDB table on ministack (`[state]`), as
+    /// production does: what several processes must agree on.
+    pub async fn with_shared_state(mut self) -> Bot {
+        let table = format!("chatops-state-{}", self.aws.id);
+        emulators::ministack::create_state_table(&aws::sdk_config().await, &table)
+            .await
+            .expect("state table on ministack");
+        self.config_toml
+            .push_str(&format!("\n[state]\ntable = \"{table}\"\nclaim_secs = 5\n"));
+        self
+    }
+
+    /// Starts one more process of the bot with the configuration the first one started with
+    /// (and the `CHATOPS__…` overrides `env`) and waits until the emulator sees `connections`
+    /// live sockets in all.
+    pub async fn start_replica(&self, connections: usize, env: Vec<(String, String)>) -> Replica {
+        let settings = Settings::parse(&self.config_toml, "test", env).expect("settings");
+        let app = App::build(settings, None).await.expect("app builds");
+        let (tx, rx) = oneshot::channel();
+        let run = tokio::spawn(app.run(async {
+            let _ = rx.await;
+        }));
+        assert!(
+            self.slack.wait_for_connections(connections, DEADLINE).await,
+            "every process opened its Socket Mode connections"
+        );
+        Replica {
+            shutdown: Some(tx),
+            run: Some(run),
         }
     }
 }

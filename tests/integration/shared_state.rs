@@ -1,0 +1,127 @@
+//! Several bot processes, one truth: with `[state]` on DynamoDB (ministack), the votes of a
+//! quorum that land on different processes meet, a prompt is posted once, and what one process
+//! recorded holds after it stops.
+//!
+//! Slack spreads envelopes over every open Socket Mode connection of the app, whichever process
+//! holds it; the emulator does the same, and `route_next_to` picks the connection of a click:
+//! the first process's sockets are 0 and 1, the second's 2 and 3.
+
+use emulators::slack::Message;
+use emulators::testing::eventually;
+
+use crate::support::approvals::APPROVE;
+use crate::support::{has_buttons, Bot, Options, ALICE, BOB, DEADLINE};
+
+/// Quorum 2; Alice and the group (Bob) approve; the simulator's starter is nobody here.
+fn quorum_of_two() -> Options {
+    Options {
+        config_tail: r#"
+            [[pipelines.actions]]
+            stage = "Approve"
+            action = "ManualApproval"
+            quorum = 2
+            "#
+        .into(),
+        ..Options::default()
+    }
+}
+
+fn text(m: &Message) -> String {
+    m.blocks.to_string()
+}
+
+/// Clicks Approve as `user` through the connection at `socket`.
+async fn approve_via(bot: &Bot, socket: usize, ts: &str, user: &str) {
+    bot.slack.route_next_to(socket);
+    bot.click(ts, APPROVE, user).await;
+}
+
+#[tokio::test]
+async fn two_votes_of_a_quorum_landing_on_two_processes_decide_once() {
+    let bot = Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(quorum_of_two())
+        .await;
+    let replica = bot.start_replica(4, Vec::new()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    approve_via(&bot, 0, &prompt.ts, BOB).await;
+    eventually(DEADLINE, "the prompt to show 1 of 2", || async {
+        text(&bot.message(&prompt.ts))
+            .contains("1 of 2 approvals: <@U0BOB>")
+            .then_some(())
+    })
+    .await;
+    approve_via(&bot, 2, &prompt.ts, ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0BOB>, <@U0ALICE>")
+        .await;
+
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1);
+    assert_eq!(bot.prompts().len(), 1, "one prompt for the approval");
+    replica.stop().await;
+}
+
+#[tokio::test]
+async fn a_vote_counted_before_a_restart_still_counts_after_it() {
+    let mut bot = Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(quorum_of_two())
+        .await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    approve_via(&bot, 0, &prompt.ts, BOB).await;
+    eventually(DEADLINE, "the prompt to show 1 of 2", || async {
+        text(&bot.message(&prompt.ts))
+            .contains("1 of 2 approvals: <@U0BOB>")
+            .then_some(())
+    })
+    .await;
+
+    // The process that counted the vote stops; a new one takes its place.
+    bot.stop().await;
+    let replacement = bot.start_replica(2, Vec::new()).await;
+    approve_via(&bot, 0, &prompt.ts, ALICE).await;
+    let done = bot
+        .wait_for_restamp(&prompt.ts, "*Approved* by <@U0BOB>, <@U0ALICE>")
+        .await;
+    assert!(!has_buttons(&done));
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1);
+    let results = bot.codepipeline.approval_results();
+    assert!(results[0].summary.contains(BOB) && results[0].summary.contains(ALICE));
+    replacement.stop().await;
+}
+
+#[tokio::test]
+async fn a_notification_that_reaches_two_processes_posts_one_prompt() {
+    let bot = Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(Options::default())
+        .await;
+    // The second process polls its own queue on the same topic: every notification reaches
+    // both processes (as SQS's at-least-once delivery may do with one queue).
+    let config = crate::support::aws::sdk_config().await;
+    let second = emulators::ministack::subscribe_queue(
+        &config,
+        &bot.aws.topic_arn,
+        &format!("approvals-2-{}", bot.aws.id),
+    )
+    .await
+    .expect("second queue");
+    let env = vec![("CHATOPS__APPROVALS__QUEUE_URL".to_owned(), second.clone())];
+    let replica = bot.start_replica(4, env).await;
+    for _ in 0..3 {
+        bot.start_and_wait_for_prompt().await;
+    }
+    eventually(DEADLINE, "both queues to be drained", || async {
+        let depths = (bot.aws.queue_depth().await, bot.aws.depth_of(&second).await);
+        (depths == (0, 0)).then_some(())
+    })
+    .await;
+    assert_eq!(bot.prompts().len(), 3, "{:?}", bot.prompts());
+    replica.stop().await;
+}
