@@ -113,7 +113,8 @@ async fn subscribe(
 }
 
 /// Creates the bot's state table `name` as `config/chatops.cfn.yaml` declares it: keys `pk` and
-/// `sk` (strings), on-demand, TTL on `expires_at`.
+/// `sk` (strings), on-demand, TTL on `expires_at`. A table of that name that exists already is
+/// kept (a sandbox started again on the same ministack).
 ///
 /// # Errors
 /// Any of the AWS calls failing.
@@ -135,7 +136,7 @@ pub async fn create_state_table(config: &SdkConfig, name: &str) -> anyhow::Resul
             .attribute_type(ScalarAttributeType::S)
             .build()
     };
-    dynamodb
+    let created = dynamodb
         .create_table()
         .table_name(name)
         .key_schema(key("pk", KeyType::Hash)?)
@@ -144,8 +145,18 @@ pub async fn create_state_table(config: &SdkConfig, name: &str) -> anyhow::Resul
         .attribute_definitions(string("sk")?)
         .billing_mode(BillingMode::PayPerRequest)
         .send()
-        .await
-        .context("CreateTable")?;
+        .await;
+    match created {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(())
+        }
+        other => {
+            other.context("CreateTable")?;
+        }
+    }
     dynamodb
         .update_time_to_live()
         .table_name(name)

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::codepipeline::{
     ActionDef, ActionKind, CodePipelineSim, ExecutionMode, PipelineDef, SimConfig, StageDef,
 };
-use crate::ministack::{create_topic_queue, sdk_config};
+use crate::ministack::{create_state_table, create_topic_queue, sdk_config};
 use crate::redshift_demo;
 use crate::slack::{SlackConfig, SlackEmulator};
 
@@ -23,6 +23,8 @@ pub const REGION: &str = "us-east-1";
 pub const PARAMETER_PATH: &str = "/sandbox/chatops";
 /// The channel of both demo pipelines.
 pub const CHANNEL: &str = "C0SANDBOX";
+/// The bot's DynamoDB state table `config/sandbox.toml` names.
+pub const STATE_TABLE: &str = "sandbox-chatops-state";
 const BOT_TOKEN: &str = "xoxb-sandbox-demo-token";
 const APP_TOKEN: &str = "xapp-sandbox-demo-token";
 
@@ -62,6 +64,11 @@ impl Sandbox {
             .send()
             .await
             .context("purging the approval queue")?;
+        // The bot keeps its records in DynamoDB, as in production (config/sandbox.toml
+        // `[state]`).
+        create_state_table(&config, STATE_TABLE)
+            .await
+            .context("creating the state table on ministack")?;
         let ssm = aws_sdk_ssm::Client::new(&config);
         for (name, value) in [
             ("slack/bot_token", BOT_TOKEN),
@@ -242,6 +249,7 @@ mod tests {
         for value in [
             PARAMETER_PATH,
             CHANNEL,
+            STATE_TABLE,
             &exports.workgroup,
             &exports.database,
             &exports.output_location(),

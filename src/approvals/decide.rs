@@ -55,6 +55,16 @@ impl Approvals {
         };
         record_span(&approval);
         if press != Press::Approve {
+            // A decided approval is answered at the click, before anyone types a reason.
+            let closed = match self.records.state(&approval.token).await {
+                Ok(Some(TokenState::Closed(outcome))) => Some(closed_text(&outcome)),
+                Ok(_) => None,
+                Err(e) => Some(store_refusal(&e).text),
+            };
+            if let Some(text) = closed {
+                self.tell(&click.channel, &click.user, &text).await;
+                return;
+            }
             let opened = self
                 .open_reason_modal(
                     &click.trigger_id,

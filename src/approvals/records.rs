@@ -188,6 +188,18 @@ impl ApprovalRecords {
         })
     }
 
+    /// `token`'s state: votes, a decision in flight, or how it ended.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn state(&self, token: &ApprovalToken) -> Result<Option<TokenState>, StoreError> {
+        self.records
+            .get(&prompt_key(token), "state")
+            .await?
+            .map(|s| decode(&s.body))
+            .transpose()
+    }
+
     /// Applies `change` to `token`'s state atomically across processes: `change` sees the
     /// current state and returns a result and the new state (`None`: leave it); it may run
     /// more than once when another process wrote in between.

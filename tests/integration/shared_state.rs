@@ -9,7 +9,7 @@
 use emulators::slack::Message;
 use emulators::testing::eventually;
 
-use crate::support::approvals::APPROVE;
+use crate::support::approvals::{APPROVE, REJECT};
 use crate::support::{has_buttons, Bot, Options, ALICE, BOB, DEADLINE};
 
 /// Quorum 2; Alice and the group (Bob) approve; the simulator's starter is nobody here.
@@ -124,4 +124,32 @@ async fn a_notification_that_reaches_two_processes_posts_one_prompt() {
     .await;
     assert_eq!(bot.prompts().len(), 3, "{:?}", bot.prompts());
     replica.stop().await;
+}
+
+#[tokio::test]
+async fn reject_on_a_decided_approval_is_answered_at_the_click_before_any_modal() {
+    let bot = Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(Options::default())
+        .await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    // A second copy of the prompt's buttons (as a `/deploy status` reply or a stale client
+    // shows them), still clickable after the decision.
+    let content = serde_json::from_value(serde_json::json!({
+        "text": "copy", "blocks": prompt.blocks.clone()
+    }))
+    .expect("message content");
+    let channel = chatops::ids::ChannelId::parse(crate::support::CHANNEL).expect("channel");
+    let copy = bot.web().post(&channel, content, None).await.expect("post");
+
+    approve_via(&bot, 0, &prompt.ts, ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
+        .await;
+    bot.click(&copy, REJECT, BOB).await;
+    bot.wait_for_ephemeral(BOB, "already approved by <@U0ALICE>")
+        .await;
+    assert!(bot.slack.views_opened().is_empty(), "no modal opened");
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1);
 }
