@@ -28,6 +28,8 @@ use crate::outbound::slack::{self, SlackWeb};
 use crate::outbound::Clients;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// One DynamoDB attempt (a single-item read or write answers in milliseconds).
+const STATE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// One CodePipeline attempt; the SDK's standard retries come on top.
 const CODEPIPELINE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -104,7 +106,7 @@ impl App {
             sqs: sqs_client(&aws, settings.approvals.wait_time_secs),
             athena: Athena::new(aws_sdk_athena::Client::new(&aws)),
             records: match &settings.state {
-                Some(state) => Records::dynamodb(aws_sdk_dynamodb::Client::new(&aws), &state.table),
+                Some(state) => Records::dynamodb(dynamodb_client(&aws), &state.table),
                 None => Records::memory(),
             },
             github: match &settings.approvals.revision_authors {
@@ -156,7 +158,8 @@ impl App {
         let tracker = TaskTracker::new();
         let marks = Arc::new(Health::default());
         if let Some(listener) = self.health {
-            let freshness = health::Freshness::new(&self.settings, self.tokens.clone());
+            let freshness =
+                health::Freshness::new(&self.settings, self.tokens.clone(), &self.clients.records);
             tracker.spawn(health::serve(
                 listener,
                 marks.clone(),
@@ -355,6 +358,20 @@ fn codepipeline_client(aws: &SdkConfig, settings: &AwsSettings) -> aws_sdk_codep
         config = config.endpoint_url(url);
     }
     aws_sdk_codepipeline::Client::from_conf(config.build())
+}
+
+/// The state table's client: a click waits on it after the ack, so a hung attempt is cut short
+/// and retried by the SDK rather than holding the decision.
+fn dynamodb_client(aws: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(aws)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(STATE_ATTEMPT_TIMEOUT)
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 /// The SQS client; an attempt may take the long-poll wait plus a margin, never less (shorter

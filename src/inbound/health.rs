@@ -1,6 +1,7 @@
 //! The health and metrics listener, on axum (off unless `[health] listen` is set; loopback
 //! unless configured otherwise): `GET /healthz` answers 200 when Socket Mode is connected, the
-//! approval queue answers and the Slack tokens are fresh, else 503, with one line per check;
+//! approval queue answers, the Slack tokens are fresh and (with `[state]`) the state table
+//! answers a read now, else 503, with one line per check;
 //! `GET /metrics` is the Prometheus text exposition of [`METRICS`]; anything else is 404. It
 //! stops with the app's cancellation token, letting requests in flight finish.
 
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::metrics::{Health, METRICS};
 use crate::outbound::parameter_store::TokenStore;
+use crate::outbound::records::Records;
 
 /// How old each health mark may be before the check fails.
 #[derive(Clone)]
@@ -28,17 +30,24 @@ pub struct Freshness {
     pub parameters: Duration,
     /// Checked only when a pipeline-events queue is configured.
     pub events: Option<Duration>,
+    /// The shared state table, read on every `/healthz` when `[state]` is configured: without
+    /// it the bot refuses every decision, so it is not healthy.
+    pub state: Option<Records>,
 }
+
+/// How long the state probe of one `/healthz` may take.
+const STATE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Freshness {
     /// A few long polls for the queues, a few refresh intervals for the tokens.
-    pub fn new(settings: &Settings, tokens: TokenStore) -> Self {
+    pub fn new(settings: &Settings, tokens: TokenStore, records: &Records) -> Self {
         let polls = |wait: i32| Duration::from_secs(3 * u64::try_from(wait).unwrap_or(20) + 30);
         Self {
             tokens,
             queue: polls(settings.approvals.wait_time_secs),
             parameters: Duration::from_secs(3 * settings.parameter_store.refresh_interval_secs),
             events: settings.events.as_ref().map(|e| polls(e.wait_time_secs)),
+            state: settings.state.as_ref().map(|_| records.clone()),
         }
     }
 }
@@ -97,7 +106,11 @@ pub async fn serve(
 
 /// 200 when every check passes, else 503; one `name ok|failing` line per check.
 async fn healthz(extract::State(state): extract::State<Arc<State>>) -> (StatusCode, String) {
-    let checks = checks(&state.health, &state.freshness);
+    let mut checks = checks(&state.health, &state.freshness);
+    if let Some(records) = &state.freshness.state {
+        let probe = tokio::time::timeout(STATE_PROBE_TIMEOUT, records.get("health", "probe"));
+        checks.push(("state_store_reachable", matches!(probe.await, Ok(Ok(_)))));
+    }
     let healthy = checks.iter().all(|(_, ok)| *ok);
     let body = checks
         .iter()

@@ -110,3 +110,31 @@ async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
     assert!(body.contains("approval_queue_reachable failing"), "{body}");
     assert!(body.contains("parameters_fresh ok"), "{body}");
 }
+
+#[tokio::test]
+async fn healthz_fails_while_the_state_table_cannot_be_read() {
+    let mut options = with_health();
+    // `[state]` names a table that does not exist: every decision would be refused.
+    options.config_tail = "\n[state]\ntable = \"no-such-table\"\n".into();
+    let bot = Bot::spawn(options).await;
+    let body = eventually(DEADLINE, "/healthz to see the queue polled", || async {
+        let (status, body) = get(&bot, "/healthz").await;
+        assert_eq!(status, 503, "{body}");
+        body.contains("approval_queue_reachable ok").then_some(body)
+    })
+    .await;
+    assert!(body.contains("state_store_reachable failing"), "{body}");
+
+    let healthy = Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(with_health())
+        .await;
+    let body = eventually(DEADLINE, "a healthy /healthz", || async {
+        let (status, body) = get(&healthy, "/healthz").await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert!(body.contains("state_store_reachable ok"), "{body}");
+}

@@ -30,6 +30,26 @@ fn text(m: &Message) -> String {
     m.blocks.to_string()
 }
 
+/// A bot on a fresh state table (its first process started with `options`).
+async fn shared(options: Options) -> Bot {
+    Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(options)
+        .await
+}
+
+/// Waits until the prompt at `ts` counts Bob's vote, the first of two.
+async fn wait_for_one_of_two(bot: &Bot, ts: &str) {
+    eventually(DEADLINE, "the prompt to show 1 of 2", || async {
+        text(&bot.message(ts))
+            .contains("1 of 2 approvals: <@U0BOB>")
+            .then_some(())
+    })
+    .await;
+}
+
 /// Clicks Approve as `user` through the connection at `socket`.
 async fn approve_via(bot: &Bot, socket: usize, ts: &str, user: &str) {
     bot.slack.route_next_to(socket);
@@ -38,22 +58,12 @@ async fn approve_via(bot: &Bot, socket: usize, ts: &str, user: &str) {
 
 #[tokio::test]
 async fn two_votes_of_a_quorum_landing_on_two_processes_decide_once() {
-    let bot = Bot::prepare(false)
-        .await
-        .with_shared_state()
-        .await
-        .start(quorum_of_two())
-        .await;
+    let bot = shared(quorum_of_two()).await;
     let replica = bot.start_replica(4, Vec::new()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
 
     approve_via(&bot, 0, &prompt.ts, BOB).await;
-    eventually(DEADLINE, "the prompt to show 1 of 2", || async {
-        text(&bot.message(&prompt.ts))
-            .contains("1 of 2 approvals: <@U0BOB>")
-            .then_some(())
-    })
-    .await;
+    wait_for_one_of_two(&bot, &prompt.ts).await;
     approve_via(&bot, 2, &prompt.ts, ALICE).await;
     bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0BOB>, <@U0ALICE>")
         .await;
@@ -65,20 +75,10 @@ async fn two_votes_of_a_quorum_landing_on_two_processes_decide_once() {
 
 #[tokio::test]
 async fn a_vote_counted_before_a_restart_still_counts_after_it() {
-    let mut bot = Bot::prepare(false)
-        .await
-        .with_shared_state()
-        .await
-        .start(quorum_of_two())
-        .await;
+    let mut bot = shared(quorum_of_two()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
     approve_via(&bot, 0, &prompt.ts, BOB).await;
-    eventually(DEADLINE, "the prompt to show 1 of 2", || async {
-        text(&bot.message(&prompt.ts))
-            .contains("1 of 2 approvals: <@U0BOB>")
-            .then_some(())
-    })
-    .await;
+    wait_for_one_of_two(&bot, &prompt.ts).await;
 
     // The process that counted the vote stops; a new one takes its place.
     bot.stop().await;
@@ -96,12 +96,7 @@ async fn a_vote_counted_before_a_restart_still_counts_after_it() {
 
 #[tokio::test]
 async fn a_notification_that_reaches_two_processes_posts_one_prompt() {
-    let bot = Bot::prepare(false)
-        .await
-        .with_shared_state()
-        .await
-        .start(Options::default())
-        .await;
+    let bot = shared(Options::default()).await;
     // The second process polls its own queue on the same topic: every notification reaches
     // both processes (as SQS's at-least-once delivery may do with one queue).
     let config = crate::support::aws::sdk_config().await;
@@ -128,12 +123,7 @@ async fn a_notification_that_reaches_two_processes_posts_one_prompt() {
 
 #[tokio::test]
 async fn reject_on_a_decided_approval_is_answered_at_the_click_before_any_modal() {
-    let bot = Bot::prepare(false)
-        .await
-        .with_shared_state()
-        .await
-        .start(Options::default())
-        .await;
+    let bot = shared(Options::default()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
     // A second copy of the prompt's buttons (as a `/deploy status` reply or a stale client
     // shows them), still clickable after the decision.
@@ -152,4 +142,29 @@ async fn reject_on_a_decided_approval_is_answered_at_the_click_before_any_modal(
         .await;
     assert!(bot.slack.views_opened().is_empty(), "no modal opened");
     assert_eq!(bot.codepipeline.put_approval_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_click_while_the_state_table_is_unreachable_is_refused_and_sends_nothing() {
+    let bot = shared(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let config = crate::support::aws::sdk_config().await;
+    aws_sdk_dynamodb::Client::new(&config)
+        .delete_table()
+        .table_name(bot.state_table())
+        .send()
+        .await
+        .expect("delete the state table");
+
+    approve_via(&bot, 0, &prompt.ts, ALICE).await;
+    bot.wait_for_ephemeral(
+        ALICE,
+        "cannot record decisions right now; nothing was sent to CodePipeline",
+    )
+    .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+    assert!(
+        has_buttons(&bot.message(&prompt.ts)),
+        "the prompt stays open"
+    );
 }

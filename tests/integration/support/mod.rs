@@ -323,13 +323,18 @@ impl Bot {
     /// Keeps the bot's records in a fresh DynamoDB table on ministack (`[state]`), as
     /// production does: what several processes must agree on.
     pub async fn with_shared_state(mut self) -> Bot {
-        let table = format!("chatops-state-{}", self.aws.id);
+        let table = self.state_table();
         emulators::ministack::create_state_table(&aws::sdk_config().await, &table)
             .await
             .expect("state table on ministack");
         self.config_toml
             .push_str(&format!("\n[state]\ntable = \"{table}\"\nclaim_secs = 5\n"));
         self
+    }
+
+    /// The test's state table ([`Bot::with_shared_state`]).
+    pub fn state_table(&self) -> String {
+        format!("chatops-state-{}", self.aws.id)
     }
 
     /// Starts one more process of the bot with the configuration the first one started with
