@@ -35,6 +35,10 @@ pub struct Prompt {
     pub content: SlackMessageContent,
     /// Who started the execution, when known: they may not approve it.
     pub starter: Option<UserId>,
+    /// Whether CodePipeline said who or what started it when the prompt was posted; if not,
+    /// a click looks it up again (and refuses an approval while it stays unknown).
+    #[serde(default)]
+    pub starter_known: bool,
     /// Who wrote its revisions, when matched: they may not approve it either.
     pub authors: Vec<UserId>,
     pub expires: Option<DateTime<Utc>>,
@@ -162,6 +166,7 @@ impl Approvals {
             approval: req.approval.clone(),
             content,
             starter,
+            starter_known: context.is_some(),
             authors,
             expires: req.expires,
         };

@@ -1,8 +1,9 @@
-//! "No self-approval" by authorship: the Slack users who wrote the revisions an execution
+//! Who may not approve, read from outside: the Slack users who wrote the revisions an execution
 //! promotes, read from GitHub (CodeStar connection revisions whose provider is `GitHub` or
 //! `GitHubEnterpriseServer`) and matched by commit e-mail through
-//! `[approvals.revision_authors]`. A lookup that fails or is slow is logged and skipped: it
-//! never holds back a prompt or a click.
+//! `[approvals.revision_authors]`, and the starter read afresh from CodePipeline's trigger at a
+//! click. An authors lookup that fails or is slow is logged and skipped: it never holds back a
+//! prompt or a click. A starter lookup that fails refuses an approval (fail closed).
 
 use std::time::Duration;
 
@@ -59,6 +60,26 @@ impl Approvals {
             }
         }
         users
+    }
+
+    /// Who started the execution waiting at `approval`, read afresh from CodePipeline's trigger
+    /// (for a click on a prompt posted without it, or not posted by this bot).
+    ///
+    /// # Errors
+    /// CodePipeline could not say in time.
+    pub(super) async fn starter_now(
+        &self,
+        approval: &ApprovalRef,
+    ) -> anyhow::Result<Option<UserId>> {
+        let lookup = self.clients.codepipeline.execution_context(approval.at());
+        let context = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
+            .await
+            .map_err(|_| anyhow::anyhow!("the execution context lookup timed out"))??;
+        Ok(super::policy::starter(
+            None,
+            context.started_by.as_deref(),
+            &self.settings.approvals.principals,
+        ))
     }
 
     /// The authors of the execution waiting at `approval`, read afresh (for a click on a

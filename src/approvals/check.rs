@@ -126,8 +126,19 @@ impl Approvals {
                 .map_err(|e| store_refusal(&e))?,
             None => None,
         };
-        let starter = prompt.as_ref().and_then(|p| p.starter.clone()).or(noted);
         if a.decision == Decision::Approve {
+            let starter = match (noted, &prompt) {
+                (Some(noted), _) => Some(noted),
+                (None, Some(p)) if p.starter_known => p.starter.clone(),
+                // Fail closed: not knowing who started it is not "nobody started it".
+                _ => self.starter_now(approval).await.map_err(|reason| {
+                    tracing::warn!(%reason, "who started the execution is unknown; refusing the approval");
+                    Refusal::new(
+                        "starter_unknown",
+                        "CodePipeline cannot say right now who started this execution, so an approval cannot be checked against self-approval; nothing was sent to CodePipeline. Try again in a minute.".into(),
+                    )
+                })?,
+            };
             let why = if starter.as_ref() == Some(user) {
                 Some("started this execution")
             } else if match &prompt {

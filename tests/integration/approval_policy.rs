@@ -376,3 +376,30 @@ async fn a_rotated_github_token_is_reread_when_github_refuses_the_old_one() {
         "refused once, then accepted with the token read again"
     );
 }
+
+#[tokio::test]
+async fn a_starter_unknown_at_the_prompt_is_read_at_the_click_and_an_approval_waits_for_it() {
+    let bot = Bot::spawn(policy("")).await;
+    // The context lookup fails when the prompt is posted: who started it is unknown then.
+    bot.codepipeline
+        .fail_next("GetPipelineState", "ValidationException", 1);
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    assert!(!text(&prompt).contains("*Started by*"), "{}", text(&prompt));
+
+    // Read again at the click: Alice started it.
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.wait_for_ephemeral(ALICE, "You started this execution")
+        .await;
+    // CodePipeline cannot say at the click either: refused, not waved through.
+    bot.codepipeline
+        .fail_next("GetPipelineState", "ValidationException", 1);
+    bot.click(&prompt.ts, APPROVE, BOB).await;
+    bot.wait_for_ephemeral(BOB, "cannot say right now who started this execution")
+        .await;
+    bot.audit_record(&prompt.ts, "starter_unknown").await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+
+    bot.click(&prompt.ts, APPROVE, BOB).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0BOB>")
+        .await;
+}
