@@ -81,7 +81,13 @@ impl Approvals {
             .prompt(&approval.token)
             .await
             .map_err(|e| store_refusal(&e))?;
-        let posted_in = prompt.as_ref().map(|p| &p.posted.channel);
+        // Fail closed: a prompt the records do not know (not posted by this bot, or its record
+        // lost) counts as posted in the pipeline's own channel, not "anywhere".
+        let posted_in = Some(
+            prompt
+                .as_ref()
+                .map_or(&pipeline.channel, |p| &p.posted.channel),
+        );
         if !policy.allows_channel(&a.target.channel, posted_in) {
             return Err(Refusal::new(
                 "wrong_channel",

@@ -168,3 +168,43 @@ async fn a_click_while_the_state_table_is_unreachable_is_refused_and_sends_nothi
         "the prompt stays open"
     );
 }
+
+#[tokio::test]
+async fn a_prompt_whose_record_is_lost_can_be_decided_only_in_the_pipeline_channel() {
+    // No `[state]`: the records live in memory and a restart loses them.
+    let mut bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    bot.stop().await;
+    let replacement = bot.start_replica(2, Vec::new()).await;
+    // The prompt's buttons, shown in another channel.
+    bot.slack.add_channel("C0ELSEWHERE", "elsewhere");
+    let content = serde_json::from_value(serde_json::json!({
+        "text": "copy", "blocks": prompt.blocks.clone()
+    }))
+    .expect("message content");
+    let elsewhere = chatops::ids::ChannelId::parse("C0ELSEWHERE").expect("channel");
+    let copy = bot
+        .web()
+        .post(&elsewhere, content, None)
+        .await
+        .expect("post");
+    let envelope = bot
+        .slack
+        .click("C0ELSEWHERE", &copy, APPROVE, ALICE)
+        .await
+        .expect("click");
+    envelope.acked(DEADLINE).await.expect("ack");
+    eventually(DEADLINE, "the channel refusal", || async {
+        bot.slack
+            .ephemerals("C0ELSEWHERE", ALICE)
+            .into_iter()
+            .find(|m| {
+                m.text
+                    .as_deref()
+                    .is_some_and(|t| t.contains("<#C0DEPLOYS>"))
+            })
+    })
+    .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+    replacement.stop().await;
+}
