@@ -83,7 +83,7 @@ impl Approvals {
         }
         let target = self
             .target(
-                &approval.token,
+                &approval,
                 &click.channel,
                 &click.message_ts,
                 &click.message_blocks,
@@ -108,9 +108,7 @@ impl Approvals {
     pub async fn decide_with_reason(&self, reason: Reason) {
         let m = reason.metadata;
         record_span(&m.approval);
-        let target = self
-            .target(&m.approval.token, &m.channel, &m.ts, &[], None)
-            .await;
+        let target = self.target(&m.approval, &m.channel, &m.ts, &[], None).await;
         self.attempt(Attempt {
             decision: m.decision,
             one_click: false,

@@ -5,9 +5,10 @@ use slack_morphism::prelude::{SlackBlock, SlackMessageContent};
 use std::time::Duration;
 
 use super::announce::Prompt;
+use super::ApprovalRef;
 use super::Approvals;
 use super::{render, Outcome};
-use crate::ids::{ApprovalToken, ChannelId};
+use crate::ids::ChannelId;
 
 /// Attempts at updating a prompt (rate limits).
 const UPDATE_ATTEMPTS: u32 = 3;
@@ -39,11 +40,13 @@ impl Target {
 }
 
 impl Approvals {
-    /// The prompt of `token` at (`channel`, `ts`): as posted, from the shared records, else as
-    /// the click showed it (`blocks`, `text`).
+    /// The prompt of `approval` at (`channel`, `ts`): as posted, from the shared records, else
+    /// as the click showed it (`blocks`, `text`), else (a reason modal's submission on a
+    /// prompt the records do not know) rendered again from the approval's ids, so that a
+    /// restamp never leaves the message bare.
     pub(super) async fn target(
         &self,
-        token: &ApprovalToken,
+        approval: &ApprovalRef,
         channel: &ChannelId,
         ts: &str,
         blocks: &[SlackBlock],
@@ -51,20 +54,28 @@ impl Approvals {
     ) -> Target {
         let stored = self
             .records
-            .prompt(token)
+            .prompt(&approval.token)
             .await
             .inspect_err(|e| tracing::warn!(error = %e, "cannot read the posted prompt; using the message as Slack showed it"))
             .ok()
             .flatten()
             .filter(|p| &p.posted.channel == channel && p.posted.ts == ts);
-        match stored {
-            Some(p) => Target::of(&p),
-            None => Target {
-                channel: channel.clone(),
-                ts: ts.to_owned(),
-                blocks: blocks.to_vec(),
-                text: text.unwrap_or("Approval").to_owned(),
-            },
+        if let Some(p) = stored {
+            return Target::of(&p);
+        }
+        let rendered = blocks
+            .is_empty()
+            .then(|| self.status_prompt(approval))
+            .flatten();
+        let (blocks, text) = match rendered {
+            Some(c) => (c.blocks.unwrap_or_default(), c.text),
+            None => (blocks.to_vec(), text.map(str::to_owned)),
+        };
+        Target {
+            channel: channel.clone(),
+            ts: ts.to_owned(),
+            blocks,
+            text: text.unwrap_or_else(|| "Approval".to_owned()),
         }
     }
 

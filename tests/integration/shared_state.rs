@@ -208,3 +208,20 @@ async fn a_prompt_whose_record_is_lost_can_be_decided_only_in_the_pipeline_chann
     assert_eq!(bot.codepipeline.put_approval_calls(), 0);
     replacement.stop().await;
 }
+
+#[tokio::test]
+async fn a_reason_decision_on_a_prompt_whose_record_is_lost_keeps_the_prompt_readable() {
+    let mut bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    bot.stop().await;
+    let replacement = bot.start_replica(2, Vec::new()).await;
+
+    bot.reject(&prompt.ts, BOB, "smoke tests are red").await;
+    let done = bot
+        .wait_for_restamp(&prompt.ts, "*Rejected* by <@U0BOB>")
+        .await;
+    let blocks = text(&done);
+    assert!(blocks.contains("Approval needed"), "{blocks}");
+    assert!(blocks.contains(&bot.pipeline), "{blocks}");
+    replacement.stop().await;
+}
