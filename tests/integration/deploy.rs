@@ -617,3 +617,47 @@ async fn a_busy_pipeline_or_the_execution_limit_is_explained() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_start_confirmed_twice_through_two_processes_starts_one_thread() {
+    let bot = Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(polling())
+        .await;
+    let replica = bot.start_replica(4, Vec::new()).await;
+    let confirm = confirmation(&bot, &bot.pipeline).await;
+    // The same click, delivered once to each process (sockets 0 and 1 are the first's).
+    bot.slack.route_next_to(0);
+    let first = bot.click(&confirm.ts, START, ALICE).await;
+    bot.slack.route_next_to(2);
+    let again = bot
+        .slack
+        .send_envelope("interactive", first.payload.clone(), false)
+        .await
+        .expect("the same click delivered again");
+    assert!(again.acked(DEADLINE).await.is_some());
+
+    thread_top(&bot).await;
+    let url = first.payload["response_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    response(&bot, &url, "the second click's answer", |p| {
+        let said = text_of(p);
+        said.contains("Already done") || said.contains("being carried out")
+    })
+    .await;
+    let tops: Vec<Message> = bot
+        .slack
+        .messages(CHANNEL)
+        .into_iter()
+        .filter(|m| {
+            m.thread_ts.is_none() && format!("{:?} {}", m.text, m.blocks).contains(":rocket:")
+        })
+        .collect();
+    assert_eq!(tops.len(), 1, "{tops:?}");
+    assert_eq!(executions(&bot).await.len(), 1);
+    replica.stop().await;
+}

@@ -3,6 +3,7 @@
 //! (SHA-256 of the command's `trigger_id` and user), which is also the `clientRequestToken`:
 //! a double click starts one execution.
 
+use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -15,13 +16,23 @@ use crate::error::Failure;
 use crate::ids::{ChannelId, UserId};
 use crate::interaction::{decode_value, encode_value, ButtonClick, ValueError};
 use crate::outbound::codepipeline::StartRequest;
+use crate::outbound::records::{Expect, StoreError};
 use crate::outbound::slack::Response;
 
-/// What became of a confirmation.
-#[derive(Debug, Clone)]
-pub(super) enum Confirmation {
+/// What became of a confirmation, in the shared records (`confirm#<token>` / `state`): any
+/// process of the bot may get the second click.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Confirmation {
     InFlight,
     Done(String),
+}
+
+/// How long the outcome of a confirmation is remembered: its buttons live in an ephemeral
+/// message, answerable through `response_url` for 30 minutes.
+const REMEMBER_DONE: i64 = 24 * 3600;
+
+fn confirmation_key(n: &str) -> String {
+    format!("confirm#{n}")
 }
 
 /// What a confirmation button carries: its token, the request, and for a stop the execution
@@ -165,34 +176,67 @@ impl Deploy {
         }
     }
 
-    /// Claims confirmation `n` for this click.
+    /// Claims confirmation `n` for this click, in every process (held for `[state]
+    /// claim_secs` if this one dies); the claim's version.
     ///
     /// # Errors
-    /// What an earlier click on the same confirmation did.
-    fn claim(&self, n: &str) -> Result<(), Failure> {
-        let entry = self
-            .confirmed
-            .entry_by_ref(n)
-            .or_insert_with(|| Confirmation::InFlight);
-        if entry.is_fresh() {
-            return Ok(());
+    /// What an earlier click on the same confirmation did, or that the records cannot be
+    /// reached (nothing was done).
+    async fn claim(&self, n: &str) -> Result<u64, Failure> {
+        let records = &self.clients.records;
+        let key = confirmation_key(n);
+        let unreachable = |e: StoreError| {
+            tracing::error!(error = %e, "cannot claim the confirmation");
+            Failure::user("The bot cannot record this confirmation right now; nothing was done. Try again in a minute.")
+        };
+        let body = serde_json::to_string(&Confirmation::InFlight).map_err(Failure::internal)?;
+        let until = Utc::now().timestamp() + self.claim_secs();
+        if let Some(version) = records
+            .put(&key, "state", Expect::Absent, &body, until)
+            .await
+            .map_err(unreachable)?
+        {
+            return Ok(version);
         }
-        match entry.into_value() {
-            Confirmation::InFlight => Err(Failure::user(
-                "This confirmation is being carried out already.",
-            )),
-            Confirmation::Done(what) => Err(Failure::user(format!("Already done: {what}"))),
-        }
+        let earlier = records.get(&key, "state").await.map_err(unreachable)?;
+        let earlier: Option<Confirmation> = earlier
+            .map(|s| serde_json::from_str(&s.body))
+            .transpose()
+            .map_err(Failure::internal)?;
+        Err(Failure::user(match earlier {
+            Some(Confirmation::Done(what)) => format!("Already done: {what}"),
+            _ => "This confirmation is being carried out already.".to_owned(),
+        }))
     }
 
     /// Records what the claimed confirmation did, or gives it back (only its claimer settles).
-    fn settle(&self, n: &str, done: Option<String>) {
-        match done {
-            Some(what) => self
-                .confirmed
-                .insert(n.to_owned(), Confirmation::Done(what)),
-            None => self.confirmed.invalidate(n),
+    async fn settle(&self, n: &str, version: u64, done: Option<String>) {
+        let records = &self.clients.records;
+        let key = confirmation_key(n);
+        let result = match done {
+            Some(what) => match serde_json::to_string(&Confirmation::Done(what)) {
+                Ok(body) => {
+                    let until = Utc::now().timestamp() + REMEMBER_DONE;
+                    records
+                        .put(&key, "state", Expect::Version(version), &body, until)
+                        .await
+                        .map(|_| ())
+                }
+                Err(e) => Err(StoreError::corrupt(&e)),
+            },
+            None => records.delete(&key, "state").await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot record what the confirmation did; its claim expires by itself");
         }
+    }
+
+    /// How long a claim of this process holds.
+    fn claim_secs(&self) -> i64 {
+        self.settings
+            .state
+            .as_ref()
+            .map_or(60, |s| i64::try_from(s.claim_secs).unwrap_or(60))
     }
 
     /// Reads a confirmation button back (untrusted), re-checks its request and the clicker,
@@ -204,7 +248,7 @@ impl Deploy {
         &self,
         click: &ButtonClick,
         done: &str,
-    ) -> Result<Confirmed<T>, Failure> {
+    ) -> Result<(Confirmed<T>, u64), Failure> {
         let invalid = || {
             Failure::user(format!(
                 "This button is not a valid confirmation; nothing was {done}."
@@ -219,8 +263,8 @@ impl Deploy {
         }
         value.s.check()?;
         self.check_deployer(value.s.pipeline(), &click.user).await?;
-        self.claim(&value.n)?;
-        Ok(value)
+        let claim = self.claim(&value.n).await?;
+        Ok((value, claim))
     }
 
     /// Re-checks the clicker and the request, then starts; the thread is followed next.
@@ -229,7 +273,7 @@ impl Deploy {
         click: &ButtonClick,
         response_url: &str,
     ) -> Result<(String, super::follow::Follower), Failure> {
-        let value = self.accept_click::<Start>(click, "started").await?;
+        let (value, claim) = self.accept_click::<Start>(click, "started").await?;
         let (user, channel) = (&click.user, &click.channel);
         let replaced = Response::replace(
             slack_morphism::prelude::SlackMessageContent::new()
@@ -239,11 +283,13 @@ impl Deploy {
         let started = self.start(&value, user, channel).await;
         self.settle(
             &value.n,
+            claim,
             started
                 .as_ref()
                 .ok()
                 .map(|(id, _)| format!("started execution `{id}`.")),
-        );
+        )
+        .await;
         let (execution_id, thread) = started?;
         Ok((
             format!("Started execution `{execution_id}`; it is followed in the channel."),
@@ -317,7 +363,7 @@ impl Deploy {
 
     /// Re-checks the clicker and the request, then stops the confirmed execution.
     async fn confirm_stop(&self, click: &ButtonClick) -> Result<String, Failure> {
-        let value = self.accept_click::<Stop>(click, "stopped").await?;
+        let (value, claim) = self.accept_click::<Stop>(click, "stopped").await?;
         let (user, channel) = (&click.user, &click.channel);
         let (stop, execution) = match &value.e {
             Some(e) => (&value.s, e),
@@ -345,7 +391,7 @@ impl Deploy {
         match result {
             Ok(()) => {
                 let done = format!("stop of execution `{execution}` requested ({mode}).");
-                self.settle(&value.n, Some(done.clone()));
+                self.settle(&value.n, claim, Some(done.clone())).await;
                 let reason = stop
                     .reason
                     .as_deref()
@@ -361,7 +407,7 @@ impl Deploy {
                 Ok(format!("Done: {done}"))
             }
             Err(e) => {
-                self.settle(&value.n, None);
+                self.settle(&value.n, claim, None).await;
                 Err(failure(&stop.pipeline, e))
             }
         }

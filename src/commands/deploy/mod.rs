@@ -15,8 +15,6 @@ mod progress;
 pub mod render;
 
 use chrono::Utc;
-use moka::policy::EvictionPolicy;
-use moka::sync::Cache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -75,9 +73,6 @@ impl SlashCommand for DeployCommand {
     }
 }
 
-/// Confirmations remembered (one start or stop per confirmation).
-const REMEMBERED: u64 = 10_000;
-
 /// The `/deploy` capability; one per process.
 pub struct Deploy {
     settings: Arc<Settings>,
@@ -85,9 +80,6 @@ pub struct Deploy {
     approvals: Arc<Approvals>,
     /// Followed executions → where their state changes go.
     followers: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Change>>>,
-    /// Confirmation token → what its first click did (the least recently used forgotten first;
-    /// a new one is always taken).
-    confirmed: Cache<String, confirm::Confirmation>,
     /// Fires at shutdown: followers stop watching.
     cancel: CancellationToken,
 }
@@ -105,10 +97,6 @@ impl Deploy {
             clients,
             approvals,
             followers: Mutex::new(HashMap::new()),
-            confirmed: Cache::builder()
-                .max_capacity(REMEMBERED)
-                .eviction_policy(EvictionPolicy::lru())
-                .build(),
             cancel,
         }
     }
