@@ -40,6 +40,9 @@ pub struct RedshiftAlertsSettings {
     /// Source layout per cluster; clusters not listed are `provisioned`.
     #[serde(default)]
     pub layouts: BTreeMap<String, SourceLayout>,
+    /// How the export names its tables and partitions (the AWS sample's by default).
+    #[serde(default)]
+    pub layout: ExportLayout,
     /// Athena's price per TB scanned, in USD.
     #[serde(default = "default_price_per_tb")]
     pub price_per_tb_usd: f64,
@@ -53,6 +56,44 @@ pub enum SourceLayout {
     Provisioned,
     /// A Redshift Serverless workgroup: the `sys_*` views (Serverless has no STL tables).
     Serverless,
+}
+
+/// `[redshift_alerts.layout]`: the names an export gives its tables and partition columns. The
+/// default is the AWS sample's export (aws-samples/aws-big-data-blog,
+/// `aws-blog-retain-redshift-stl`): Spark's writer partitions by `clusterid` and `startdate`,
+/// and its Glue crawler prefixes every table with `ext_` (`ext_stl_query`, …). Which timestamp a
+/// table's date comes from is the sample's and is in each SQL template (`event_time` for
+/// `stl_alert_event_log`, `queue_start_time` for `stl_wlm_query`, the query's `starttime` for
+/// `stl_querytext` and `stl_explain`, `starttime` otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportLayout {
+    /// Prepended to each system table's name (`ext_` + `stl_query`).
+    pub table_prefix: String,
+    /// The partition column holding the cluster (or workgroup) name.
+    pub cluster_column: String,
+    /// The partition column holding the day, `yyyy-mm-dd` as a string.
+    pub date_column: String,
+}
+
+impl Default for ExportLayout {
+    fn default() -> Self {
+        Self {
+            table_prefix: "ext_".into(),
+            cluster_column: "clusterid".into(),
+            date_column: "startdate".into(),
+        }
+    }
+}
+
+/// A lowercase SQL name of 1-64 of a-z 0-9 _ starting with a letter or `_` (a prefix may be
+/// empty): safe to put in SQL as it is.
+fn is_sql_name(s: &str, may_be_empty: bool) -> bool {
+    (s.is_empty() && may_be_empty)
+        || ((1..=64).contains(&s.len())
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
 }
 
 fn default_redshift_database() -> String {
@@ -155,6 +196,18 @@ impl RedshiftAlertsSettings {
                 CLUSTER_NAME_RULE,
             ));
         }
+        for (name, value, may_be_empty) in [
+            ("table_prefix", &self.layout.table_prefix, true),
+            ("cluster_column", &self.layout.cluster_column, false),
+            ("date_column", &self.layout.date_column, false),
+        ] {
+            if !is_sql_name(value, may_be_empty) {
+                return Err(ConfigError::key(
+                    key(&format!("layout.{name}")),
+                    "must be at most 64 of a-z 0-9 _, not starting with a digit",
+                ));
+            }
+        }
         if !(self.price_per_tb_usd >= 0.0 && self.price_per_tb_usd.is_finite()) {
             return Err(ConfigError::key(
                 key("price_per_tb_usd"),
@@ -208,6 +261,45 @@ mod tests {
         assert_eq!(r.layout("adhoc-wg"), SourceLayout::Serverless);
         assert_eq!(r.layout("etl-prod"), SourceLayout::Provisioned);
         assert_eq!(r.query_timeout(), Duration::from_secs(60));
+        assert_eq!(
+            (
+                r.layout.table_prefix.as_str(),
+                r.layout.cluster_column.as_str(),
+                r.layout.date_column.as_str()
+            ),
+            ("ext_", "clusterid", "startdate")
+        );
+    }
+
+    #[test]
+    fn another_export_layout_is_read_and_its_names_are_checked() {
+        let text = format!(
+            "{MINIMAL}{REDSHIFT}\n[redshift_alerts.layout]\ntable_prefix = \"\"\ncluster_column = \"cluster\"\ndate_column = \"date\"\n"
+        );
+        let r = parse(&text, &[])
+            .expect("valid")
+            .redshift_alerts
+            .expect("configured");
+        assert_eq!(
+            r.layout,
+            ExportLayout {
+                table_prefix: String::new(),
+                cluster_column: "cluster".into(),
+                date_column: "date".into()
+            }
+        );
+        for bad in ["\"x; --\"", "\"Cluster\"", "\"\"", "\"1st\""] {
+            let err = parse(
+                &text,
+                &[("CHATOPS__REDSHIFT_ALERTS__LAYOUT__CLUSTER_COLUMN", bad)],
+            )
+            .expect_err(bad)
+            .to_string();
+            assert!(
+                err.contains("redshift_alerts.layout.cluster_column"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `/redshift-alerts` end to end: the real bot over Socket Mode, Athena on ministack running the
 //! SQL in DuckDB over Glue tables and Hive partitions of the fixtures (three provisioned clusters
-//! and one Serverless workgroup, two days plus an older one), answers read back from the Slack
-//! emulator row by row. The clock is pinned to 2026-11-03 23:30 UTC.
+//! and one Serverless workgroup, two days plus an older one) in the AWS sample's layout (Parquet,
+//! `ext_` tables, `clusterid`/`startdate`; one test on text files under other names), answers
+//! read back from the Slack emulator row by row. The clock is pinned to 2026-11-03 23:30 UTC.
 
+use emulators::redshift_demo::Layout;
 use emulators::slack::Message;
 use emulators::testing::eventually;
 
@@ -195,14 +197,19 @@ async fn alerts_rank_events_per_cluster_across_both_sources_row_by_row() {
     let queries = exports.queries().await;
     assert_eq!(queries.len(), 1, "{queries:?}");
     let sql = &queries[0];
-    assert!(sql.contains("FROM stl_alert_event_log") && sql.contains("FROM sys_query_detail"));
     assert!(
-        sql.contains("cluster IN ('analytics-prod', 'etl-prod', 'reporting-dev')"),
+        sql.contains("FROM ext_stl_alert_event_log") && sql.contains("FROM ext_sys_query_detail")
+    );
+    assert!(
+        sql.contains("\"clusterid\" IN ('analytics-prod', 'etl-prod', 'reporting-dev')"),
         "{sql}"
     );
-    assert!(sql.contains("cluster IN ('adhoc-serverless')"), "{sql}");
+    assert!(
+        sql.contains("\"clusterid\" IN ('adhoc-serverless')"),
+        "{sql}"
+    );
     assert_eq!(
-        sql.matches("\"date\" BETWEEN '2026-11-02' AND '2026-11-04'")
+        sql.matches("\"startdate\" BETWEEN '2026-11-02' AND '2026-11-04'")
             .count(),
         2,
         "{sql}"
@@ -312,12 +319,16 @@ async fn queues_show_wlm_percentiles_per_service_class_for_both_sources() {
     ask(&bot, ALICE, "queues etl-prod adhoc-serverless since 2d").await;
     let answer = wait_for_answer(&bot, "WLM queues", 0).await;
 
-    let (header, got) = table(&answer);
+    assert_queue_table(&answer);
+}
+
+/// The answer to `queues etl-prod adhoc-serverless since 2d` over the fixtures.
+fn assert_queue_table(answer: &Message) {
+    let (header, got) = table(answer);
     assert_eq!(
         header.join(","),
         "cluster,class,queries,queue p50 s,p95,max,exec p50 s,p95,max"
     );
-
     assert_eq!(
         got,
         rows(&[
@@ -335,6 +346,23 @@ async fn queues_show_wlm_percentiles_per_service_class_for_both_sources() {
             &["etl-prod", "6", "4", "1.00", "10.00", "10.00", "1.50", "4.00", "4.00"],
             &["etl-prod", "100", "1", "0.25", "0.25", "0.25", "0.75", "0.75", "0.75"],
         ])
+    );
+}
+
+#[tokio::test]
+async fn an_export_of_text_files_under_other_names_answers_the_same_through_its_layout() {
+    let exports = Exports::create_in(Layout::text()).await;
+    let bot = spawn(&exports, &[]).await;
+
+    ask(&bot, ALICE, "queues etl-prod adhoc-serverless since 2d").await;
+    let answer = wait_for_answer(&bot, "WLM queues", 0).await;
+
+    assert_queue_table(&answer);
+    let queries = exports.queries().await;
+    assert!(
+        queries[0].contains("FROM stl_wlm_query")
+            && queries[0].contains("\"cluster\" IN ('etl-prod') AND \"date\" BETWEEN"),
+        "{queries:?}"
     );
 }
 

@@ -200,7 +200,13 @@ impl Inner {
             .iter()
             .map(|c| (c.clone(), self.settings.layout(c.as_str())))
             .collect();
-        let Some(sql) = sql::statement(ask.question, &layouts, &window, ask.top) else {
+        let Some(sql) = sql::statement(
+            ask.question,
+            &self.settings.layout,
+            &layouts,
+            &window,
+            ask.top,
+        ) else {
             return;
         };
         let span = tracing::info_span!("athena", query_execution_id = tracing::field::Empty);

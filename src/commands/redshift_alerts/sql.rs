@@ -5,14 +5,18 @@
 //! in [`QUESTIONS`] / [`SOURCES`].
 //!
 //! Templates are filled only with checked values: [`Cluster`] names, dates and timestamps
-//! formatted here, a number. Every row template prunes partitions by `cluster` and `"date"`
-//! (the Hive folders of the export) through `{{partitions}}`, and the SQL sticks to what Athena
-//! (Trino) and DuckDB both run: no `approx_percentile`, aliased columns, no `WITH`.
+//! formatted here, a number, and the export's names from [`ExportLayout`] (checked at boot).
+//! Placeholders: `{{table stl_query}}` (the table with the layout's prefix), `{{cluster}}` /
+//! `{{cluster q}}` (the cluster partition column, optionally of alias `q`),
+//! `{{partitions}}` / `{{partitions q}}` (pruning by cluster and day: the Hive folders of the
+//! export), `{{since}}` and `{{until}}` (the window), and in aggregations `{{rows}}` and
+//! `{{top}}`. The SQL sticks to what Athena (Trino) and DuckDB both run: no
+//! `approx_percentile`, aliased columns, no `WITH`.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use super::parse::{Cluster, Question};
-use crate::config::SourceLayout;
+use crate::config::{ExportLayout, SourceLayout};
 
 /// The aggregation of each question, over `{{rows}}`.
 const QUESTIONS: &[(Question, &str)] = &[
@@ -79,6 +83,7 @@ impl Window {
 /// is empty.
 pub fn statement(
     question: Question,
+    export: &ExportLayout,
     clusters: &[(Cluster, SourceLayout)],
     window: &Window,
     top: u32,
@@ -92,7 +97,7 @@ pub fn statement(
                 .filter(|(_, l)| l == layout)
                 .map(|(c, _)| c)
                 .collect();
-            (!names.is_empty()).then(|| fill_rows(template, &names, window))
+            (!names.is_empty()).then(|| fill_rows(template, export, &names, window))
         })
         .collect();
     if rows.is_empty() {
@@ -106,23 +111,65 @@ pub fn statement(
     )
 }
 
-fn fill_rows(template: &str, clusters: &[&Cluster], window: &Window) -> String {
-    // Cluster names are [a-z0-9-] only (the type guarantees it), so quoting cannot be broken.
+fn fill_rows(
+    template: &str,
+    layout: &ExportLayout,
+    clusters: &[&Cluster],
+    window: &Window,
+) -> String {
+    // Cluster names are [a-z0-9-] only (the type guarantees it), so quoting cannot be broken;
+    // the layout's names are checked at boot (a-z 0-9 _).
     let list = clusters
         .iter()
         .map(|c| format!("'{c}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    let partitions = format!(
-        "cluster IN ({list}) AND \"date\" BETWEEN '{}' AND '{}'",
-        window.since.format("%Y-%m-%d"),
-        window.until.format("%Y-%m-%d")
-    );
     let timestamp = |t: DateTime<Utc>| format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S"));
-    template
-        .replace("{{partitions}}", &partitions)
-        .replace("{{since}}", &timestamp(window.since))
-        .replace("{{until}}", &timestamp(window.until))
+    expand(template, |name, argument| {
+        let column = |c: &str| match argument {
+            Some(a) => format!("{a}.\"{c}\""),
+            None => format!("\"{c}\""),
+        };
+        Some(match name {
+            "table" => format!("{}{}", layout.table_prefix, argument?),
+            "cluster" => column(&layout.cluster_column),
+            "partitions" => format!(
+                "{} IN ({list}) AND {} BETWEEN '{}' AND '{}'",
+                column(&layout.cluster_column),
+                column(&layout.date_column),
+                window.since.format("%Y-%m-%d"),
+                window.until.format("%Y-%m-%d")
+            ),
+            "since" => timestamp(window.since),
+            "until" => timestamp(window.until),
+            _ => return None,
+        })
+    })
+}
+
+/// Replaces each `{{name}}` or `{{name argument}}` in `template` by what `value` gives for it;
+/// a placeholder it does not know stays (and the template tests catch it).
+fn expand(template: &str, value: impl Fn(&str, Option<&str>) -> Option<String>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else {
+            break;
+        };
+        let inner = &rest[start + 2..start + len];
+        let (name, argument) = match inner.split_once(' ') {
+            Some((name, argument)) => (name, Some(argument)),
+            None => (inner, None),
+        };
+        out.push_str(&rest[..start]);
+        match value(name, argument) {
+            Some(text) => out.push_str(&text),
+            None => out.push_str(&rest[start..start + len + 2]),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -153,14 +200,21 @@ mod tests {
     fn every_template_is_filled_and_prunes_by_cluster_and_date() {
         let w = Window::ending_at(at(0, 0), 48);
         for (question, layout, _) in SOURCES {
-            let sql = statement(*question, &clusters(&[("etl-prod", *layout)]), &w, 5)
-                .expect("a statement");
+            let sql = statement(
+                *question,
+                &ExportLayout::default(),
+                &clusters(&[("etl-prod", *layout)]),
+                &w,
+                5,
+            )
+            .expect("a statement");
             assert!(!sql.contains("{{"), "{question:?} {layout:?}: {sql}");
-            assert!(sql.contains("cluster IN ('etl-prod')"), "{sql}");
+            assert!(sql.contains("\"clusterid\" IN ('etl-prod')"), "{sql}");
             assert!(
-                sql.contains("\"date\" BETWEEN '2026-11-02' AND '2026-11-04'"),
+                sql.contains("\"startdate\" BETWEEN '2026-11-02' AND '2026-11-04'"),
                 "{sql}"
             );
+            assert!(sql.contains("FROM ext_s"), "{sql}");
             assert!(sql.contains("TIMESTAMP '2026-11-02 01:00:00'"), "{sql}");
             assert!(!sql.contains("approx_percentile("), "{sql}");
         }
@@ -171,6 +225,7 @@ mod tests {
         let w = Window::ending_at(at(0, 0), 24);
         let sql = statement(
             Question::Hourly,
+            &ExportLayout::default(),
             &clusters(&[
                 ("etl-prod", SourceLayout::Provisioned),
                 ("adhoc-wg", SourceLayout::Serverless),
@@ -181,10 +236,47 @@ mod tests {
         )
         .expect("a statement");
         assert_eq!(sql.matches("UNION ALL").count(), 1);
-        assert!(sql.contains("cluster IN ('etl-prod', 'bi-prod')"), "{sql}");
-        assert!(sql.contains("FROM stl_query"), "{sql}");
-        assert!(sql.contains("cluster IN ('adhoc-wg')"), "{sql}");
-        assert!(sql.contains("FROM sys_query_history"), "{sql}");
-        assert_eq!(statement(Question::Hourly, &[], &w, 5), None);
+        assert!(
+            sql.contains("\"clusterid\" IN ('etl-prod', 'bi-prod')"),
+            "{sql}"
+        );
+        assert!(sql.contains("FROM ext_stl_query"), "{sql}");
+        assert!(sql.contains("\"clusterid\" IN ('adhoc-wg')"), "{sql}");
+        assert!(sql.contains("FROM ext_sys_query_history"), "{sql}");
+        assert_eq!(
+            statement(Question::Hourly, &ExportLayout::default(), &[], &w, 5),
+            None
+        );
+    }
+
+    #[test]
+    fn another_layout_names_its_own_tables_and_partition_columns() {
+        let layout = ExportLayout {
+            table_prefix: String::new(),
+            cluster_column: "cluster".into(),
+            date_column: "date".into(),
+        };
+        let w = Window::ending_at(at(0, 0), 24);
+        let sql = statement(
+            Question::Alerts,
+            &layout,
+            &clusters(&[("etl-prod", SourceLayout::Provisioned)]),
+            &w,
+            5,
+        )
+        .expect("a statement");
+        assert!(sql.contains("FROM stl_alert_event_log"), "{sql}");
+        assert!(
+            sql.contains("\"cluster\" IN ('etl-prod') AND \"date\" BETWEEN"),
+            "{sql}"
+        );
+    }
+
+    #[test]
+    fn placeholders_with_an_alias_are_expanded_and_unknown_ones_stay() {
+        let text = expand("a {{x q}} b {{y}} {{z", |name, alias| {
+            (name == "x").then(|| format!("<{}>", alias.unwrap_or_default()))
+        });
+        assert_eq!(text, "a <q> b {{y}} {{z");
     }
 }
