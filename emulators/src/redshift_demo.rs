@@ -31,6 +31,14 @@ const TABLES: &[(&str, &str)] = &[
         include_str!("../../tests/fixtures/redshift/stl_query.tsv"),
     ),
     (
+        "stl_querytext",
+        include_str!("../../tests/fixtures/redshift/stl_querytext.tsv"),
+    ),
+    (
+        "stl_scan",
+        include_str!("../../tests/fixtures/redshift/stl_scan.tsv"),
+    ),
+    (
         "stl_wlm_query",
         include_str!("../../tests/fixtures/redshift/stl_wlm_query.tsv"),
     ),

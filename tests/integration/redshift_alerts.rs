@@ -261,9 +261,11 @@ async fn hourly_answers_with_a_table_and_a_png_with_one_series_per_cluster() {
     assert_eq!(
         got,
         rows(&[
+            &["11-03 05:00", "0", "1", "0"],
             &["11-03 09:00", "3", "1", "0"],
             &["11-03 10:00", "1", "0", "1"],
             &["11-03 14:00", "1", "0", "0"],
+            &["11-03 16:00", "1", "0", "0"],
             &["11-03 22:00", "0", "2", "0"],
         ])
     );
@@ -405,7 +407,17 @@ async fn hostile_input_gets_a_usage_reply_and_starts_no_query() {
     let exports = Exports::create().await;
     let bot = spawn(&exports, &[]).await;
     let long = "a".repeat(4096);
+    let many = (0..21)
+        .map(|i| format!("cluster-{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let hostile = [
+        "nestedloops all",
+        "slow ghost-cluster",
+        "statements since 31d",
+        "scans top 21",
+        "aborted top 3",
+        many.as_str(),
         "etl-prod' OR '1'='1",
         "etl-prod'; DROP TABLE stl_query; --",
         "etl-prod -- comment",
@@ -537,5 +549,172 @@ async fn without_its_section_the_command_says_it_is_not_configured() {
     assert_eq!(
         reply,
         "`/redshift-alerts` is not configured on this bot (no `[redshift_alerts]` section)."
+    );
+}
+
+/// Asks `text` and returns the table of the answer titled `title`.
+async fn answer_table(bot: &Bot, text: &str, title: &str) -> Vec<Vec<String>> {
+    ask(bot, ALICE, text).await;
+    table(&wait_for_answer(bot, title, 0).await).1
+}
+
+#[tokio::test]
+async fn the_diagnostics_answer_per_cluster_from_their_tables() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    assert_eq!(
+        answer_table(
+            &bot,
+            "statements etl-prod since 2d top 2",
+            "Most time-consuming"
+        )
+        .await,
+        rows(&[
+            &[
+                "etl-prod",
+                "3",
+                "2609",
+                "2400",
+                "0",
+                "2026-11-03 22:59",
+                "copy lineitem from 's3://etl/lineitem/' iam_role default"
+            ],
+            &[
+                "etl-prod",
+                "1",
+                "120",
+                "120",
+                "1",
+                "2026-11-03 05:00",
+                "insert into audit select * from lineitem l, orders o"
+            ],
+        ])
+    );
+    assert_eq!(
+        answer_table(
+            &bot,
+            "waits etl-prod adhoc-serverless since 2d top 2",
+            "Longest queue waits"
+        )
+        .await,
+        rows(&[
+            &[
+                "adhoc-serverless",
+                "9103",
+                "100",
+                "2026-11-03 08:40",
+                "0.2",
+                "3.0"
+            ],
+            &[
+                "adhoc-serverless",
+                "9102",
+                "100",
+                "2026-11-03 08:00",
+                "0.1",
+                "2.0"
+            ],
+            &["etl-prod", "4002", "6", "2026-11-02 02:00", "10.0", "3.0"],
+            &["etl-prod", "4004", "6", "2026-11-03 04:00", "2.0", "4.0"],
+        ])
+    );
+    assert_eq!(
+        answer_table(
+            &bot,
+            "nestloops analytics-prod etl-prod",
+            "Nested-loop joins"
+        )
+        .await,
+        rows(&[
+            &[
+                "analytics-prod",
+                "203",
+                "1",
+                "2026-11-03 16:45",
+                "select * from sales s, events e where s.eventid &gt; e.eventid"
+            ],
+            &[
+                "etl-prod",
+                "401",
+                "2",
+                "2026-11-03 05:01",
+                "insert into audit select * from lineitem l, orders o"
+            ],
+        ])
+    );
+    assert_eq!(
+        answer_table(&bot, "tables etl-prod", "Query alerts by table").await,
+        rows(&[
+            &[
+                "etl-prod",
+                "",
+                "2",
+                "0",
+                "401",
+                "Nested Loop Join in the query plan",
+                "Review the join predicates to avoid Cartesian products"
+            ],
+            &[
+                "etl-prod",
+                "public.lineitem",
+                "1",
+                "180",
+                "400",
+                "Scanned a large number of deleted rows",
+                "Run the VACUUM command to reclaim deleted space"
+            ],
+        ])
+    );
+    assert_eq!(exports.queries().await.len(), 4);
+}
+
+#[tokio::test]
+async fn slow_aborted_and_scans_read_query_text_flags_and_scan_steps() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    // Two chunks of stl_querytext, the first ending in a space that is the text's own.
+    let slow = answer_table(&bot, "slow etl-prod top 2", "Slowest queries").await;
+    assert_eq!(
+        slow,
+        rows(&[
+            &[
+                "etl-prod",
+                "2002",
+                "100",
+                "",
+                "2026-11-03 22:00",
+                "2400",
+                "0.0",
+                "copy lineitem from 's3://etl/lineitem/' iam_role default fo…"
+            ],
+            &[
+                "etl-prod",
+                "2003",
+                "100",
+                "",
+                "2026-11-03 22:59",
+                "150",
+                "0.0",
+                ""
+            ],
+        ])
+    );
+    assert_eq!(
+        answer_table(&bot, "aborted since 2d", "Aborted queries").await,
+        rows(&[&["etl-prod", "100", "1", "2003", "2026-11-03 22:59"]])
+    );
+    assert_eq!(
+        answer_table(
+            &bot,
+            "scans analytics-prod adhoc-serverless top 1",
+            "Most-scanned tables"
+        )
+        .await,
+        rows(&[
+            &["adhoc-serverless", "public.events", "2", "2000", "2"],
+            &["analytics-prod", "public.sales", "2", "8000000", "640"],
+        ])
     );
 }

@@ -37,7 +37,7 @@ pub use self::parse::parse;
 pub const SPEC: Spec = Spec {
     name: "/redshift-alerts",
     description: "Cross-cluster Redshift diagnostics through Athena.",
-    usage_hint: "[cluster…|all] [since 24h] [top N] | hourly | queues | help",
+    usage_hint: "[alerts|hourly|queues|statements|waits|nestloops|tables|slow|aborted|scans] [cluster…|all] [since 24h] [top N] | help",
     action_prefix: None,
 };
 

@@ -14,15 +14,24 @@ pub const MAX_HOURS: u32 = 720;
 pub const MAX_TOP: u32 = 20;
 const DEFAULT_HOURS: u32 = 24;
 const DEFAULT_TOP: u32 = 5;
+/// The most clusters one question may name.
+pub const MAX_CLUSTERS: usize = 20;
 /// Longer input is refused before it is looked at.
 const MAX_TEXT: usize = 300;
 
 /// How to use the command; every refusal carries it.
-pub const USAGE: &str = "Usage:\n\
-• `/redshift-alerts [cluster…|all] [since 24h|7d] [top N]`: top alert events per cluster\n\
-• `/redshift-alerts hourly [cluster…|all] [since …]`: queries per hour, as a chart and a table\n\
-• `/redshift-alerts queues [cluster…|all] [since …]`: WLM queue wait and run time per service class\n\
-• `/redshift-alerts help`\n\
+pub const USAGE: &str = "Usage: `/redshift-alerts [question] [cluster…|all] [since 24h|7d] [top N]`\n\
+• (no question) or `alerts`: top alert events per cluster, e.g. `/redshift-alerts etl-prod since 7d top 3`\n\
+• `hourly`: queries per hour, as a chart and a table, e.g. `/redshift-alerts hourly all since 2d`\n\
+• `queues`: WLM queue wait and run time per service class, e.g. `/redshift-alerts queues etl-prod`\n\
+• `statements`: the most time-consuming statements, e.g. `/redshift-alerts statements since 7d`\n\
+• `waits`: the queries that queued longest, e.g. `/redshift-alerts waits etl-prod top 10`\n\
+• `nestloops`: queries with nested-loop joins, e.g. `/redshift-alerts nestloops since 7d`\n\
+• `tables`: query alerts by table, e.g. `/redshift-alerts tables analytics-prod`\n\
+• `slow`: the longest queries with their text, e.g. `/redshift-alerts slow etl-prod top 3`\n\
+• `aborted`: aborted and cancelled queries per user, e.g. `/redshift-alerts aborted since 7d`\n\
+• `scans`: the tables scanned most, e.g. `/redshift-alerts scans all top 10`\n\
+• `help`\n\
 Windows: 1h–720h or 1d–30d (default 24h). N: 1–20 (default 5). Clusters: `all` (default) or names from `/redshift-alerts help`.";
 
 /// A cluster or workgroup name that passed [`is_cluster_name`]: safe inside a SQL literal.
@@ -46,21 +55,60 @@ impl fmt::Display for Cluster {
     }
 }
 
-/// The three questions.
+/// The questions, each answered per cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Question {
     Alerts,
     Hourly,
     Queues,
+    Statements,
+    Waits,
+    NestLoops,
+    Tables,
+    Slow,
+    Aborted,
+    Scans,
 }
 
 impl Question {
+    /// Every question, its word in the command and whether it takes `top N`.
+    const WORDS: [(Self, &'static str, bool); 10] = [
+        (Self::Alerts, "alerts", true),
+        (Self::Hourly, "hourly", false),
+        (Self::Queues, "queues", false),
+        (Self::Statements, "statements", true),
+        (Self::Waits, "waits", true),
+        (Self::NestLoops, "nestloops", true),
+        (Self::Tables, "tables", true),
+        (Self::Slow, "slow", true),
+        (Self::Aborted, "aborted", false),
+        (Self::Scans, "scans", true),
+    ];
+
+    fn from_word(word: &str) -> Option<Self> {
+        Self::WORDS
+            .iter()
+            .find(|(_, w, _)| *w == word)
+            .map(|(q, _, _)| *q)
+    }
+
+    fn takes_top(self) -> bool {
+        Self::WORDS.iter().any(|(q, _, top)| *q == self && *top)
+    }
+
     /// The word for it in replies.
     pub fn title(self) -> &'static str {
         match self {
             Self::Alerts => "Top alert events",
             Self::Hourly => "Queries per hour",
             Self::Queues => "WLM queues",
+            Self::Statements => "Most time-consuming statements",
+            Self::Waits => "Longest queue waits",
+            Self::NestLoops => "Nested-loop joins",
+            Self::Tables => "Query alerts by table",
+            Self::Slow => "Slowest queries",
+            Self::Aborted => "Aborted queries",
+            Self::Scans => "Most-scanned tables",
         }
     }
 }
@@ -78,7 +126,7 @@ pub struct Ask {
     pub question: Question,
     pub clusters: Selection,
     pub hours: u32,
-    /// Events per cluster (alerts only).
+    /// Rows per cluster (the questions that rank).
     pub top: u32,
 }
 
@@ -116,12 +164,11 @@ pub fn parse(text: &str) -> Result<Request, UserError> {
                 Some(_) => Err(usage("`help` takes no arguments.")),
             };
         }
-        Some("hourly") => Question::Hourly,
-        Some("queues") => Question::Queues,
-        Some("alerts") => Question::Alerts,
-        _ => {
-            return parse_args(Question::Alerts, words);
-        }
+        Some(word) => match Question::from_word(word) {
+            Some(question) => question,
+            None => return parse_args(Question::Alerts, words),
+        },
+        None => return parse_args(Question::Alerts, words),
     };
     words.next();
     parse_args(question, words)
@@ -144,8 +191,8 @@ fn parse_args<'a>(
                 }
             }
             "top" => {
-                if question != Question::Alerts {
-                    return Err(usage("`top` applies to alert events only."));
+                if !question.takes_top() {
+                    return Err(usage("`top` does not apply to this question."));
                 }
                 let value = words
                     .next()
@@ -161,6 +208,11 @@ fn parse_args<'a>(
                     usage("Cluster names are lowercase letters, digits and hyphens.")
                 })?;
                 named.insert(cluster);
+                if named.len() > MAX_CLUSTERS {
+                    return Err(usage(
+                        "At most 20 clusters at a time: ask for `all` instead.",
+                    ));
+                }
             }
         }
     }
@@ -239,6 +291,11 @@ mod tests {
             (Question::Hourly, Selection::All, 12)
         );
         assert_eq!(ask("queues etl-prod").question, Question::Queues);
+        for (question, word, _) in Question::WORDS {
+            assert_eq!(ask(&format!("{word} all")).question, question, "{word}");
+            assert!(USAGE.contains(&format!("`/redshift-alerts {word} ")) || word == "alerts");
+        }
+        assert_eq!(ask("slow etl-prod top 3").top, 3);
         assert_eq!(parse("help"), Ok(Request::Help));
     }
 
@@ -260,6 +317,7 @@ mod tests {
             "top",
             "top 1e3",
             "hourly top 3",
+            "aborted top 3",
             "since 1d since 2d",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
@@ -281,6 +339,10 @@ mod tests {
             "all etl-prod",
             long.as_str(),
             "help me",
+            &(0..21)
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>()
+                .join(" "),
         ] {
             let err = parse(hostile).expect_err(hostile).0;
             assert!(err.contains("Usage:"), "{hostile}: {err}");

@@ -23,6 +23,13 @@ const QUESTIONS: &[(Question, &str)] = &[
     (Question::Alerts, include_str!("sql/alerts.sql")),
     (Question::Hourly, include_str!("sql/hourly.sql")),
     (Question::Queues, include_str!("sql/queues.sql")),
+    (Question::Statements, include_str!("sql/statements.sql")),
+    (Question::Waits, include_str!("sql/waits.sql")),
+    (Question::NestLoops, include_str!("sql/nestloops.sql")),
+    (Question::Tables, include_str!("sql/tables.sql")),
+    (Question::Slow, include_str!("sql/slow.sql")),
+    (Question::Aborted, include_str!("sql/aborted.sql")),
+    (Question::Scans, include_str!("sql/scans.sql")),
 ];
 
 /// The rows of each question, per source layout.
@@ -43,6 +50,41 @@ const SOURCES: &[(Question, SourceLayout, &str)] = &[
         include_str!("sql/provisioned/queues.sql"),
     ),
     (
+        Question::Statements,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/statements.sql"),
+    ),
+    (
+        Question::Waits,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/waits.sql"),
+    ),
+    (
+        Question::NestLoops,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/nestloops.sql"),
+    ),
+    (
+        Question::Tables,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/tables.sql"),
+    ),
+    (
+        Question::Slow,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/slow.sql"),
+    ),
+    (
+        Question::Aborted,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/aborted.sql"),
+    ),
+    (
+        Question::Scans,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/scans.sql"),
+    ),
+    (
         Question::Alerts,
         SourceLayout::Serverless,
         include_str!("sql/serverless/alerts.sql"),
@@ -56,6 +98,41 @@ const SOURCES: &[(Question, SourceLayout, &str)] = &[
         Question::Queues,
         SourceLayout::Serverless,
         include_str!("sql/serverless/queues.sql"),
+    ),
+    (
+        Question::Statements,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/statements.sql"),
+    ),
+    (
+        Question::Waits,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/waits.sql"),
+    ),
+    (
+        Question::NestLoops,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/nestloops.sql"),
+    ),
+    (
+        Question::Tables,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/tables.sql"),
+    ),
+    (
+        Question::Slow,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/slow.sql"),
+    ),
+    (
+        Question::Aborted,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/aborted.sql"),
+    ),
+    (
+        Question::Scans,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/scans.sql"),
     ),
 ];
 

@@ -41,6 +41,38 @@ pub fn build(question: Question, output: &QueryOutput, window: &Window) -> (Tabl
             let hourly = hourly(output, window);
             (hourly_table(&hourly, window), Some(hourly))
         }
+        Question::Statements
+        | Question::Waits
+        | Question::NestLoops
+        | Question::Tables
+        | Question::Slow
+        | Question::Aborted
+        | Question::Scans => (as_ordered(output), None),
+    }
+}
+
+/// The rows as the SQL ordered them (it sorts after joining the layouts), one column per
+/// output column: `snake_case` names read as words, number columns right-aligned, free text cut.
+fn as_ordered(output: &QueryOutput) -> Table {
+    let is_number = |i: usize| {
+        output.rows.iter().all(|r| {
+            r.get(i)
+                .and_then(Option::as_deref)
+                .is_none_or(|v| v.parse::<f64>().is_ok())
+        })
+    };
+    Table {
+        headers: output.columns.iter().map(|c| c.replace('_', " ")).collect(),
+        numeric: (0..output.columns.len()).map(is_number).collect(),
+        rows: output
+            .rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| short(v.as_deref().unwrap_or_default()))
+                    .collect()
+            })
+            .collect(),
     }
 }
 
