@@ -269,9 +269,6 @@ async fn hourly_answers_with_a_table_and_a_png_with_one_series_per_cluster() {
             &["11-03 22:00", "0", "2", "0"],
         ])
     );
-    assert!(section_texts(&answer).contains(
-        &"Chart colours: analytics-prod: blue, etl-prod: orange, reporting-dev: green".to_owned()
-    ));
 
     let file = eventually(DEADLINE, "the chart upload", || async {
         bot.slack.files(CHANNEL).into_iter().next()
@@ -296,9 +293,16 @@ async fn hourly_answers_with_a_table_and_a_png_with_one_series_per_cluster() {
         .map(|(_, name)| *name)
         .collect();
     assert_eq!(drawn, ["blue", "orange", "green"], "one series per cluster");
+    keep_for_the_readme("redshift-alerts-hourly.png", &file.bytes);
+}
+
+/// Writes a chart the bot uploaded to `docs/`, where the README shows it.
+fn keep_for_the_readme(name: &str, png: &[u8]) {
     std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("redshift-hourly.png"),
-        &file.bytes,
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name),
+        png,
     )
     .expect("keep the chart for the README");
 }
@@ -322,6 +326,21 @@ async fn queues_show_wlm_percentiles_per_service_class_for_both_sources() {
     let answer = wait_for_answer(&bot, "WLM queues", 0).await;
 
     assert_queue_table(&answer);
+    let file = eventually(DEADLINE, "the queue chart", || async {
+        bot.slack.files(CHANNEL).into_iter().next()
+    })
+    .await;
+    assert_eq!(file.filename, "redshift-queues.png");
+    assert_eq!(
+        file.initial_comment.as_deref(),
+        Some("WLM queues · 2 clusters · last 2d")
+    );
+    let (_, _, pixels) = decode_png(&file.bytes);
+    let drawn = chatops::commands::redshift_alerts::chart::PALETTE[..2]
+        .iter()
+        .all(|(c, _)| pixels.chunks(3).filter(|p| *p == [c.0, c.1, c.2]).count() > 100);
+    assert!(drawn, "queue wait and execution bars");
+    keep_for_the_readme("redshift-alerts-queues.png", &file.bytes);
 }
 
 /// The answer to `queues etl-prod adhoc-serverless since 2d` over the fixtures.

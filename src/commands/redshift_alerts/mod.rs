@@ -5,8 +5,8 @@
 //! cluster list (Parameter Store, cached; the configured fallback until it is read), then the
 //! cache and the in-flight limits are consulted. After the ack: the SQL template of the question
 //! ([`sql`]) runs on Athena ([`crate::outbound::athena`]), the rows become a table ([`tables`],
-//! [`render`]) posted with `chat.postMessage`, and for `hourly` a PNG chart ([`chart`]) is
-//! uploaded to the channel.
+//! [`render`]) posted with `chat.postMessage`, and for `hourly` and `queues` a PNG chart
+//! ([`chart`]) is uploaded to the channel.
 
 pub mod chart;
 pub mod guard;
@@ -240,15 +240,7 @@ impl Inner {
         answer: &Answer,
         cached_secs: Option<u64>,
     ) {
-        let (table, hourly) = tables::build(ask.question, &answer.output, &answer.window);
-        let names: Vec<&str> = hourly
-            .as_ref()
-            .map(|h| h.counts.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let mut notes = Vec::new();
-        if !names.is_empty() {
-            notes.push(format!("Chart colours: {}", chart::legend(&names)));
-        }
+        let (table, chart) = tables::build(ask.question, &answer.output, &answer.window);
         let scope = format!(
             "{} · last {}",
             scope_clusters(clusters),
@@ -260,13 +252,14 @@ impl Inner {
             stats: answer.output.stats,
             price_per_tb_usd: self.settings.price_per_tb_usd,
             cached_secs,
-            notes,
+            notes: Vec::new(),
         };
         if !self.send(channel, render::answer(&table, &framing)).await {
             return;
         }
-        if let Some(hourly) = hourly.filter(|h| !h.counts.is_empty()) {
-            self.upload_chart(channel, &table, &hourly, ask.hours, &scope)
+        if let Some(chart) = chart {
+            let title = format!("{} · {scope}", ask.question.title());
+            self.upload_chart(channel, &table, &chart, &answer.window, &title)
                 .await;
         }
     }
@@ -275,32 +268,52 @@ impl Inner {
         &self,
         channel: &ChannelId,
         table: &Table,
-        hourly: &tables::Hourly,
-        hours: u32,
-        scope: &str,
+        chart: &tables::Chart,
+        window: &Window,
+        title: &str,
     ) {
-        let png = match chart::hourly_png(&hourly.series(hours), hours) {
+        let (png, filename, alt) = match chart {
+            tables::Chart::Hourly(hourly) => {
+                let hours = u32::try_from((window.until - window.since).num_hours()).unwrap_or(0);
+                (
+                    chart::hourly_png(&hourly.series(hours), window.since, hours, title),
+                    "redshift-hourly.png",
+                    format!(
+                        "Queries per hour, one line per cluster ({}), {} hours with queries",
+                        table.headers[1..].join(", "),
+                        table.rows.len()
+                    ),
+                )
+            }
+            tables::Chart::Queues(bars) => (
+                chart::queues_png(bars, title),
+                "redshift-queues.png",
+                format!(
+                    "Median queue wait and execution time per WLM queue: {}",
+                    bars.iter()
+                        .map(|b| format!("{} {:.2} s / {:.2} s", b.label, b.queue_s, b.exec_s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        };
+        let png = match png {
             Ok(png) => png,
             Err(error) => {
-                tracing::error!(%error, "cannot draw the hourly chart");
+                tracing::error!(%error, "cannot draw the chart");
                 return;
             }
         };
-        let alt = format!(
-            "Queries per hour, one line per cluster ({}), {} hours with queries",
-            table.headers[1..].join(", "),
-            table.rows.len()
-        );
         let upload = FileUpload {
-            filename: "redshift-hourly.png",
-            title: "Queries per hour",
+            filename,
+            title,
             alt_text: &crate::outbound::slack::mrkdwn::cut(&alt, 1000),
-            comment: &format!("Queries per hour · {scope}"),
+            comment: title,
             content_type: "image/png",
             bytes: &png,
         };
         if let Err(error) = self.slack.upload_file(channel, &upload).await {
-            tracing::error!(%error, "cannot upload the hourly chart");
+            tracing::error!(%error, "cannot upload the chart");
         }
     }
 
