@@ -43,6 +43,9 @@ pub struct RedshiftAlertsSettings {
     /// How the export names its tables and partitions (the AWS sample's by default).
     #[serde(default)]
     pub layout: ExportLayout,
+    /// An answer warns about a cluster whose newest exported row is older than this (seconds).
+    #[serde(default = "default_stale_after_secs")]
+    pub stale_after_secs: u64,
     /// Athena's price per TB scanned, in USD.
     #[serde(default = "default_price_per_tb")]
     pub price_per_tb_usd: f64,
@@ -114,6 +117,9 @@ fn default_in_flight_total() -> usize {
 fn default_cluster_list_parameter() -> String {
     "redshift_query_logs.global.enabled_cluster_list".into()
 }
+fn default_stale_after_secs() -> u64 {
+    2 * 3600
+}
 fn default_price_per_tb() -> f64 {
     5.0
 }
@@ -125,6 +131,11 @@ impl RedshiftAlertsSettings {
             .get(cluster)
             .copied()
             .unwrap_or(SourceLayout::Provisioned)
+    }
+
+    /// The freshness threshold.
+    pub fn stale_after(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::seconds(i64::try_from(self.stale_after_secs).unwrap_or(i64::MAX))
     }
 
     /// The query deadline.
@@ -161,6 +172,12 @@ impl RedshiftAlertsSettings {
             return Err(ConfigError::key(
                 key("query_timeout_secs"),
                 "must be above 0 and at most 3600",
+            ));
+        }
+        if !(60..=2_592_000).contains(&self.stale_after_secs) {
+            return Err(ConfigError::key(
+                key("stale_after_secs"),
+                "must be from 60 to 2592000 (30 days)",
             ));
         }
         if self.cache_secs > 86_400 {
@@ -261,6 +278,7 @@ mod tests {
         assert_eq!(r.layout("adhoc-wg"), SourceLayout::Serverless);
         assert_eq!(r.layout("etl-prod"), SourceLayout::Provisioned);
         assert_eq!(r.query_timeout(), Duration::from_secs(60));
+        assert_eq!(r.stale_after(), chrono::TimeDelta::hours(2));
         assert_eq!(
             (
                 r.layout.table_prefix.as_str(),
@@ -309,6 +327,7 @@ mod tests {
             ("CHATOPS__REDSHIFT_ALERTS__WORKGROUP", "x'; DROP"),
             ("CHATOPS__REDSHIFT_ALERTS__OUTPUT_LOCATION", "/tmp/"),
             ("CHATOPS__REDSHIFT_ALERTS__QUERY_TIMEOUT_SECS", "0"),
+            ("CHATOPS__REDSHIFT_ALERTS__STALE_AFTER_SECS", "0"),
             ("CHATOPS__REDSHIFT_ALERTS__MAX_IN_FLIGHT_PER_USER", "9"),
             (
                 "CHATOPS__REDSHIFT_ALERTS__FALLBACK_CLUSTERS",

@@ -186,6 +186,17 @@ async fn alerts_rank_events_per_cluster_across_both_sources_row_by_row() {
             ],
         ])
     );
+    // Freshness per cluster from the alert log (sys_query_detail for Serverless: its newest row
+    // has no alert); all but reporting-dev are over 2 hours old at 23:30.
+    let texts = section_texts(&answer);
+    assert!(
+        texts.contains(&"Data up to (UTC): adhoc-serverless 2026-11-03 09:10, analytics-prod 2026-11-03 18:00, etl-prod 2026-11-03 05:01, reporting-dev 2026-11-03 22:15.".to_owned()),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&":warning: Export older than 2 h: adhoc-serverless (14 h 20 min old), analytics-prod (5 h 30 min old), etl-prod (18 h 29 min old). Check the cluster's export job and crawler.".to_owned()),
+        "{texts:?}"
+    );
     let stats = context(&answer);
     assert!(stats.starts_with("Scanned "), "{stats}");
     assert!(
@@ -719,6 +730,20 @@ async fn slow_aborted_and_scans_read_query_text_flags_and_scan_steps() {
                 ""
             ],
         ])
+    );
+    ask(&bot, ALICE, "waits reporting-dev etl-prod").await;
+    let answer = wait_for_answer(&bot, "Longest queue waits", 0).await;
+    let texts = section_texts(&answer);
+    assert!(
+        texts.contains(&":warning: No data in this window for: reporting-dev.".to_owned()),
+        "{texts:?}"
+    );
+    let checks = exports.all_queries().await;
+    assert!(
+        checks.iter().any(|sql| sql.starts_with("-- freshness")
+            && sql.contains("MAX(queue_start_time)")
+            && sql.contains("FROM ext_stl_wlm_query")),
+        "{checks:?}"
     );
     assert_eq!(
         answer_table(&bot, "aborted since 2d", "Aborted queries").await,

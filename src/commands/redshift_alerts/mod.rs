@@ -9,6 +9,7 @@
 //! ([`chart`]) is uploaded to the channel.
 
 pub mod chart;
+pub mod freshness;
 pub mod guard;
 pub mod parse;
 pub mod render;
@@ -71,6 +72,8 @@ type Key = (Question, Vec<Cluster>, u32, u32);
 struct Answer {
     output: QueryOutput,
     window: Window,
+    /// The freshness check's rows; `None` when it failed (logged).
+    freshness: Option<QueryOutput>,
 }
 
 /// The command with its clients and state. Not configured: every use says so.
@@ -209,18 +212,21 @@ impl Inner {
         ) else {
             return;
         };
-        let span = tracing::info_span!("athena", query_execution_id = tracing::field::Empty);
-        let spec = QuerySpec {
-            sql: &sql,
-            workgroup: &self.settings.workgroup,
-            database: &self.settings.database,
-            output_location: &self.settings.output_location,
-            timeout: self.settings.query_timeout(),
-        };
-        let result = tracing::Instrument::instrument(self.athena.run(&spec), span).await;
+        let fresh_sql = sql::freshness(ask.question, &self.settings.layout, &layouts, &window);
+        let (result, freshness) = tokio::join!(self.run(&sql), async {
+            let sql = fresh_sql?;
+            self.run(&sql)
+                .await
+                .inspect_err(|error| tracing::warn!(%error, "the freshness check failed"))
+                .ok()
+        });
         match result {
             Ok(output) => {
-                let answer = Arc::new(Answer { output, window });
+                let answer = Arc::new(Answer {
+                    output,
+                    window,
+                    freshness,
+                });
                 self.cache.put(key, answer.clone());
                 self.post(&channel, &ask, &clusters, &answer, None).await;
             }
@@ -231,7 +237,20 @@ impl Inner {
         }
     }
 
-    /// Posts `answer` (and the chart for the hourly question).
+    /// Runs `sql` on Athena in its own span.
+    async fn run(&self, sql: &str) -> Result<QueryOutput, AthenaError> {
+        let span = tracing::info_span!("athena", query_execution_id = tracing::field::Empty);
+        let spec = QuerySpec {
+            sql,
+            workgroup: &self.settings.workgroup,
+            database: &self.settings.database,
+            output_location: &self.settings.output_location,
+            timeout: self.settings.query_timeout(),
+        };
+        tracing::Instrument::instrument(self.athena.run(&spec), span).await
+    }
+
+    /// Posts `answer` with its freshness (and the chart of `hourly` and `queues`).
     async fn post(
         &self,
         channel: &ChannelId,
@@ -252,7 +271,12 @@ impl Inner {
             stats: answer.output.stats,
             price_per_tb_usd: self.settings.price_per_tb_usd,
             cached_secs,
-            notes: Vec::new(),
+            notes: match &answer.freshness {
+                Some(rows) => {
+                    freshness::notes(rows, clusters, (self.clock)(), self.settings.stale_after())
+                }
+                None => vec!["Freshness unknown: the check did not answer.".into()],
+            },
         };
         if !self.send(channel, render::answer(&table, &framing)).await {
             return;

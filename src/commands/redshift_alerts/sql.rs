@@ -136,6 +136,56 @@ const SOURCES: &[(Question, SourceLayout, &str)] = &[
     ),
 ];
 
+/// The table and timestamp each question's freshness is read from, per layout: its main table.
+fn freshness_source(question: Question, layout: SourceLayout) -> (&'static str, &'static str) {
+    match (layout, question) {
+        (SourceLayout::Provisioned, Question::Alerts | Question::NestLoops | Question::Tables) => {
+            ("stl_alert_event_log", "event_time")
+        }
+        (SourceLayout::Provisioned, Question::Queues | Question::Waits) => {
+            ("stl_wlm_query", "queue_start_time")
+        }
+        (SourceLayout::Provisioned, Question::Scans) => ("stl_scan", "starttime"),
+        (
+            SourceLayout::Provisioned,
+            Question::Hourly | Question::Statements | Question::Slow | Question::Aborted,
+        ) => ("stl_query", "starttime"),
+        (
+            SourceLayout::Serverless,
+            Question::Alerts | Question::NestLoops | Question::Tables | Question::Scans,
+        ) => ("sys_query_detail", "start_time"),
+        (SourceLayout::Serverless, _) => ("sys_query_history", "start_time"),
+    }
+}
+
+/// The freshness check of `question`: per cluster, the newest timestamp of its main table in
+/// the window's partitions (`cluster`, `newest`), as one statement over every layout present.
+/// It starts with `-- freshness`. `None` when `clusters` is empty.
+pub fn freshness(
+    question: Question,
+    export: &ExportLayout,
+    clusters: &[(Cluster, SourceLayout)],
+    window: &Window,
+) -> Option<String> {
+    let parts: Vec<String> = [SourceLayout::Provisioned, SourceLayout::Serverless]
+        .into_iter()
+        .filter_map(|layout| {
+            let names: Vec<&Cluster> = clusters
+                .iter()
+                .filter(|(_, l)| *l == layout)
+                .map(|(c, _)| c)
+                .collect();
+            let (table, column) = freshness_source(question, layout);
+            let template = format!(
+                "SELECT {{{{cluster}}}} AS cluster, CAST(MAX({column}) AS VARCHAR) AS newest\n\
+                 FROM {{{{table {table}}}}}\nWHERE {{{{partitions}}}}\nGROUP BY {{{{cluster}}}}\n"
+            );
+            (!names.is_empty()).then(|| fill_rows(&template, export, &names, window))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("-- freshness\n{}", parts.join("UNION ALL\n")))
+}
+
 /// The time a question covers: whole hours up to the end of the current hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -347,6 +397,28 @@ mod tests {
             sql.contains("\"cluster\" IN ('etl-prod') AND \"date\" BETWEEN"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn the_freshness_check_reads_each_layouts_main_table_in_the_window() {
+        let w = Window::ending_at(at(0, 0), 24);
+        let sql = freshness(
+            Question::Queues,
+            &ExportLayout::default(),
+            &clusters(&[
+                ("etl-prod", SourceLayout::Provisioned),
+                ("adhoc-wg", SourceLayout::Serverless),
+            ]),
+            &w,
+        )
+        .expect("a statement");
+        assert!(sql.starts_with("-- freshness\n"), "{sql}");
+        assert!(
+            sql.contains("CAST(MAX(queue_start_time) AS VARCHAR) AS newest\nFROM ext_stl_wlm_query\nWHERE \"clusterid\" IN ('etl-prod')"),
+            "{sql}"
+        );
+        assert!(sql.contains("UNION ALL\nSELECT \"clusterid\" AS cluster, CAST(MAX(start_time) AS VARCHAR) AS newest\nFROM ext_sys_query_history"), "{sql}");
+        assert!(!sql.contains("{{"), "{sql}");
     }
 
     #[test]

@@ -77,8 +77,16 @@ impl Exports {
         .collect()
     }
 
-    /// The SQL of every query started in this test's workgroup.
+    /// The SQL of every question started in this test's workgroup (not the freshness checks
+    /// that go with them).
     pub async fn queries(&self) -> Vec<String> {
+        let mut all = self.all_queries().await;
+        all.retain(|sql| !sql.starts_with("-- freshness"));
+        all
+    }
+
+    /// The SQL of every query started in this test's workgroup.
+    pub async fn all_queries(&self) -> Vec<String> {
         let ids = self
             .athena
             .list_query_executions()
