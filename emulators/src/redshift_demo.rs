@@ -23,6 +23,22 @@ use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 /// The fixtures: table name and contents.
 const TABLES: &[(&str, &str)] = &[
     (
+        "sys_query_explain",
+        include_str!("../../tests/fixtures/redshift/sys_query_explain.tsv"),
+    ),
+    (
+        "stl_utilitytext",
+        include_str!("../../tests/fixtures/redshift/stl_utilitytext.tsv"),
+    ),
+    (
+        "stl_explain",
+        include_str!("../../tests/fixtures/redshift/stl_explain.tsv"),
+    ),
+    (
+        "stl_ddltext",
+        include_str!("../../tests/fixtures/redshift/stl_ddltext.tsv"),
+    ),
+    (
         "stl_alert_event_log",
         include_str!("../../tests/fixtures/redshift/stl_alert_event_log.tsv"),
     ),
@@ -512,7 +528,11 @@ mod tests {
     use super::*;
 
     fn alerts(shift: TimeDelta) -> Fixture<'static> {
-        Fixture::parse(TABLES[0].1, shift).expect("the fixture parses")
+        let (_, text) = TABLES
+            .iter()
+            .find(|(name, _)| *name == "stl_alert_event_log")
+            .expect("the alert fixture");
+        Fixture::parse(text, shift).expect("the fixture parses")
     }
 
     #[test]

@@ -696,7 +696,65 @@ async fn the_diagnostics_answer_per_cluster_from_their_tables() {
             ],
         ])
     );
-    assert_eq!(exports.queries().await.len(), 4);
+    assert_eq!(
+        answer_table(
+            &bot,
+            "stats analytics-prod adhoc-serverless",
+            "Tables missing statistics"
+        )
+        .await,
+        rows(&[
+            &[
+                "adhoc-serverless",
+                "----- Tables missing statistics: events -----",
+                "1"
+            ],
+            &[
+                "analytics-prod",
+                "----- Tables missing statistics: sales -----",
+                "2"
+            ],
+            &[
+                "analytics-prod",
+                "----- Tables missing statistics: events -----",
+                "1"
+            ],
+        ])
+    );
+    assert_eq!(exports.queries().await.len(), 5);
+}
+
+#[tokio::test]
+async fn ddl_and_utility_show_who_ran_which_statement_newest_first() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    assert_eq!(
+        answer_table(&bot, "ddl", "Schema changes").await,
+        rows(&[
+            &[
+                "analytics-prod",
+                "2026-11-03 12:00",
+                "101",
+                "alter table public.sales add column discount decimal(8,2)"
+            ],
+            &[
+                "etl-prod",
+                "2026-11-03 06:00",
+                "100",
+                "create table staging.lineitem_load (like public.lineitem)"
+            ],
+        ])
+    );
+    assert_eq!(
+        answer_table(&bot, "utility etl-prod top 1", "Utility statements").await,
+        rows(&[&[
+            "etl-prod",
+            "2026-11-03 07:30",
+            "100",
+            "analyze public.lineitem"
+        ]])
+    );
 }
 
 #[tokio::test]

@@ -38,7 +38,7 @@ pub use self::parse::parse;
 pub const SPEC: Spec = Spec {
     name: "/redshift-alerts",
     description: "Cross-cluster Redshift diagnostics through Athena.",
-    usage_hint: "[alerts|hourly|queues|statements|waits|nestloops|tables|slow|aborted|scans] [cluster…|all] [since 24h] [top N] | help",
+    usage_hint: "[alerts|hourly|queues|statements|waits|nestloops|tables|stats|slow|aborted|scans|ddl|utility] [cluster…|all] [since 24h] [top N] | help",
     action_prefix: None,
 };
 

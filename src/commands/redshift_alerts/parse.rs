@@ -31,6 +31,9 @@ pub const USAGE: &str = "Usage: `/redshift-alerts [question] [cluster…|all] [s
 • `slow`: the longest queries with their text, e.g. `/redshift-alerts slow etl-prod top 3`\n\
 • `aborted`: aborted and cancelled queries per user, e.g. `/redshift-alerts aborted since 7d`\n\
 • `scans`: the tables scanned most, e.g. `/redshift-alerts scans all top 10`\n\
+• `stats`: tables planned without statistics, e.g. `/redshift-alerts stats since 7d`\n\
+• `ddl`: who changed which table (DDL), e.g. `/redshift-alerts ddl etl-prod since 7d`\n\
+• `utility`: grants, vacuums, analyzes…, e.g. `/redshift-alerts utility all top 10`\n\
 • `help`\n\
 Windows: 1h–720h or 1d–30d (default 24h). N: 1–20 (default 5). Clusters: `all` (default) or names from `/redshift-alerts help`.";
 
@@ -68,11 +71,14 @@ pub enum Question {
     Slow,
     Aborted,
     Scans,
+    Stats,
+    Ddl,
+    Utility,
 }
 
 impl Question {
     /// Every question, its word in the command and whether it takes `top N`.
-    const WORDS: [(Self, &'static str, bool); 10] = [
+    const WORDS: [(Self, &'static str, bool); 13] = [
         (Self::Alerts, "alerts", true),
         (Self::Hourly, "hourly", false),
         (Self::Queues, "queues", false),
@@ -83,6 +89,9 @@ impl Question {
         (Self::Slow, "slow", true),
         (Self::Aborted, "aborted", false),
         (Self::Scans, "scans", true),
+        (Self::Stats, "stats", true),
+        (Self::Ddl, "ddl", true),
+        (Self::Utility, "utility", true),
     ];
 
     fn from_word(word: &str) -> Option<Self> {
@@ -109,6 +118,9 @@ impl Question {
             Self::Slow => "Slowest queries",
             Self::Aborted => "Aborted queries",
             Self::Scans => "Most-scanned tables",
+            Self::Stats => "Tables missing statistics",
+            Self::Ddl => "Schema changes",
+            Self::Utility => "Utility statements",
         }
     }
 }

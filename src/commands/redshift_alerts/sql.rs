@@ -30,6 +30,9 @@ const QUESTIONS: &[(Question, &str)] = &[
     (Question::Slow, include_str!("sql/slow.sql")),
     (Question::Aborted, include_str!("sql/aborted.sql")),
     (Question::Scans, include_str!("sql/scans.sql")),
+    (Question::Stats, include_str!("sql/stats.sql")),
+    (Question::Ddl, include_str!("sql/changes.sql")),
+    (Question::Utility, include_str!("sql/changes.sql")),
 ];
 
 /// The rows of each question, per source layout.
@@ -85,6 +88,21 @@ const SOURCES: &[(Question, SourceLayout, &str)] = &[
         include_str!("sql/provisioned/scans.sql"),
     ),
     (
+        Question::Stats,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/stats.sql"),
+    ),
+    (
+        Question::Ddl,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/ddl.sql"),
+    ),
+    (
+        Question::Utility,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/utility.sql"),
+    ),
+    (
         Question::Alerts,
         SourceLayout::Serverless,
         include_str!("sql/serverless/alerts.sql"),
@@ -134,6 +152,21 @@ const SOURCES: &[(Question, SourceLayout, &str)] = &[
         SourceLayout::Serverless,
         include_str!("sql/serverless/scans.sql"),
     ),
+    (
+        Question::Stats,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/stats.sql"),
+    ),
+    (
+        Question::Ddl,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/ddl.sql"),
+    ),
+    (
+        Question::Utility,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/utility.sql"),
+    ),
 ];
 
 /// The table and timestamp each question's freshness is read from, per layout: its main table.
@@ -146,9 +179,15 @@ fn freshness_source(question: Question, layout: SourceLayout) -> (&'static str, 
             ("stl_wlm_query", "queue_start_time")
         }
         (SourceLayout::Provisioned, Question::Scans) => ("stl_scan", "starttime"),
+        (SourceLayout::Provisioned, Question::Ddl) => ("stl_ddltext", "starttime"),
+        (SourceLayout::Provisioned, Question::Utility) => ("stl_utilitytext", "starttime"),
         (
             SourceLayout::Provisioned,
-            Question::Hourly | Question::Statements | Question::Slow | Question::Aborted,
+            Question::Hourly
+            | Question::Statements
+            | Question::Slow
+            | Question::Aborted
+            | Question::Stats,
         ) => ("stl_query", "starttime"),
         (
             SourceLayout::Serverless,

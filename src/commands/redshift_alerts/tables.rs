@@ -64,7 +64,10 @@ pub fn build(question: Question, output: &QueryOutput, window: &Window) -> (Tabl
         | Question::Tables
         | Question::Slow
         | Question::Aborted
-        | Question::Scans => (as_ordered(output), None),
+        | Question::Scans
+        | Question::Stats
+        | Question::Ddl
+        | Question::Utility => (as_ordered(output), None),
     }
 }
 
