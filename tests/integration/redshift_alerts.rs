@@ -447,6 +447,11 @@ async fn hostile_input_gets_a_usage_reply_and_starts_no_query() {
         "statements since 31d",
         "scans top 21",
         "aborted top 3",
+        "query etl-prod 0",
+        "query etl-prod -2002",
+        "query etl-prod 2002x",
+        "query disabled-cluster 2002",
+        "query adhoc-serverless 9102",
         many.as_str(),
         "etl-prod' OR '1'='1",
         "etl-prod'; DROP TABLE stl_query; --",
@@ -582,10 +587,18 @@ async fn without_its_section_the_command_says_it_is_not_configured() {
     );
 }
 
-/// Asks `text` and returns the table of the answer titled `title`.
+/// Asks `text` and returns the table of the answer titled `title` that it brings (answers
+/// to earlier questions may share the title).
 async fn answer_table(bot: &Bot, text: &str, title: &str) -> Vec<Vec<String>> {
+    let before: Vec<String> = answers(bot, title).into_iter().map(|m| m.ts).collect();
     ask(bot, ALICE, text).await;
-    table(&wait_for_answer(bot, title, 0).await).1
+    let answer = eventually(DEADLINE, &format!("the answer to {text:?}"), || async {
+        answers(bot, title)
+            .into_iter()
+            .find(|m| !before.contains(&m.ts))
+    })
+    .await;
+    table(&answer).1
 }
 
 #[tokio::test]
@@ -818,5 +831,40 @@ async fn slow_aborted_and_scans_read_query_text_flags_and_scan_steps() {
             &["adhoc-serverless", "public.events", "2", "2000", "2"],
             &["analytics-prod", "public.sales", "2", "8000000", "640"],
         ])
+    );
+}
+
+#[tokio::test]
+async fn query_tells_one_querys_story_with_its_text_joined_from_chunks() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    let story = answer_table(&bot, "query etl-prod 2002", "One query").await;
+    assert_eq!(
+        story,
+        rows(&[
+            &[
+                "run",
+                "started 2026-11-03 22:00:00, ran 2400 s, user 100, database dev"
+            ],
+            &[
+                "text",
+                "copy lineitem from 's3://etl/lineitem/' iam_role default format as parquet; -- nightly load of the lineitem table from the data lake, partition by partition, for the finance marts, the sales cubes to feed the reports built on them"
+            ],
+        ])
+    );
+    let plan = answer_table(&bot, "query analytics-prod 1005", "One query").await;
+    let parts: Vec<&str> = plan.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(parts, ["run", "text", "plan", "plan", "plan"]);
+    assert_eq!(plan[2][1], "----- Tables missing statistics: sales -----");
+    assert_eq!(
+        plan[4][1],
+        "-&gt;  XN Seq Scan on sales  (cost=0.00..1000.00 rows=100000 width=0)"
+    );
+    let sql = exports.queries().await;
+    assert!(
+        sql.iter()
+            .all(|s| s.contains("query = 2002") || s.contains("query = 1005")),
+        "{sql:?}"
     );
 }

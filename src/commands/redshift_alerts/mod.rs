@@ -38,7 +38,7 @@ pub use self::parse::parse;
 pub const SPEC: Spec = Spec {
     name: "/redshift-alerts",
     description: "Cross-cluster Redshift diagnostics through Athena.",
-    usage_hint: "[alerts|hourly|queues|statements|waits|nestloops|tables|stats|slow|aborted|scans|ddl|utility] [cluster…|all] [since 24h] [top N] | help",
+    usage_hint: "[alerts|hourly|queues|statements|waits|nestloops|tables|stats|slow|aborted|scans|ddl|utility] [cluster…|all] [since 24h] [top N] | query CLUSTER QUERY_ID | help",
     action_prefix: None,
 };
 
@@ -66,7 +66,7 @@ impl SlashCommand for RedshiftAlerts {
 pub type Clock = fn() -> DateTime<Utc>;
 
 /// What a question is remembered by: the question and the clusters it resolved to.
-type Key = (Question, Vec<Cluster>, u32, u32);
+type Key = (Question, Vec<Cluster>, u32, u32, Option<u64>);
 
 /// A computed answer, kept in the cache.
 struct Answer {
@@ -138,7 +138,26 @@ impl RedshiftAlerts {
             Err(e) => return refuse(format!("{e}\n{}", parse::USAGE)),
         };
         let channel = inv.channel.clone();
-        let key: Key = (ask.question, clusters.clone(), ask.hours, ask.top);
+        let unanswered: Vec<&str> = clusters
+            .iter()
+            .filter(|c| !sql::answers(ask.question, inner.settings.layout(c.as_str())))
+            .map(Cluster::as_str)
+            .collect();
+        if !unanswered.is_empty() {
+            return refuse(format!(
+                "{} has no template for Redshift Serverless yet: {}.\n{}",
+                ask.question.title(),
+                unanswered.join(", "),
+                parse::USAGE
+            ));
+        }
+        let key: Key = (
+            ask.question,
+            clusters.clone(),
+            ask.hours,
+            ask.top,
+            ask.query,
+        );
         if let Some((age, answer)) = inner.cache.get(&key) {
             let inner = inner.clone();
             let work = async move {
@@ -209,6 +228,7 @@ impl Inner {
             &layouts,
             &window,
             ask.top,
+            ask.query,
         ) else {
             return;
         };

@@ -34,6 +34,7 @@ pub const USAGE: &str = "Usage: `/redshift-alerts [question] [cluster…|all] [s
 • `stats`: tables planned without statistics, e.g. `/redshift-alerts stats since 7d`\n\
 • `ddl`: who changed which table (DDL), e.g. `/redshift-alerts ddl etl-prod since 7d`\n\
 • `utility`: grants, vacuums, analyzes…, e.g. `/redshift-alerts utility all top 10`\n\
+• `query CLUSTER QUERY_ID`: one query's text, run, queue, alerts and plan, e.g. `/redshift-alerts query etl-prod 2002 since 2d`\n\
 • `help`\n\
 Windows: 1h–720h or 1d–30d (default 24h). N: 1–20 (default 5). Clusters: `all` (default) or names from `/redshift-alerts help`.";
 
@@ -74,11 +75,12 @@ pub enum Question {
     Stats,
     Ddl,
     Utility,
+    Query,
 }
 
 impl Question {
     /// Every question, its word in the command and whether it takes `top N`.
-    const WORDS: [(Self, &'static str, bool); 13] = [
+    const WORDS: [(Self, &'static str, bool); 14] = [
         (Self::Alerts, "alerts", true),
         (Self::Hourly, "hourly", false),
         (Self::Queues, "queues", false),
@@ -92,6 +94,7 @@ impl Question {
         (Self::Stats, "stats", true),
         (Self::Ddl, "ddl", true),
         (Self::Utility, "utility", true),
+        (Self::Query, "query", false),
     ];
 
     fn from_word(word: &str) -> Option<Self> {
@@ -121,6 +124,7 @@ impl Question {
             Self::Stats => "Tables missing statistics",
             Self::Ddl => "Schema changes",
             Self::Utility => "Utility statements",
+            Self::Query => "One query",
         }
     }
 }
@@ -140,6 +144,8 @@ pub struct Ask {
     pub hours: u32,
     /// Rows per cluster (the questions that rank).
     pub top: u32,
+    /// The query id (`query` only).
+    pub query: Option<u64>,
 }
 
 /// What the user asked for.
@@ -175,6 +181,10 @@ pub fn parse(text: &str) -> Result<Request, UserError> {
                 None => Ok(Request::Help),
                 Some(_) => Err(usage("`help` takes no arguments.")),
             };
+        }
+        Some("query") => {
+            words.next();
+            return parse_query(words);
         }
         Some(word) => match Question::from_word(word) {
             Some(question) => question,
@@ -238,7 +248,33 @@ fn parse_args<'a>(
         clusters,
         hours: hours.unwrap_or(DEFAULT_HOURS),
         top: top.unwrap_or(DEFAULT_TOP),
+        query: None,
     }))
+}
+
+/// `query CLUSTER QUERY_ID [since …]`: one cluster, a positive query id, then a window.
+fn parse_query<'a>(mut words: impl Iterator<Item = &'a str>) -> Result<Request, UserError> {
+    let cluster = words
+        .next()
+        .and_then(Cluster::parse)
+        .ok_or_else(|| usage("`query` needs a cluster name, then a query id."))?;
+    let id = words
+        .next()
+        .and_then(|w| {
+            let ok = (1..=12).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit());
+            ok.then(|| w.parse::<u64>().ok()).flatten()
+        })
+        .filter(|id| *id > 0)
+        .ok_or_else(|| usage("A query id is a positive whole number (at most 12 digits)."))?;
+    let Request::Ask(mut ask) = parse_args(Question::Query, words)? else {
+        return Err(usage("`query` takes a cluster, a query id and `since`."));
+    };
+    if ask.clusters != Selection::All {
+        return Err(usage("`query` takes one cluster."));
+    }
+    ask.clusters = Selection::Named(BTreeSet::from([cluster]));
+    ask.query = Some(id);
+    Ok(Request::Ask(ask))
 }
 
 /// `12h` or `7d` → hours, within `1..=MAX_HOURS`.
@@ -287,7 +323,8 @@ mod tests {
                 question: Question::Alerts,
                 clusters: Selection::All,
                 hours: 24,
-                top: 5
+                top: 5,
+                query: None
             }
         );
     }
@@ -303,7 +340,15 @@ mod tests {
             (Question::Hourly, Selection::All, 12)
         );
         assert_eq!(ask("queues etl-prod").question, Question::Queues);
+        let one = ask("query etl-prod 2002 since 2d");
+        assert_eq!(
+            (one.question, one.clusters, one.query, one.hours),
+            (Question::Query, names(&["etl-prod"]), Some(2002), 48)
+        );
         for (question, word, _) in Question::WORDS {
+            if question == Question::Query {
+                continue;
+            }
             assert_eq!(ask(&format!("{word} all")).question, question, "{word}");
             assert!(USAGE.contains(&format!("`/redshift-alerts {word} ")) || word == "alerts");
         }
@@ -330,6 +375,14 @@ mod tests {
             "top 1e3",
             "hourly top 3",
             "aborted top 3",
+            "query etl-prod",
+            "query etl-prod 0",
+            "query etl-prod -5",
+            "query etl-prod 12a",
+            "query etl-prod 1234567890123",
+            "query 2002 etl-prod",
+            "query etl-prod 2002 bi-prod",
+            "query etl-prod 2002 top 3",
             "since 1d since 2d",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

@@ -9,8 +9,8 @@
 //! Placeholders: `{{table stl_query}}` (the table with the layout's prefix), `{{cluster}}` /
 //! `{{cluster q}}` (the cluster partition column, optionally of alias `q`),
 //! `{{partitions}}` / `{{partitions q}}` (pruning by cluster and day: the Hive folders of the
-//! export), `{{since}}` and `{{until}}` (the window), and in aggregations `{{rows}}` and
-//! `{{top}}`. The SQL sticks to what Athena (Trino) and DuckDB both run: no
+//! export), `{{since}}` and `{{until}}` (the window), `{{query}}` (the query id of `query`),
+//! and in aggregations `{{rows}}` and `{{top}}`. The SQL sticks to what Athena (Trino) and DuckDB both run: no
 //! `approx_percentile`, aliased columns, no `WITH`.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -33,9 +33,11 @@ const QUESTIONS: &[(Question, &str)] = &[
     (Question::Stats, include_str!("sql/stats.sql")),
     (Question::Ddl, include_str!("sql/changes.sql")),
     (Question::Utility, include_str!("sql/changes.sql")),
+    (Question::Query, include_str!("sql/query.sql")),
 ];
 
-/// The rows of each question, per source layout.
+/// The rows of each question, per source layout. `query` has no Serverless template yet (its
+/// data is in sys_query_history, sys_query_text, sys_query_detail and sys_query_explain).
 const SOURCES: &[(Question, SourceLayout, &str)] = &[
     (
         Question::Alerts,
@@ -101,6 +103,11 @@ const SOURCES: &[(Question, SourceLayout, &str)] = &[
         Question::Utility,
         SourceLayout::Provisioned,
         include_str!("sql/provisioned/utility.sql"),
+    ),
+    (
+        Question::Query,
+        SourceLayout::Provisioned,
+        include_str!("sql/provisioned/query.sql"),
     ),
     (
         Question::Alerts,
@@ -187,7 +194,8 @@ fn freshness_source(question: Question, layout: SourceLayout) -> (&'static str, 
             | Question::Statements
             | Question::Slow
             | Question::Aborted
-            | Question::Stats,
+            | Question::Stats
+            | Question::Query,
         ) => ("stl_query", "starttime"),
         (
             SourceLayout::Serverless,
@@ -219,10 +227,17 @@ pub fn freshness(
                 "SELECT {{{{cluster}}}} AS cluster, CAST(MAX({column}) AS VARCHAR) AS newest\n\
                  FROM {{{{table {table}}}}}\nWHERE {{{{partitions}}}}\nGROUP BY {{{{cluster}}}}\n"
             );
-            (!names.is_empty()).then(|| fill_rows(&template, export, &names, window))
+            (!names.is_empty()).then(|| fill_rows(&template, export, &names, window, None))
         })
         .collect();
     (!parts.is_empty()).then(|| format!("-- freshness\n{}", parts.join("UNION ALL\n")))
+}
+
+/// Whether `question` has a template for `layout`.
+pub fn answers(question: Question, layout: SourceLayout) -> bool {
+    SOURCES
+        .iter()
+        .any(|(q, l, _)| *q == question && *l == layout)
 }
 
 /// The time a question covers: whole hours up to the end of the current hour.
@@ -253,6 +268,7 @@ pub fn statement(
     clusters: &[(Cluster, SourceLayout)],
     window: &Window,
     top: u32,
+    query: Option<u64>,
 ) -> Option<String> {
     let rows: Vec<String> = SOURCES
         .iter()
@@ -263,7 +279,7 @@ pub fn statement(
                 .filter(|(_, l)| l == layout)
                 .map(|(c, _)| c)
                 .collect();
-            (!names.is_empty()).then(|| fill_rows(template, export, &names, window))
+            (!names.is_empty()).then(|| fill_rows(template, export, &names, window, query))
         })
         .collect();
     if rows.is_empty() {
@@ -282,6 +298,7 @@ fn fill_rows(
     layout: &ExportLayout,
     clusters: &[&Cluster],
     window: &Window,
+    query: Option<u64>,
 ) -> String {
     // Cluster names are [a-z0-9-] only (the type guarantees it), so quoting cannot be broken;
     // the layout's names are checked at boot (a-z 0-9 _).
@@ -308,6 +325,7 @@ fn fill_rows(
             ),
             "since" => timestamp(window.since),
             "until" => timestamp(window.until),
+            "query" => query?.to_string(),
             _ => return None,
         })
     })
@@ -372,6 +390,7 @@ mod tests {
                 &clusters(&[("etl-prod", *layout)]),
                 &w,
                 5,
+                Some(42),
             )
             .expect("a statement");
             assert!(!sql.contains("{{"), "{question:?} {layout:?}: {sql}");
@@ -399,6 +418,7 @@ mod tests {
             ]),
             &w,
             5,
+            None,
         )
         .expect("a statement");
         assert_eq!(sql.matches("UNION ALL").count(), 1);
@@ -410,7 +430,7 @@ mod tests {
         assert!(sql.contains("\"clusterid\" IN ('adhoc-wg')"), "{sql}");
         assert!(sql.contains("FROM ext_sys_query_history"), "{sql}");
         assert_eq!(
-            statement(Question::Hourly, &ExportLayout::default(), &[], &w, 5),
+            statement(Question::Hourly, &ExportLayout::default(), &[], &w, 5, None),
             None
         );
     }
@@ -429,6 +449,7 @@ mod tests {
             &clusters(&[("etl-prod", SourceLayout::Provisioned)]),
             &w,
             5,
+            None,
         )
         .expect("a statement");
         assert!(sql.contains("FROM stl_alert_event_log"), "{sql}");

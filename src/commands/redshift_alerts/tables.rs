@@ -10,6 +10,7 @@ use super::parse::Question;
 use super::render::{short, Columns, Table};
 use super::sql::Window;
 use crate::outbound::athena::QueryOutput;
+use crate::outbound::slack::mrkdwn::cut;
 
 /// The hourly counts: per cluster, per hour index within the window.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -68,6 +69,41 @@ pub fn build(question: Question, output: &QueryOutput, window: &Window) -> (Tabl
         | Question::Stats
         | Question::Ddl
         | Question::Utility => (as_ordered(output), None),
+        Question::Query => (story(output), None),
+    }
+}
+
+/// The longest text shown for one query.
+const STORY_TEXT: usize = 1500;
+
+/// One query's parts in the SQL's order, its text chunks joined into one row.
+fn story(output: &QueryOutput) -> Table {
+    let col = Columns::new(output);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut text = String::new();
+    for r in &output.rows {
+        match col.get(r, "part") {
+            // Chunks come in `sequence` order; spaces at a chunk's end are the text's own.
+            "text" => text.push_str(col.get(r, "detail")),
+            part => {
+                if !text.is_empty() {
+                    rows.push(vec!["text".into(), cut(text.trim(), STORY_TEXT)]);
+                    text.clear();
+                }
+                rows.push(vec![
+                    part.to_owned(),
+                    col.get(r, "detail").trim_end().to_owned(),
+                ]);
+            }
+        }
+    }
+    if !text.is_empty() {
+        rows.push(vec!["text".into(), cut(text.trim(), STORY_TEXT)]);
+    }
+    Table {
+        headers: headers(&["part", "detail"]),
+        numeric: vec![false, false],
+        rows,
     }
 }
 
