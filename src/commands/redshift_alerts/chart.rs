@@ -5,6 +5,7 @@
 //! (its licence beside it) through plotters' `ab_glyph` feature: no system fonts, no C libraries.
 
 use chrono::{DateTime, Duration, Utc};
+use plotters::chart::MeshStyle;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
@@ -110,25 +111,15 @@ pub fn hourly_png(
             .unwrap_or(0)
             .max(1);
         let x_end = hours.saturating_sub(1).max(1);
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, text(20))
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(56)
+        let mut chart = frame(root, title)
             .build_cartesian_2d(0..x_end, 0..top + top / 10 + 1)
             .map_err(err)?;
         let tick = |h: &u32| (since + Duration::hours(i64::from(*h))).format("%m-%d %H:00");
-        chart
-            .configure_mesh()
+        styled(&mut chart.configure_mesh())
             .x_desc("Hour starting (UTC)")
             .y_desc("Queries started per hour")
             .x_labels(6)
             .x_label_formatter(&|h| tick(h).to_string())
-            .label_style(text(12))
-            .axis_desc_style(text(14))
-            .light_line_style(GRID)
-            .bold_line_style(GRID)
-            .axis_style(INK)
             .draw()
             .map_err(err)?;
         for (i, s) in series.iter().enumerate() {
@@ -160,25 +151,15 @@ pub fn queues_png(bars: &[QueueBar], title: &str) -> Result<Vec<u8>, ChartError>
             .fold(0.0_f64, f64::max)
             .max(0.1);
         let count = u32::try_from(bars.len()).unwrap_or(u32::MAX).max(1);
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, text(20))
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(56)
+        let mut chart = frame(root, title)
             .build_cartesian_2d(0.0..f64::from(count), 0.0..top * 1.15)
             .map_err(err)?;
-        chart
-            .configure_mesh()
+        styled(&mut chart.configure_mesh())
             .x_desc("WLM queue (cluster / service class)")
             .y_desc("Median time (s)")
             // Each queue is named under its bars below, not at plotters' number ticks.
             .x_label_formatter(&|_| String::new())
             .disable_x_mesh()
-            .label_style(text(12))
-            .axis_desc_style(text(14))
-            .light_line_style(GRID)
-            .bold_line_style(GRID)
-            .axis_style(INK)
             .draw()
             .map_err(err)?;
         for (k, (name, pick)) in [
@@ -213,6 +194,31 @@ pub fn queues_png(bars: &[QueueBar], title: &str) -> Result<Vec<u8>, ChartError>
         }
         legend(&mut chart)
     })
+}
+
+/// A chart's frame: the title and room for the axis labels.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, BitMapBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, text(20))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(56);
+    builder
+}
+
+/// The look of every mesh: fonts, grid and axis colours.
+fn styled<'m, 'a, 'b, X: Ranged, Y: Ranged>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, BitMapBackend<'a>>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, BitMapBackend<'a>> {
+    mesh.label_style(text(12))
+        .axis_desc_style(text(14))
+        .light_line_style(GRID)
+        .bold_line_style(GRID)
+        .axis_style(INK)
 }
 
 /// The legend box, top right.
