@@ -30,6 +30,15 @@ impl Exports {
 
     /// [`Exports::create`] in another layout.
     pub async fn create_in(layout: Layout) -> Exports {
+        Self::seeded(layout, FIXTURE_LAST_DAY).await
+    }
+
+    /// The sandbox's demo data: the sample's layout, the last day today (UTC).
+    pub async fn ending_today() -> Exports {
+        Self::seeded(Layout::sample(), chrono::Utc::now().date_naive()).await
+    }
+
+    async fn seeded(layout: Layout, last_day: chrono::NaiveDate) -> Exports {
         let config = sdk_config().await;
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let names = redshift_demo::Exports {
@@ -40,7 +49,7 @@ impl Exports {
             layout,
         };
         names
-            .seed(&config, FIXTURE_LAST_DAY)
+            .seed(&config, last_day)
             .await
             .expect("the Redshift exports on ministack");
         Exports {
