@@ -10,13 +10,24 @@
 //! `{{cluster q}}` (the cluster partition column, optionally of alias `q`),
 //! `{{partitions}}` / `{{partitions q}}` (pruning by cluster and day: the Hive folders of the
 //! export), `{{since}}` and `{{until}}` (the window), `{{query}}` (the query id of `query`),
-//! and in aggregations `{{rows}}` and `{{top}}`. The SQL sticks to what Athena (Trino) and DuckDB both run: no
-//! `approx_percentile`, aliased columns, no `WITH`.
+//! and in aggregations `{{rows}}`, `{{top}}` and `{{statement_text}}` ([`STATEMENT_TEXT`]).
+//! The SQL sticks to what Athena (Trino) and DuckDB both run: no `approx_percentile`, aliased
+//! columns, no `WITH`.
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use super::parse::{Cluster, Question};
 use crate::config::{ExportLayout, SourceLayout};
+
+/// `{{statement_text}}` in an aggregation: a statement's text from its rows' `sequence` and
+/// `text` (200-character chunks), the first five joined in order and trimmed (more than a
+/// Slack cell shows). Conditional aggregation, because Trino's `array_join` and DuckDB's
+/// `string_agg` have no form both run.
+const STATEMENT_TEXT: &str = "trim(coalesce(MAX(CASE WHEN sequence = 0 THEN text END), '')
+           || coalesce(MAX(CASE WHEN sequence = 1 THEN text END), '')
+           || coalesce(MAX(CASE WHEN sequence = 2 THEN text END), '')
+           || coalesce(MAX(CASE WHEN sequence = 3 THEN text END), '')
+           || coalesce(MAX(CASE WHEN sequence = 4 THEN text END), ''))";
 
 /// The aggregation of each question, over `{{rows}}`.
 const QUESTIONS: &[(Question, &str)] = &[
@@ -289,7 +300,8 @@ pub fn statement(
     Some(
         aggregation
             .replace("{{rows}}", rows.join("UNION ALL\n").trim_end())
-            .replace("{{top}}", &top.to_string()),
+            .replace("{{top}}", &top.to_string())
+            .replace("{{statement_text}}", STATEMENT_TEXT),
     )
 }
 

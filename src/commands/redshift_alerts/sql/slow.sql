@@ -1,6 +1,5 @@
 -- The N longest queries of each cluster: user, WLM service class, start, elapsed and queue time
--- in seconds, and the text reassembled from its chunks in `sequence` order (the first five
--- 200-character chunks: more than a Slack cell shows), trimmed.
+-- in seconds, and the text reassembled from its chunks (STATEMENT_TEXT in sql.rs).
 -- Over the slow rows, one per text chunk: cluster, query, user_id, service_class, started_at,
 -- elapsed_s, queue_us, sequence, text.
 SELECT cluster, query, user_id, class, started, elapsed_s, queue_s, statement
@@ -11,11 +10,7 @@ FROM (
     SELECT cluster, query, user_id, service_class AS class,
            substr(CAST(started_at AS VARCHAR), 1, 16) AS started, elapsed_s,
            round(coalesce(queue_us, 0) / 1e6, 2) AS queue_s,
-           trim(coalesce(MAX(CASE WHEN sequence = 0 THEN text END), '')
-             || coalesce(MAX(CASE WHEN sequence = 1 THEN text END), '')
-             || coalesce(MAX(CASE WHEN sequence = 2 THEN text END), '')
-             || coalesce(MAX(CASE WHEN sequence = 3 THEN text END), '')
-             || coalesce(MAX(CASE WHEN sequence = 4 THEN text END), '')) AS statement
+           {{statement_text}} AS statement
     FROM (
 {{rows}}
     ) AS slow_rows
