@@ -13,6 +13,7 @@ RUN mkdir -p src emulators/src \
     && cargo build --release --locked -p chatops \
     && rm -rf src emulators/src
 COPY src src
+COPY assets assets
 COPY emulators/src emulators/src
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked -p chatops
 

@@ -35,6 +35,7 @@ fn redshift_exports() -> redshift_demo::Exports {
         workgroup: "sandbox-diagnostics".into(),
         bucket: "sandbox-redshift-exports".into(),
         cluster_list_parameter: "redshift_query_logs.sandbox.enabled_cluster_list".into(),
+        layout: redshift_demo::Layout::sample(),
     }
 }
 

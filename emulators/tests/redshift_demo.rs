@@ -1,13 +1,14 @@
 //! The `/redshift-alerts` demo data, read back through Athena on ministack (env
-//! `MINISTACK_URL`): re-dated as asked, and replaced when the same names are seeded again (the
-//! sandbox seeds fixed names at every start).
+//! `MINISTACK_URL`): in the AWS sample's layout (Parquet, `ext_` tables, `clusterid` and
+//! `startdate` partitions catalogued in Glue), re-dated as asked, and replaced when the same
+//! names are seeded again (the sandbox seeds fixed names at every start).
 
 use std::time::Duration;
 
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
 use chrono::NaiveDate;
 use emulators::ministack::{sdk_config, url_from_env};
-use emulators::redshift_demo::{Exports, CLUSTERS};
+use emulators::redshift_demo::{Exports, Layout, CLUSTERS};
 use emulators::testing::eventually;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -25,6 +26,7 @@ async fn seeding_again_on_another_day_replaces_the_data() {
         workgroup: format!("demo-{id}"),
         bucket: format!("demo-exports-{id}"),
         cluster_list_parameter: format!("demo.{id}.enabled_cluster_list"),
+        layout: Layout::sample(),
     };
     exports
         .seed(&config, day(2030, 1, 15))
@@ -40,7 +42,7 @@ async fn seeding_again_on_another_day_replaces_the_data() {
     let rows = query(
         &config,
         &exports,
-        r#"SELECT "date", count(*) FROM stl_alert_event_log GROUP BY "date" ORDER BY 1"#,
+        "SELECT startdate, count(*) FROM ext_stl_alert_event_log GROUP BY startdate ORDER BY 1",
     )
     .await;
     assert_eq!(
@@ -54,12 +56,55 @@ async fn seeding_again_on_another_day_replaces_the_data() {
     let latest = query(
         &config,
         &exports,
-        "SELECT max(event_time) FROM stl_alert_event_log",
+        "SELECT max(event_time) FROM ext_stl_alert_event_log",
     )
     .await;
     assert!(
         latest[0][0].starts_with("2030-01-16 22:15:00"),
         "{latest:?}"
+    );
+
+    // Catalogued as the sample's crawler does: Parquet, partition keys, one partition per folder.
+    let glue = aws_sdk_glue::Client::new(&config);
+    let table = glue
+        .get_table()
+        .database_name(&exports.database)
+        .name("ext_stl_alert_event_log")
+        .send()
+        .await
+        .expect("GetTable")
+        .table
+        .expect("the table");
+    let keys: Vec<&str> = table.partition_keys().iter().map(|k| k.name()).collect();
+    assert_eq!(keys, ["clusterid", "startdate"]);
+    let storage = table.storage_descriptor().expect("a storage descriptor");
+    assert!(
+        storage
+            .input_format()
+            .is_some_and(|f| f.ends_with("MapredParquetInputFormat")),
+        "{storage:?}"
+    );
+    let partitions = glue
+        .get_partitions()
+        .database_name(&exports.database)
+        .table_name("ext_stl_alert_event_log")
+        .send()
+        .await
+        .expect("GetPartitions")
+        .partitions
+        .unwrap_or_default();
+    let mut values: Vec<String> = partitions.iter().map(|p| p.values().join("/")).collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            "analytics-prod/2030-01-15",
+            "analytics-prod/2030-01-16",
+            "etl-prod/2030-01-15",
+            "etl-prod/2030-01-16",
+            "reporting-dev/2030-01-02",
+            "reporting-dev/2030-01-16"
+        ]
     );
 
     let clusters = aws_sdk_ssm::Client::new(&config)

@@ -40,6 +40,12 @@ pub struct RedshiftAlertsSettings {
     /// Source layout per cluster; clusters not listed are `provisioned`.
     #[serde(default)]
     pub layouts: BTreeMap<String, SourceLayout>,
+    /// How the export names its tables and partitions (the AWS sample's by default).
+    #[serde(default)]
+    pub layout: ExportLayout,
+    /// An answer warns about a cluster whose newest exported row is older than this (seconds).
+    #[serde(default = "default_stale_after_secs")]
+    pub stale_after_secs: u64,
     /// Athena's price per TB scanned, in USD.
     #[serde(default = "default_price_per_tb")]
     pub price_per_tb_usd: f64,
@@ -53,6 +59,44 @@ pub enum SourceLayout {
     Provisioned,
     /// A Redshift Serverless workgroup: the `sys_*` views (Serverless has no STL tables).
     Serverless,
+}
+
+/// `[redshift_alerts.layout]`: the names an export gives its tables and partition columns. The
+/// default is the AWS sample's export (aws-samples/aws-big-data-blog,
+/// `aws-blog-retain-redshift-stl`): Spark's writer partitions by `clusterid` and `startdate`,
+/// and its Glue crawler prefixes every table with `ext_` (`ext_stl_query`, …). Which timestamp a
+/// table's date comes from is the sample's and is in each SQL template (`event_time` for
+/// `stl_alert_event_log`, `queue_start_time` for `stl_wlm_query`, the query's `starttime` for
+/// `stl_querytext` and `stl_explain`, `starttime` otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportLayout {
+    /// Prepended to each system table's name (`ext_` + `stl_query`).
+    pub table_prefix: String,
+    /// The partition column holding the cluster (or workgroup) name.
+    pub cluster_column: String,
+    /// The partition column holding the day, `yyyy-mm-dd` as a string.
+    pub date_column: String,
+}
+
+impl Default for ExportLayout {
+    fn default() -> Self {
+        Self {
+            table_prefix: "ext_".into(),
+            cluster_column: "clusterid".into(),
+            date_column: "startdate".into(),
+        }
+    }
+}
+
+/// A lowercase SQL name of 1-64 of a-z 0-9 _ starting with a letter or `_` (a prefix may be
+/// empty): safe to put in SQL as it is.
+fn is_sql_name(s: &str, may_be_empty: bool) -> bool {
+    (s.is_empty() && may_be_empty)
+        || ((1..=64).contains(&s.len())
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'))
 }
 
 fn default_redshift_database() -> String {
@@ -73,6 +117,9 @@ fn default_in_flight_total() -> usize {
 fn default_cluster_list_parameter() -> String {
     "redshift_query_logs.global.enabled_cluster_list".into()
 }
+fn default_stale_after_secs() -> u64 {
+    2 * 3600
+}
 fn default_price_per_tb() -> f64 {
     5.0
 }
@@ -84,6 +131,11 @@ impl RedshiftAlertsSettings {
             .get(cluster)
             .copied()
             .unwrap_or(SourceLayout::Provisioned)
+    }
+
+    /// The freshness threshold.
+    pub fn stale_after(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::seconds(i64::try_from(self.stale_after_secs).unwrap_or(i64::MAX))
     }
 
     /// The query deadline.
@@ -122,6 +174,12 @@ impl RedshiftAlertsSettings {
                 "must be above 0 and at most 3600",
             ));
         }
+        if !(60..=2_592_000).contains(&self.stale_after_secs) {
+            return Err(ConfigError::key(
+                key("stale_after_secs"),
+                "must be from 60 to 2592000 (30 days)",
+            ));
+        }
         if self.cache_secs > 86_400 {
             return Err(ConfigError::key(key("cache_secs"), "must be at most 86400"));
         }
@@ -154,6 +212,18 @@ impl RedshiftAlertsSettings {
                 format!("redshift_alerts.layouts.{c}"),
                 CLUSTER_NAME_RULE,
             ));
+        }
+        for (name, value, may_be_empty) in [
+            ("table_prefix", &self.layout.table_prefix, true),
+            ("cluster_column", &self.layout.cluster_column, false),
+            ("date_column", &self.layout.date_column, false),
+        ] {
+            if !is_sql_name(value, may_be_empty) {
+                return Err(ConfigError::key(
+                    key(&format!("layout.{name}")),
+                    "must be at most 64 of a-z 0-9 _, not starting with a digit",
+                ));
+            }
         }
         if !(self.price_per_tb_usd >= 0.0 && self.price_per_tb_usd.is_finite()) {
             return Err(ConfigError::key(
@@ -208,6 +278,46 @@ mod tests {
         assert_eq!(r.layout("adhoc-wg"), SourceLayout::Serverless);
         assert_eq!(r.layout("etl-prod"), SourceLayout::Provisioned);
         assert_eq!(r.query_timeout(), Duration::from_secs(60));
+        assert_eq!(r.stale_after(), chrono::TimeDelta::hours(2));
+        assert_eq!(
+            (
+                r.layout.table_prefix.as_str(),
+                r.layout.cluster_column.as_str(),
+                r.layout.date_column.as_str()
+            ),
+            ("ext_", "clusterid", "startdate")
+        );
+    }
+
+    #[test]
+    fn another_export_layout_is_read_and_its_names_are_checked() {
+        let text = format!(
+            "{MINIMAL}{REDSHIFT}\n[redshift_alerts.layout]\ntable_prefix = \"\"\ncluster_column = \"cluster\"\ndate_column = \"date\"\n"
+        );
+        let r = parse(&text, &[])
+            .expect("valid")
+            .redshift_alerts
+            .expect("configured");
+        assert_eq!(
+            r.layout,
+            ExportLayout {
+                table_prefix: String::new(),
+                cluster_column: "cluster".into(),
+                date_column: "date".into()
+            }
+        );
+        for bad in ["\"x; --\"", "\"Cluster\"", "\"\"", "\"1st\""] {
+            let err = parse(
+                &text,
+                &[("CHATOPS__REDSHIFT_ALERTS__LAYOUT__CLUSTER_COLUMN", bad)],
+            )
+            .expect_err(bad)
+            .to_string();
+            assert!(
+                err.contains("redshift_alerts.layout.cluster_column"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
@@ -217,6 +327,7 @@ mod tests {
             ("CHATOPS__REDSHIFT_ALERTS__WORKGROUP", "x'; DROP"),
             ("CHATOPS__REDSHIFT_ALERTS__OUTPUT_LOCATION", "/tmp/"),
             ("CHATOPS__REDSHIFT_ALERTS__QUERY_TIMEOUT_SECS", "0"),
+            ("CHATOPS__REDSHIFT_ALERTS__STALE_AFTER_SECS", "0"),
             ("CHATOPS__REDSHIFT_ALERTS__MAX_IN_FLIGHT_PER_USER", "9"),
             (
                 "CHATOPS__REDSHIFT_ALERTS__FALLBACK_CLUSTERS",

@@ -1,8 +1,10 @@
 //! `/redshift-alerts` end to end: the real bot over Socket Mode, Athena on ministack running the
 //! SQL in DuckDB over Glue tables and Hive partitions of the fixtures (three provisioned clusters
-//! and one Serverless workgroup, two days plus an older one), answers read back from the Slack
-//! emulator row by row. The clock is pinned to 2026-11-03 23:30 UTC.
+//! and one Serverless workgroup, two days plus an older one) in the AWS sample's layout (Parquet,
+//! `ext_` tables, `clusterid`/`startdate`; one test on text files under other names), answers
+//! read back from the Slack emulator row by row. The clock is pinned to 2026-11-03 23:30 UTC.
 
+use emulators::redshift_demo::Layout;
 use emulators::slack::Message;
 use emulators::testing::eventually;
 
@@ -184,6 +186,17 @@ async fn alerts_rank_events_per_cluster_across_both_sources_row_by_row() {
             ],
         ])
     );
+    // Freshness per cluster from the alert log (sys_query_detail for Serverless: its newest row
+    // has no alert); all but reporting-dev are over 2 hours old at 23:30.
+    let texts = section_texts(&answer);
+    assert!(
+        texts.contains(&"Data up to (UTC): adhoc-serverless 2026-11-03 09:10, analytics-prod 2026-11-03 18:00, etl-prod 2026-11-03 05:01, reporting-dev 2026-11-03 22:15.".to_owned()),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&":warning: Export older than 2 h: adhoc-serverless (14 h 20 min old), analytics-prod (5 h 30 min old), etl-prod (18 h 29 min old). Check the cluster's export job and crawler.".to_owned()),
+        "{texts:?}"
+    );
     let stats = context(&answer);
     assert!(stats.starts_with("Scanned "), "{stats}");
     assert!(
@@ -195,14 +208,19 @@ async fn alerts_rank_events_per_cluster_across_both_sources_row_by_row() {
     let queries = exports.queries().await;
     assert_eq!(queries.len(), 1, "{queries:?}");
     let sql = &queries[0];
-    assert!(sql.contains("FROM stl_alert_event_log") && sql.contains("FROM sys_query_detail"));
     assert!(
-        sql.contains("cluster IN ('analytics-prod', 'etl-prod', 'reporting-dev')"),
+        sql.contains("FROM ext_stl_alert_event_log") && sql.contains("FROM ext_sys_query_detail")
+    );
+    assert!(
+        sql.contains("\"clusterid\" IN ('analytics-prod', 'etl-prod', 'reporting-dev')"),
         "{sql}"
     );
-    assert!(sql.contains("cluster IN ('adhoc-serverless')"), "{sql}");
+    assert!(
+        sql.contains("\"clusterid\" IN ('adhoc-serverless')"),
+        "{sql}"
+    );
     assert_eq!(
-        sql.matches("\"date\" BETWEEN '2026-11-02' AND '2026-11-04'")
+        sql.matches("\"startdate\" BETWEEN '2026-11-02' AND '2026-11-04'")
             .count(),
         2,
         "{sql}"
@@ -254,15 +272,14 @@ async fn hourly_answers_with_a_table_and_a_png_with_one_series_per_cluster() {
     assert_eq!(
         got,
         rows(&[
+            &["11-03 05:00", "0", "1", "0"],
             &["11-03 09:00", "3", "1", "0"],
             &["11-03 10:00", "1", "0", "1"],
             &["11-03 14:00", "1", "0", "0"],
+            &["11-03 16:00", "1", "0", "0"],
             &["11-03 22:00", "0", "2", "0"],
         ])
     );
-    assert!(section_texts(&answer).contains(
-        &"Chart colours: analytics-prod: blue, etl-prod: orange, reporting-dev: green".to_owned()
-    ));
 
     let file = eventually(DEADLINE, "the chart upload", || async {
         bot.slack.files(CHANNEL).into_iter().next()
@@ -287,9 +304,16 @@ async fn hourly_answers_with_a_table_and_a_png_with_one_series_per_cluster() {
         .map(|(_, name)| *name)
         .collect();
     assert_eq!(drawn, ["blue", "orange", "green"], "one series per cluster");
+    keep_for_the_readme("redshift-alerts-hourly.png", &file.bytes);
+}
+
+/// Writes a chart the bot uploaded to `docs/`, where the README shows it.
+fn keep_for_the_readme(name: &str, png: &[u8]) {
     std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("redshift-hourly.png"),
-        &file.bytes,
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name),
+        png,
     )
     .expect("keep the chart for the README");
 }
@@ -312,12 +336,31 @@ async fn queues_show_wlm_percentiles_per_service_class_for_both_sources() {
     ask(&bot, ALICE, "queues etl-prod adhoc-serverless since 2d").await;
     let answer = wait_for_answer(&bot, "WLM queues", 0).await;
 
-    let (header, got) = table(&answer);
+    assert_queue_table(&answer);
+    let file = eventually(DEADLINE, "the queue chart", || async {
+        bot.slack.files(CHANNEL).into_iter().next()
+    })
+    .await;
+    assert_eq!(file.filename, "redshift-queues.png");
+    assert_eq!(
+        file.initial_comment.as_deref(),
+        Some("WLM queues · 2 clusters · last 2d")
+    );
+    let (_, _, pixels) = decode_png(&file.bytes);
+    let drawn = chatops::commands::redshift_alerts::chart::PALETTE[..2]
+        .iter()
+        .all(|(c, _)| pixels.chunks(3).filter(|p| *p == [c.0, c.1, c.2]).count() > 100);
+    assert!(drawn, "queue wait and execution bars");
+    keep_for_the_readme("redshift-alerts-queues.png", &file.bytes);
+}
+
+/// The answer to `queues etl-prod adhoc-serverless since 2d` over the fixtures.
+fn assert_queue_table(answer: &Message) {
+    let (header, got) = table(answer);
     assert_eq!(
         header.join(","),
         "cluster,class,queries,queue p50 s,p95,max,exec p50 s,p95,max"
     );
-
     assert_eq!(
         got,
         rows(&[
@@ -335,6 +378,23 @@ async fn queues_show_wlm_percentiles_per_service_class_for_both_sources() {
             &["etl-prod", "6", "4", "1.00", "10.00", "10.00", "1.50", "4.00", "4.00"],
             &["etl-prod", "100", "1", "0.25", "0.25", "0.25", "0.75", "0.75", "0.75"],
         ])
+    );
+}
+
+#[tokio::test]
+async fn an_export_of_text_files_under_other_names_answers_the_same_through_its_layout() {
+    let exports = Exports::create_in(Layout::text()).await;
+    let bot = spawn(&exports, &[]).await;
+
+    ask(&bot, ALICE, "queues etl-prod adhoc-serverless since 2d").await;
+    let answer = wait_for_answer(&bot, "WLM queues", 0).await;
+
+    assert_queue_table(&answer);
+    let queries = exports.queries().await;
+    assert!(
+        queries[0].contains("FROM stl_wlm_query")
+            && queries[0].contains("\"cluster\" IN ('etl-prod') AND \"date\" BETWEEN"),
+        "{queries:?}"
     );
 }
 
@@ -377,7 +437,22 @@ async fn hostile_input_gets_a_usage_reply_and_starts_no_query() {
     let exports = Exports::create().await;
     let bot = spawn(&exports, &[]).await;
     let long = "a".repeat(4096);
+    let many = (0..21)
+        .map(|i| format!("cluster-{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let hostile = [
+        "nestedloops all",
+        "slow ghost-cluster",
+        "statements since 31d",
+        "scans top 21",
+        "aborted top 3",
+        "query etl-prod 0",
+        "query etl-prod -2002",
+        "query etl-prod 2002x",
+        "query disabled-cluster 2002",
+        "query adhoc-serverless 9102",
+        many.as_str(),
         "etl-prod' OR '1'='1",
         "etl-prod'; DROP TABLE stl_query; --",
         "etl-prod -- comment",
@@ -510,4 +585,331 @@ async fn without_its_section_the_command_says_it_is_not_configured() {
         reply,
         "`/redshift-alerts` is not configured on this bot (no `[redshift_alerts]` section)."
     );
+}
+
+/// Asks `text` and returns the table of the answer titled `title` that it brings (answers
+/// to earlier questions may share the title).
+async fn answer_table(bot: &Bot, text: &str, title: &str) -> Vec<Vec<String>> {
+    let before: Vec<String> = answers(bot, title).into_iter().map(|m| m.ts).collect();
+    ask(bot, ALICE, text).await;
+    let answer = eventually(DEADLINE, &format!("the answer to {text:?}"), || async {
+        answers(bot, title)
+            .into_iter()
+            .find(|m| !before.contains(&m.ts))
+    })
+    .await;
+    table(&answer).1
+}
+
+#[tokio::test]
+async fn the_diagnostics_answer_per_cluster_from_their_tables() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    assert_eq!(
+        answer_table(
+            &bot,
+            "statements etl-prod since 2d top 2",
+            "Most time-consuming"
+        )
+        .await,
+        rows(&[
+            &[
+                "etl-prod",
+                "3",
+                "2609",
+                "2400",
+                "0",
+                "2026-11-03 22:59",
+                "copy lineitem from 's3://etl/lineitem/' iam_role default"
+            ],
+            &[
+                "etl-prod",
+                "1",
+                "120",
+                "120",
+                "1",
+                "2026-11-03 05:00",
+                "insert into audit select * from lineitem l, orders o"
+            ],
+        ])
+    );
+    assert_eq!(
+        answer_table(
+            &bot,
+            "waits etl-prod adhoc-serverless since 2d top 2",
+            "Longest queue waits"
+        )
+        .await,
+        rows(&[
+            &[
+                "adhoc-serverless",
+                "9103",
+                "100",
+                "2026-11-03 08:40",
+                "0.2",
+                "3.0"
+            ],
+            &[
+                "adhoc-serverless",
+                "9102",
+                "100",
+                "2026-11-03 08:00",
+                "0.1",
+                "2.0"
+            ],
+            &["etl-prod", "4002", "6", "2026-11-02 02:00", "10.0", "3.0"],
+            &["etl-prod", "4004", "6", "2026-11-03 04:00", "2.0", "4.0"],
+        ])
+    );
+    assert_eq!(
+        answer_table(
+            &bot,
+            "nestloops analytics-prod etl-prod",
+            "Nested-loop joins"
+        )
+        .await,
+        rows(&[
+            &[
+                "analytics-prod",
+                "203",
+                "1",
+                "2026-11-03 16:45",
+                "select * from sales s, events e where s.eventid &gt; e.eventid"
+            ],
+            &[
+                "etl-prod",
+                "401",
+                "2",
+                "2026-11-03 05:01",
+                "insert into audit select * from lineitem l, orders o"
+            ],
+        ])
+    );
+    assert_eq!(
+        answer_table(&bot, "tables etl-prod", "Query alerts by table").await,
+        rows(&[
+            &[
+                "etl-prod",
+                "",
+                "2",
+                "0",
+                "401",
+                "Nested Loop Join in the query plan",
+                "Review the join predicates to avoid Cartesian products"
+            ],
+            &[
+                "etl-prod",
+                "public.lineitem",
+                "1",
+                "180",
+                "400",
+                "Scanned a large number of deleted rows",
+                "Run the VACUUM command to reclaim deleted space"
+            ],
+        ])
+    );
+    assert_eq!(
+        answer_table(
+            &bot,
+            "stats analytics-prod adhoc-serverless",
+            "Tables missing statistics"
+        )
+        .await,
+        rows(&[
+            &[
+                "adhoc-serverless",
+                "----- Tables missing statistics: events -----",
+                "1"
+            ],
+            &[
+                "analytics-prod",
+                "----- Tables missing statistics: sales -----",
+                "2"
+            ],
+            &[
+                "analytics-prod",
+                "----- Tables missing statistics: events -----",
+                "1"
+            ],
+        ])
+    );
+    assert_eq!(exports.queries().await.len(), 5);
+}
+
+#[tokio::test]
+async fn ddl_and_utility_show_who_ran_which_statement_newest_first() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    assert_eq!(
+        answer_table(&bot, "ddl", "Schema changes").await,
+        rows(&[
+            &[
+                "analytics-prod",
+                "2026-11-03 12:00",
+                "101",
+                "alter table public.sales add column discount decimal(8,2)"
+            ],
+            &[
+                "etl-prod",
+                "2026-11-03 06:00",
+                "100",
+                "create table staging.lineitem_load (like public.lineitem)"
+            ],
+        ])
+    );
+    assert_eq!(
+        answer_table(&bot, "utility etl-prod top 1", "Utility statements").await,
+        rows(&[&[
+            "etl-prod",
+            "2026-11-03 07:30",
+            "100",
+            "analyze public.lineitem"
+        ]])
+    );
+}
+
+#[tokio::test]
+async fn slow_aborted_and_scans_read_query_text_flags_and_scan_steps() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    // Two chunks of stl_querytext, the first ending in a space that is the text's own.
+    let slow = answer_table(&bot, "slow etl-prod top 2", "Slowest queries").await;
+    assert_eq!(
+        slow,
+        rows(&[
+            &[
+                "etl-prod",
+                "2002",
+                "100",
+                "",
+                "2026-11-03 22:00",
+                "2400",
+                "0.0",
+                "copy lineitem from 's3://etl/lineitem/' iam_role default fo…"
+            ],
+            &[
+                "etl-prod",
+                "2003",
+                "100",
+                "",
+                "2026-11-03 22:59",
+                "150",
+                "0.0",
+                ""
+            ],
+        ])
+    );
+    ask(&bot, ALICE, "waits reporting-dev etl-prod").await;
+    let answer = wait_for_answer(&bot, "Longest queue waits", 0).await;
+    let texts = section_texts(&answer);
+    assert!(
+        texts.contains(&":warning: No data in this window for: reporting-dev.".to_owned()),
+        "{texts:?}"
+    );
+    let checks = exports.all_queries().await;
+    assert!(
+        checks.iter().any(|sql| sql.starts_with("-- freshness")
+            && sql.contains("MAX(queue_start_time)")
+            && sql.contains("FROM ext_stl_wlm_query")),
+        "{checks:?}"
+    );
+    assert_eq!(
+        answer_table(&bot, "aborted since 2d", "Aborted queries").await,
+        rows(&[&["etl-prod", "100", "1", "2003", "2026-11-03 22:59"]])
+    );
+    assert_eq!(
+        answer_table(
+            &bot,
+            "scans analytics-prod adhoc-serverless top 1",
+            "Most-scanned tables"
+        )
+        .await,
+        rows(&[
+            &["adhoc-serverless", "public.events", "2", "2000", "2"],
+            &["analytics-prod", "public.sales", "2", "8000000", "640"],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn query_tells_one_querys_story_with_its_text_joined_from_chunks() {
+    let exports = Exports::create().await;
+    let bot = spawn(&exports, &[]).await;
+
+    let story = answer_table(&bot, "query etl-prod 2002", "One query").await;
+    assert_eq!(
+        story,
+        rows(&[
+            &[
+                "run",
+                "started 2026-11-03 22:00:00, ran 2400 s, user 100, database dev"
+            ],
+            &[
+                "text",
+                "copy lineitem from 's3://etl/lineitem/' iam_role default format as parquet; -- nightly load of the lineitem table from the data lake, partition by partition, for the finance marts, the sales cubes to feed the reports built on them"
+            ],
+        ])
+    );
+    let plan = answer_table(&bot, "query analytics-prod 1005", "One query").await;
+    let parts: Vec<&str> = plan.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(parts, ["run", "text", "plan", "plan", "plan"]);
+    assert_eq!(plan[2][1], "----- Tables missing statistics: sales -----");
+    assert_eq!(
+        plan[4][1],
+        "-&gt;  XN Seq Scan on sales  (cost=0.00..1000.00 rows=100000 width=0)"
+    );
+    let sql = exports.queries().await;
+    assert!(
+        sql.iter()
+            .all(|s| s.contains("query = 2002") || s.contains("query = 1005")),
+        "{sql:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_question_answers_on_the_sandbox_data_dated_today_without_a_failure() {
+    let exports = Exports::ending_today().await;
+    let mut env = exports.env();
+    // A chart upload may still hold the asker's slot when the next question comes.
+    env.push((
+        "CHATOPS__REDSHIFT_ALERTS__MAX_IN_FLIGHT_PER_USER".into(),
+        "4".into(),
+    ));
+    let bot = Bot::spawn(Options {
+        env,
+        ..Options::default()
+    })
+    .await;
+
+    for (text, title) in [
+        ("since 3d", "Top alert events"),
+        ("hourly since 3d", "Queries per hour"),
+        ("queues since 3d", "WLM queues"),
+        ("statements since 3d", "Most time-consuming statements"),
+        ("waits since 3d", "Longest queue waits"),
+        ("nestloops since 3d", "Nested-loop joins"),
+        ("tables since 3d", "Query alerts by table"),
+        ("stats since 3d", "Tables missing statistics"),
+        ("slow since 3d", "Slowest queries"),
+        ("aborted since 3d", "Aborted queries"),
+        ("scans since 3d", "Most-scanned tables"),
+        ("ddl since 3d", "Schema changes"),
+        ("utility since 3d", "Utility statements"),
+        ("query etl-prod 2002 since 3d", "One query"),
+    ] {
+        // Rows dated later today than now are outside every window, so a table may be empty
+        // early in the day: the answer itself is what counts here.
+        answer_table(&bot, text, title).await;
+    }
+    let failures: Vec<String> = bot
+        .slack
+        .messages(CHANNEL)
+        .into_iter()
+        .filter_map(|m| m.text)
+        .filter(|t| t.starts_with(":x:"))
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
 }

@@ -5,10 +5,11 @@
 //! cluster list (Parameter Store, cached; the configured fallback until it is read), then the
 //! cache and the in-flight limits are consulted. After the ack: the SQL template of the question
 //! ([`sql`]) runs on Athena ([`crate::outbound::athena`]), the rows become a table ([`tables`],
-//! [`render`]) posted with `chat.postMessage`, and for `hourly` a PNG chart ([`chart`]) is
-//! uploaded to the channel.
+//! [`render`]) posted with `chat.postMessage`, and for `hourly` and `queues` a PNG chart
+//! ([`chart`]) is uploaded to the channel.
 
 pub mod chart;
+pub mod freshness;
 pub mod guard;
 pub mod parse;
 pub mod render;
@@ -37,7 +38,7 @@ pub use self::parse::parse;
 pub const SPEC: Spec = Spec {
     name: "/redshift-alerts",
     description: "Cross-cluster Redshift diagnostics through Athena.",
-    usage_hint: "[cluster…|all] [since 24h] [top N] | hourly | queues | help",
+    usage_hint: "[alerts|hourly|queues|statements|waits|nestloops|tables|stats|slow|aborted|scans|ddl|utility] [cluster…|all] [since 24h] [top N] | query CLUSTER QUERY_ID | help",
     action_prefix: None,
 };
 
@@ -65,12 +66,14 @@ impl SlashCommand for RedshiftAlerts {
 pub type Clock = fn() -> DateTime<Utc>;
 
 /// What a question is remembered by: the question and the clusters it resolved to.
-type Key = (Question, Vec<Cluster>, u32, u32);
+type Key = (Question, Vec<Cluster>, u32, u32, Option<u64>);
 
 /// A computed answer, kept in the cache.
 struct Answer {
     output: QueryOutput,
     window: Window,
+    /// The freshness check's rows; `None` when it failed (logged).
+    freshness: Option<QueryOutput>,
 }
 
 /// The command with its clients and state. Not configured: every use says so.
@@ -135,7 +138,26 @@ impl RedshiftAlerts {
             Err(e) => return refuse(format!("{e}\n{}", parse::USAGE)),
         };
         let channel = inv.channel.clone();
-        let key: Key = (ask.question, clusters.clone(), ask.hours, ask.top);
+        let unanswered: Vec<&str> = clusters
+            .iter()
+            .filter(|c| !sql::answers(ask.question, inner.settings.layout(c.as_str())))
+            .map(Cluster::as_str)
+            .collect();
+        if !unanswered.is_empty() {
+            return refuse(format!(
+                "{} has no template for Redshift Serverless yet: {}.\n{}",
+                ask.question.title(),
+                unanswered.join(", "),
+                parse::USAGE
+            ));
+        }
+        let key: Key = (
+            ask.question,
+            clusters.clone(),
+            ask.hours,
+            ask.top,
+            ask.query,
+        );
         if let Some((age, answer)) = inner.cache.get(&key) {
             let inner = inner.clone();
             let work = async move {
@@ -200,21 +222,31 @@ impl Inner {
             .iter()
             .map(|c| (c.clone(), self.settings.layout(c.as_str())))
             .collect();
-        let Some(sql) = sql::statement(ask.question, &layouts, &window, ask.top) else {
+        let Some(sql) = sql::statement(
+            ask.question,
+            &self.settings.layout,
+            &layouts,
+            &window,
+            ask.top,
+            ask.query,
+        ) else {
             return;
         };
-        let span = tracing::info_span!("athena", query_execution_id = tracing::field::Empty);
-        let spec = QuerySpec {
-            sql: &sql,
-            workgroup: &self.settings.workgroup,
-            database: &self.settings.database,
-            output_location: &self.settings.output_location,
-            timeout: self.settings.query_timeout(),
-        };
-        let result = tracing::Instrument::instrument(self.athena.run(&spec), span).await;
+        let fresh_sql = sql::freshness(ask.question, &self.settings.layout, &layouts, &window);
+        let (result, freshness) = tokio::join!(self.run(&sql), async {
+            let sql = fresh_sql?;
+            self.run(&sql)
+                .await
+                .inspect_err(|error| tracing::warn!(%error, "the freshness check failed"))
+                .ok()
+        });
         match result {
             Ok(output) => {
-                let answer = Arc::new(Answer { output, window });
+                let answer = Arc::new(Answer {
+                    output,
+                    window,
+                    freshness,
+                });
                 self.cache.put(key, answer.clone());
                 self.post(&channel, &ask, &clusters, &answer, None).await;
             }
@@ -225,7 +257,20 @@ impl Inner {
         }
     }
 
-    /// Posts `answer` (and the chart for the hourly question).
+    /// Runs `sql` on Athena in its own span.
+    async fn run(&self, sql: &str) -> Result<QueryOutput, AthenaError> {
+        let span = tracing::info_span!("athena", query_execution_id = tracing::field::Empty);
+        let spec = QuerySpec {
+            sql,
+            workgroup: &self.settings.workgroup,
+            database: &self.settings.database,
+            output_location: &self.settings.output_location,
+            timeout: self.settings.query_timeout(),
+        };
+        tracing::Instrument::instrument(self.athena.run(&spec), span).await
+    }
+
+    /// Posts `answer` with its freshness (and the chart of `hourly` and `queues`).
     async fn post(
         &self,
         channel: &ChannelId,
@@ -234,15 +279,7 @@ impl Inner {
         answer: &Answer,
         cached_secs: Option<u64>,
     ) {
-        let (table, hourly) = tables::build(ask.question, &answer.output, &answer.window);
-        let names: Vec<&str> = hourly
-            .as_ref()
-            .map(|h| h.counts.keys().map(String::as_str).collect())
-            .unwrap_or_default();
-        let mut notes = Vec::new();
-        if !names.is_empty() {
-            notes.push(format!("Chart colours: {}", chart::legend(&names)));
-        }
+        let (table, chart) = tables::build(ask.question, &answer.output, &answer.window);
         let scope = format!(
             "{} · last {}",
             scope_clusters(clusters),
@@ -254,13 +291,19 @@ impl Inner {
             stats: answer.output.stats,
             price_per_tb_usd: self.settings.price_per_tb_usd,
             cached_secs,
-            notes,
+            notes: match &answer.freshness {
+                Some(rows) => {
+                    freshness::notes(rows, clusters, (self.clock)(), self.settings.stale_after())
+                }
+                None => vec!["Freshness unknown: the check did not answer.".into()],
+            },
         };
         if !self.send(channel, render::answer(&table, &framing)).await {
             return;
         }
-        if let Some(hourly) = hourly.filter(|h| !h.counts.is_empty()) {
-            self.upload_chart(channel, &table, &hourly, ask.hours, &scope)
+        if let Some(chart) = chart {
+            let title = format!("{} · {scope}", ask.question.title());
+            self.upload_chart(channel, &table, &chart, &answer.window, &title)
                 .await;
         }
     }
@@ -269,32 +312,52 @@ impl Inner {
         &self,
         channel: &ChannelId,
         table: &Table,
-        hourly: &tables::Hourly,
-        hours: u32,
-        scope: &str,
+        chart: &tables::Chart,
+        window: &Window,
+        title: &str,
     ) {
-        let png = match chart::hourly_png(&hourly.series(hours), hours) {
+        let (png, filename, alt) = match chart {
+            tables::Chart::Hourly(hourly) => {
+                let hours = u32::try_from((window.until - window.since).num_hours()).unwrap_or(0);
+                (
+                    chart::hourly_png(&hourly.series(hours), window.since, hours, title),
+                    "redshift-hourly.png",
+                    format!(
+                        "Queries per hour, one line per cluster ({}), {} hours with queries",
+                        table.headers[1..].join(", "),
+                        table.rows.len()
+                    ),
+                )
+            }
+            tables::Chart::Queues(bars) => (
+                chart::queues_png(bars, title),
+                "redshift-queues.png",
+                format!(
+                    "Median queue wait and execution time per WLM queue: {}",
+                    bars.iter()
+                        .map(|b| format!("{} {:.2} s / {:.2} s", b.label, b.queue_s, b.exec_s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        };
+        let png = match png {
             Ok(png) => png,
             Err(error) => {
-                tracing::error!(%error, "cannot draw the hourly chart");
+                tracing::error!(%error, "cannot draw the chart");
                 return;
             }
         };
-        let alt = format!(
-            "Queries per hour, one line per cluster ({}), {} hours with queries",
-            table.headers[1..].join(", "),
-            table.rows.len()
-        );
         let upload = FileUpload {
-            filename: "redshift-hourly.png",
-            title: "Queries per hour",
+            filename,
+            title,
             alt_text: &crate::outbound::slack::mrkdwn::cut(&alt, 1000),
-            comment: &format!("Queries per hour · {scope}"),
+            comment: title,
             content_type: "image/png",
             bytes: &png,
         };
         if let Err(error) = self.slack.upload_file(channel, &upload).await {
-            tracing::error!(%error, "cannot upload the hourly chart");
+            tracing::error!(%error, "cannot upload the chart");
         }
     }
 

@@ -1,14 +1,16 @@
-//! Query rows → what is shown (pure): a [`Table`] per question, and for the hourly question the
-//! chart's series. Rows are sorted here, since a `UNION ALL` of layouts has no order.
+//! Query rows → what is shown (pure): a [`Table`] per question, and for `hourly` and `queues`
+//! what their chart draws. The first three questions' rows are sorted here (their SQL has no
+//! order); the others come ordered by their SQL.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::chart::Series;
+use super::chart::{QueueBar, Series};
 use super::parse::Question;
 use super::render::{short, Columns, Table};
 use super::sql::Window;
 use crate::outbound::athena::QueryOutput;
+use crate::outbound::slack::mrkdwn::cut;
 
 /// The hourly counts: per cluster, per hour index within the window.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -32,15 +34,101 @@ impl Hourly {
     }
 }
 
-/// The table for `question`, and the hourly counts when it is the hourly question.
-pub fn build(question: Question, output: &QueryOutput, window: &Window) -> (Table, Option<Hourly>) {
+/// What a question's chart draws.
+pub enum Chart {
+    Hourly(Hourly),
+    Queues(Vec<QueueBar>),
+}
+
+/// The table for `question`, and its chart when it has one and there is something to draw.
+pub fn build(question: Question, output: &QueryOutput, window: &Window) -> (Table, Option<Chart>) {
     match question {
         Question::Alerts => (alerts(output), None),
-        Question::Queues => (queues(output), None),
+        Question::Queues => {
+            let bars = queue_bars(output);
+            (
+                queues(output),
+                (!bars.is_empty()).then_some(Chart::Queues(bars)),
+            )
+        }
         Question::Hourly => {
             let hourly = hourly(output, window);
-            (hourly_table(&hourly, window), Some(hourly))
+            let table = hourly_table(&hourly, window);
+            (
+                table,
+                (!hourly.counts.is_empty()).then_some(Chart::Hourly(hourly)),
+            )
         }
+        Question::Statements
+        | Question::Waits
+        | Question::NestLoops
+        | Question::Tables
+        | Question::Slow
+        | Question::Aborted
+        | Question::Scans
+        | Question::Stats
+        | Question::Ddl
+        | Question::Utility => (as_ordered(output), None),
+        Question::Query => (story(output), None),
+    }
+}
+
+/// The longest text shown for one query.
+const STORY_TEXT: usize = 1500;
+
+/// One query's parts in the SQL's order, its text chunks joined into one row.
+fn story(output: &QueryOutput) -> Table {
+    let col = Columns::new(output);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut text = String::new();
+    for r in &output.rows {
+        match col.get(r, "part") {
+            // Chunks come in `sequence` order; spaces at a chunk's end are the text's own.
+            "text" => text.push_str(col.get(r, "detail")),
+            part => {
+                if !text.is_empty() {
+                    rows.push(vec!["text".into(), cut(text.trim(), STORY_TEXT)]);
+                    text.clear();
+                }
+                rows.push(vec![
+                    part.to_owned(),
+                    col.get(r, "detail").trim_end().to_owned(),
+                ]);
+            }
+        }
+    }
+    if !text.is_empty() {
+        rows.push(vec!["text".into(), cut(text.trim(), STORY_TEXT)]);
+    }
+    Table {
+        headers: headers(&["part", "detail"]),
+        numeric: vec![false, false],
+        rows,
+    }
+}
+
+/// The rows as the SQL ordered them (it sorts after joining the layouts), one column per
+/// output column: `snake_case` names read as words, number columns right-aligned, free text cut.
+fn as_ordered(output: &QueryOutput) -> Table {
+    let is_number = |i: usize| {
+        output.rows.iter().all(|r| {
+            r.get(i)
+                .and_then(Option::as_deref)
+                .is_none_or(|v| v.parse::<f64>().is_ok())
+        })
+    };
+    Table {
+        headers: output.columns.iter().map(|c| c.replace('_', " ")).collect(),
+        numeric: (0..output.columns.len()).map(is_number).collect(),
+        rows: output
+            .rows
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| short(v.as_deref().unwrap_or_default()))
+                    .collect()
+            })
+            .collect(),
     }
 }
 
@@ -142,6 +230,29 @@ fn queues(output: &QueryOutput) -> Table {
         numeric: vec![false, true, true, true, true, true, true, true, true],
         rows: rows.into_iter().map(|(_, _, cells)| cells).collect(),
     }
+}
+
+/// A bar pair per queue: median queue wait and execution time in seconds, in table order.
+fn queue_bars(output: &QueryOutput) -> Vec<QueueBar> {
+    let col = Columns::new(output);
+    let seconds =
+        |r: &[Option<String>], c: &str| col.get(r, c).trim().parse::<f64>().unwrap_or(0.0) / 1e6;
+    let mut bars: Vec<(String, u64, QueueBar)> = output
+        .rows
+        .iter()
+        .map(|r| {
+            let cluster = col.get(r, "cluster").to_owned();
+            let class = number(col.get(r, "service_class"));
+            let bar = QueueBar {
+                label: format!("{cluster}/{class}"),
+                queue_s: seconds(r, "queue_p50_us"),
+                exec_s: seconds(r, "exec_p50_us"),
+            };
+            (cluster, class, bar)
+        })
+        .collect();
+    bars.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    bars.into_iter().map(|(_, _, bar)| bar).collect()
 }
 
 fn hourly(output: &QueryOutput, window: &Window) -> Hourly {

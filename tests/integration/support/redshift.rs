@@ -2,7 +2,7 @@
 //! [`emulators::redshift_demo`] on their own dates, under names unique to the test. Also the
 //! test's view of Athena: how many queries its workgroup ran, and their SQL.
 
-use emulators::redshift_demo::{self, FIXTURE_LAST_DAY};
+use emulators::redshift_demo::{self, Layout, FIXTURE_LAST_DAY};
 
 use super::aws::sdk_config;
 use chatops::commands::redshift_alerts::Clock;
@@ -22,9 +22,23 @@ pub struct Exports {
 }
 
 impl Exports {
-    /// Seeds the fixtures as written (last day [`FIXTURE_LAST_DAY`]), with the cluster list
-    /// naming all of [`redshift_demo::CLUSTERS`].
+    /// Seeds the fixtures as written (last day [`FIXTURE_LAST_DAY`]) in the AWS sample's
+    /// layout, with the cluster list naming all of [`redshift_demo::CLUSTERS`].
     pub async fn create() -> Exports {
+        Self::create_in(Layout::sample()).await
+    }
+
+    /// [`Exports::create`] in another layout.
+    pub async fn create_in(layout: Layout) -> Exports {
+        Self::seeded(layout, FIXTURE_LAST_DAY).await
+    }
+
+    /// The sandbox's demo data: the sample's layout, the last day today (UTC).
+    pub async fn ending_today() -> Exports {
+        Self::seeded(Layout::sample(), chrono::Utc::now().date_naive()).await
+    }
+
+    async fn seeded(layout: Layout, last_day: chrono::NaiveDate) -> Exports {
         let config = sdk_config().await;
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let names = redshift_demo::Exports {
@@ -32,9 +46,10 @@ impl Exports {
             workgroup: format!("diagnostics-{id}"),
             bucket: format!("redshift-exports-{id}"),
             cluster_list_parameter: format!("redshift_query_logs.{id}.enabled_cluster_list"),
+            layout,
         };
         names
-            .seed(&config, FIXTURE_LAST_DAY)
+            .seed(&config, last_day)
             .await
             .expect("the Redshift exports on ministack");
         Exports {
@@ -45,6 +60,11 @@ impl Exports {
 
     /// The `[redshift_alerts]` settings for this test, as `CHATOPS__…` overrides.
     pub fn env(&self) -> Vec<(String, String)> {
+        let layout = &self.names.layout;
+        let layout = format!(
+            r#"{{ table_prefix = "{}", cluster_column = "{}", date_column = "{}" }}"#,
+            layout.table_prefix, layout.cluster_column, layout.date_column
+        );
         [
             ("WORKGROUP", self.names.workgroup.clone()),
             ("DATABASE", self.names.database.clone()),
@@ -59,14 +79,23 @@ impl Exports {
                 r#"{ adhoc-serverless = "serverless" }"#.to_owned(),
             ),
             ("QUERY_TIMEOUT_SECS", "20".to_owned()),
+            ("LAYOUT", layout),
         ]
         .into_iter()
         .map(|(k, v)| (format!("CHATOPS__REDSHIFT_ALERTS__{k}"), v))
         .collect()
     }
 
-    /// The SQL of every query started in this test's workgroup.
+    /// The SQL of every question started in this test's workgroup (not the freshness checks
+    /// that go with them).
     pub async fn queries(&self) -> Vec<String> {
+        let mut all = self.all_queries().await;
+        all.retain(|sql| !sql.starts_with("-- freshness"));
+        all
+    }
+
+    /// The SQL of every query started in this test's workgroup.
+    pub async fn all_queries(&self) -> Vec<String> {
         let ids = self
             .athena
             .list_query_executions()
