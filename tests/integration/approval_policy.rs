@@ -162,14 +162,7 @@ async fn an_action_policy_names_its_approvers_and_channels_and_can_forbid_one_cl
     );
 
     // The same prompt, posted by the bot in another channel, cannot be acted on there.
-    let content = serde_json::from_value(json!({"text": "copy", "blocks": prompt.blocks}))
-        .expect("message content");
-    let elsewhere = chatops::ids::ChannelId::parse("C0ELSEWHERE").expect("channel");
-    let copy = bot
-        .web()
-        .post(&elsewhere, content, None)
-        .await
-        .expect("post");
+    let copy = bot.post_copy(&prompt, "C0ELSEWHERE").await;
     let envelope = bot
         .slack
         .click("C0ELSEWHERE", &copy, APPROVE_WITH_REASON, CAROL)

@@ -4,7 +4,7 @@
 
 use emulators::codepipeline::EventTarget;
 use emulators::ministack::create_topic_queue;
-use emulators::slack::{Message, ResponsePost};
+use emulators::slack::{Envelope, Message, ResponsePost};
 use emulators::testing::eventually;
 
 use crate::support::{aws, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
@@ -79,6 +79,17 @@ async fn confirmation(bot: &Bot, text: &str) -> Message {
         },
     )
     .await
+}
+
+/// Delivers `envelope`'s payload once more (a double submit, or Slack's retry) and waits for
+/// its ack.
+async fn deliver_again(bot: &Bot, envelope: &Envelope) {
+    let again = bot
+        .slack
+        .send_envelope("interactive", envelope.payload.clone(), false)
+        .await
+        .expect("the same click delivered again");
+    assert!(again.acked(DEADLINE).await.is_some());
 }
 
 /// The top-level message that starts a followed thread.
@@ -253,12 +264,7 @@ async fn a_confirmed_start_runs_once_with_its_revision_and_variables() {
 
     // A double submit: the same confirmation clicked twice.
     let first = bot.click(&confirm.ts, START, ALICE).await;
-    let again = bot
-        .slack
-        .send_envelope("interactive", first.payload.clone(), false)
-        .await
-        .expect("the same click delivered again");
-    assert!(again.acked(DEADLINE).await.is_some());
+    deliver_again(&bot, &first).await;
 
     let top = thread_top(&bot).await;
     let ids = eventually(DEADLINE, "one execution", || async {
@@ -632,12 +638,7 @@ async fn a_start_confirmed_twice_through_two_processes_starts_one_thread() {
     bot.slack.route_next_to(0);
     let first = bot.click(&confirm.ts, START, ALICE).await;
     bot.slack.route_next_to(2);
-    let again = bot
-        .slack
-        .send_envelope("interactive", first.payload.clone(), false)
-        .await
-        .expect("the same click delivered again");
-    assert!(again.acked(DEADLINE).await.is_some());
+    deliver_again(&bot, &first).await;
 
     thread_top(&bot).await;
     let url = first.payload["response_url"]

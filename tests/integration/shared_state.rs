@@ -127,12 +127,7 @@ async fn reject_on_a_decided_approval_is_answered_at_the_click_before_any_modal(
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
     // A second copy of the prompt's buttons (as a `/deploy status` reply or a stale client
     // shows them), still clickable after the decision.
-    let content = serde_json::from_value(serde_json::json!({
-        "text": "copy", "blocks": prompt.blocks.clone()
-    }))
-    .expect("message content");
-    let channel = chatops::ids::ChannelId::parse(crate::support::CHANNEL).expect("channel");
-    let copy = bot.web().post(&channel, content, None).await.expect("post");
+    let copy = bot.post_copy(&prompt, crate::support::CHANNEL).await;
 
     approve_via(&bot, 0, &prompt.ts, ALICE).await;
     bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
@@ -178,16 +173,7 @@ async fn a_prompt_whose_record_is_lost_can_be_decided_only_in_the_pipeline_chann
     let replacement = bot.start_replica(2, Vec::new()).await;
     // The prompt's buttons, shown in another channel.
     bot.slack.add_channel("C0ELSEWHERE", "elsewhere");
-    let content = serde_json::from_value(serde_json::json!({
-        "text": "copy", "blocks": prompt.blocks.clone()
-    }))
-    .expect("message content");
-    let elsewhere = chatops::ids::ChannelId::parse("C0ELSEWHERE").expect("channel");
-    let copy = bot
-        .web()
-        .post(&elsewhere, content, None)
-        .await
-        .expect("post");
+    let copy = bot.post_copy(&prompt, "C0ELSEWHERE").await;
     let envelope = bot
         .slack
         .click("C0ELSEWHERE", &copy, APPROVE, ALICE)

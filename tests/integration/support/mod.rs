@@ -302,6 +302,20 @@ impl Bot {
         .await
     }
 
+    /// Posts, as the bot, a copy of `prompt`'s blocks in `channel` (a second place its
+    /// buttons can be clicked: a `/deploy status` reply, a stale client); its `ts`.
+    pub async fn post_copy(&self, prompt: &Message, channel: &str) -> String {
+        let content = serde_json::from_value(serde_json::json!({
+            "text": "copy", "blocks": prompt.blocks.clone()
+        }))
+        .expect("message content");
+        let channel = chatops::ids::ChannelId::parse(channel).expect("channel");
+        self.web()
+            .post(&channel, content, None)
+            .await
+            .expect("post the copy")
+    }
+
     /// A Web API client with the bot's token, for a test posting as the bot.
     pub fn web(&self) -> SlackWeb {
         let client = slack::build_client(Some(&self.slack.api_url())).expect("client");
@@ -327,8 +341,9 @@ impl Bot {
         emulators::ministack::create_state_table(&aws::sdk_config().await, &table)
             .await
             .expect("state table on ministack");
-        self.config_toml
-            .push_str(&format!("\n[state]\ntable = \"{table}\"\nclaim_secs = 5\n"));
+        self.config_toml.push_str(&format!(
+            "\n[state]\ntable = \"{table}\"\nclaim_secs = 60\n"
+        ));
         self
     }
 
