@@ -311,10 +311,12 @@ impl Settings {
                     "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)",
                 ));
             }
-            if !(5..=3600).contains(&state.claim_secs) {
+            // A claim must outlast one PutApprovalResult with the SDK's retries (three attempts
+            // of at most 10 s) and a Slack post.
+            if !(45..=3600).contains(&state.claim_secs) {
                 return Err(ConfigError::key(
                     "state.claim_secs",
-                    "must be between 5 and 3600",
+                    "must be between 45 and 3600",
                 ));
             }
         }

@@ -75,8 +75,11 @@ impl Approvals {
         let context = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
             .await
             .map_err(|_| anyhow::anyhow!("the execution context lookup timed out"))??;
+        // Started from `/deploy`, the trigger names the bot's own role: the noted Slack user
+        // is the starter.
+        let noted = self.records.starter(&context.execution_id).await?;
         Ok(super::policy::starter(
-            None,
+            noted,
             context.started_by.as_deref(),
             &self.settings.approvals.principals,
         ))

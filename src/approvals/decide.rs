@@ -4,7 +4,7 @@
 //! and audit every outcome. "Approve…"/"Reject…" clicks only open the modal.
 
 use chrono::Utc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::audit::AuditRecord;
 use super::check::{closed_text, store_refusal, Refusal};
@@ -30,6 +30,9 @@ pub(super) struct Attempt {
     pub(super) target: Target,
     pub(super) started: Instant,
 }
+
+/// How long before the end of its hold a decision's `PutApprovalResult` must have answered.
+const HOLD_MARGIN_SECS: i64 = 5;
 
 impl Approvals {
     /// Handles one click on an approval button (`action_id` with [`super::ACTION_PREFIX`]) to
@@ -152,7 +155,7 @@ impl Approvals {
             Err(e) => return self.refuse(&a, store_refusal(&e)).await,
         };
         let refusal = match claim {
-            Claim::Decide { votes } => return self.record(&a, vote, votes).await,
+            Claim::Decide { votes } => return self.record(&a, vote, votes, hold_until).await,
             Claim::Counted { votes } => return self.counted(&a, &votes, quorum).await,
             Claim::AlreadyVoted => Refusal::new(
                 "already_voted",
@@ -183,14 +186,26 @@ impl Approvals {
     }
 
     /// Sends the decision with everyone's names; restamps, replies and audits its outcome.
-    async fn record(&self, a: &Attempt, vote: Vote, votes: Vec<Vote>) {
+    async fn record(&self, a: &Attempt, vote: Vote, votes: Vec<Vote>, hold_until: i64) {
         let rejecter = (a.decision == Decision::Reject).then_some(&vote);
         let summary = quorum::summary(a.decision, &votes, rejecter);
-        let result = self
-            .clients
-            .codepipeline
-            .put_approval_result(a.approval.at(), a.decision.status(), &summary)
-            .await;
+        // The call ends within this process's hold on the decision (with a margin), so no
+        // other process can start a second decision while this one may still land.
+        let left = hold_until - Utc::now().timestamp() - HOLD_MARGIN_SECS;
+        let call = self.clients.codepipeline.put_approval_result(
+            a.approval.at(),
+            a.decision.status(),
+            &summary,
+        );
+        let result =
+            match tokio::time::timeout(Duration::from_secs(u64::try_from(left).unwrap_or(0)), call)
+                .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(DecisionError::Other(
+                    "CodePipeline did not answer in time".to_owned(),
+                )),
+            };
         let at = Utc::now();
         let (deciders, comment) = match rejecter {
             Some(r) => (vec![r.clone()], r.comment.clone()),
@@ -228,7 +243,12 @@ impl Approvals {
             }
         };
         let before: Vec<Vote> = votes.into_iter().filter(|v| v.user != vote.user).collect();
-        self.settle(&a.approval.token, outcome.clone(), before)
+        let held = TokenState::InFlight {
+            user: a.user.clone(),
+            votes: before.clone(),
+            until: hold_until,
+        };
+        self.settle(&a.approval.token, outcome.clone(), held, before)
             .await;
         if let Some(outcome) = &outcome {
             self.close_prompt(&a.target, outcome).await;
@@ -240,10 +260,17 @@ impl Approvals {
         }
     }
 
-    /// Records the token's final state, or puts back the votes counted before so the prompt
-    /// can be used again. A failure is logged: the decision's hold then expires by itself, and
+    /// Records the token's final state (unless another process closed it first), or, while
+    /// this attempt still `held` the decision, puts back the votes counted before so the
+    /// prompt can be used again. A failure is logged: the hold then expires by itself, and
     /// CodePipeline refuses a second decision on the token.
-    async fn settle(&self, token: &ApprovalToken, outcome: Option<Outcome>, before: Vec<Vote>) {
+    async fn settle(
+        &self,
+        token: &ApprovalToken,
+        outcome: Option<Outcome>,
+        held: TokenState,
+        before: Vec<Vote>,
+    ) {
         let closed = outcome.is_some();
         let next = match outcome {
             Some(o) => TokenState::Closed(o),
@@ -251,7 +278,16 @@ impl Approvals {
         };
         let mut result = self
             .records
-            .update_state(token, |_| ((), Some(next.clone())))
+            .update_state(token, |state| {
+                let write = match state {
+                    Some(TokenState::Closed(_)) => false,
+                    _ if closed => true,
+                    // Putting votes back is only for the hold this attempt took; a later
+                    // process may have counted or decided since.
+                    current => current == Some(&held),
+                };
+                ((), write.then(|| next.clone()))
+            })
             .await;
         if closed && result.is_ok() {
             result = self.records.close(token).await;

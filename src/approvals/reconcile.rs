@@ -140,7 +140,12 @@ impl Approvals {
                     tracing::warn!(error = %e, "cannot mark the prompt closed");
                 }
             }
-            Ok(false) => {}
+            // Closed already (by a click or another process): only its open mark may be left.
+            Ok(false) => {
+                if let Err(e) = self.records.close(token).await {
+                    tracing::warn!(error = %e, "cannot mark the prompt closed");
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "reconcile: cannot record the outcome; trying next round")
             }

@@ -6,7 +6,7 @@
 //! | key (`pk` / `sk`) | record | expires |
 //! |---|---|---|
 //! | `approval#<token>` / `prompt` | the prompt: claimed by a process (before the post) or posted | claim: `claim_secs`; posted: the approval's expiry + 1 day |
-//! | `approval#<token>` / `state` | the quorum's votes, the decision in flight, or the outcome | as the prompt |
+//! | `approval#<token>` / `state` | the quorum's votes, the decision in flight, or the outcome | 8 days after the last change |
 //! | `open` / `<token>` | a posted prompt not closed yet, for the reconcile loop | as the prompt |
 //! | `execution#<id>` / `starter` | who started the execution from `/deploy` | 8 days |
 //! | `execution#<id>` / `thread` | the thread that follows the execution | 8 days |
@@ -153,14 +153,22 @@ impl ApprovalRecords {
         let until = self.until(prompt.expires);
         let body = encode(&PromptRecord::Posted(Box::new(prompt.clone())))?;
         let pk = prompt_key(token);
-        if self
+        let recorded = match self
             .records
             .put(&pk, "prompt", Expect::Version(version), &body, until)
             .await?
-            .is_none()
         {
-            // The claim expired and another process took it: it will post its own prompt.
-            tracing::warn!(token_hash = %token.hash(), "the prompt claim expired before the post was recorded");
+            Some(v) => Some(v),
+            // The claim expired first; unless another process claimed it since, record the
+            // post anyway.
+            None => {
+                self.records
+                    .put(&pk, "prompt", Expect::Absent, &body, until)
+                    .await?
+            }
+        };
+        if recorded.is_none() {
+            tracing::warn!(token_hash = %token.hash(), "the prompt claim expired and another process took it before this post was recorded");
         }
         self.records
             .put(

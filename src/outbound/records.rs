@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::sync::lock;
 
-/// A record as stored: its JSON body and its version (1 after the first write).
+/// A record as stored: its JSON body and its version (random on the first write, +1 on each
+/// next: a process holding a version from before a record expired can never match the
+/// record written after).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub body: String,
@@ -131,8 +133,9 @@ impl Records {
         expires_at: i64,
     ) -> Result<Option<u64>, StoreError> {
         let version = match expect {
-            Expect::Absent => 1,
-            Expect::Version(v) => v + 1,
+            // Below 2^53: DynamoDB numbers and JSON readers keep it exact.
+            Expect::Absent => uuid::Uuid::new_v4().as_u64_pair().0 >> 11,
+            Expect::Version(v) => v.wrapping_add(1),
         };
         let stored = Stored {
             body: body.to_owned(),
@@ -293,48 +296,34 @@ mod tests {
     #[tokio::test]
     async fn a_record_is_written_once_then_only_at_its_version() {
         let r = Records::memory();
-        assert_eq!(
-            r.put("p", "s", Expect::Absent, "a", later()).await.ok(),
-            Some(Some(1))
-        );
-        assert_eq!(
-            r.put("p", "s", Expect::Absent, "b", later()).await.ok(),
-            Some(None)
-        );
-        assert_eq!(
-            r.put("p", "s", Expect::Version(7), "b", later()).await.ok(),
-            Some(None)
-        );
-        assert_eq!(
-            r.put("p", "s", Expect::Version(1), "b", later()).await.ok(),
-            Some(Some(2))
-        );
+        let first = r.put("p", "s", Expect::Absent, "a", later()).await;
+        let first = first.ok().flatten().expect("written");
+        let again = r.put("p", "s", Expect::Absent, "b", later()).await;
+        assert_eq!(again.ok(), Some(None));
+        let stale = Expect::Version(first.wrapping_add(7));
+        assert_eq!(r.put("p", "s", stale, "b", later()).await.ok(), Some(None));
+        let second = r.put("p", "s", Expect::Version(first), "b", later()).await;
+        assert_eq!(second.ok(), Some(Some(first + 1)));
         let stored = r.get("p", "s").await.ok().flatten();
-        assert_eq!(
-            stored,
-            Some(Stored {
-                body: "b".into(),
-                version: 2
-            })
-        );
+        let expected = Stored {
+            body: "b".into(),
+            version: first + 1,
+        };
+        assert_eq!(stored, Some(expected));
     }
 
     #[tokio::test]
-    async fn an_expired_record_is_absent_and_can_be_claimed_again() {
+    async fn an_expired_record_is_absent_and_a_version_from_before_never_matches_again() {
         let r = Records::memory();
-        assert!(r
-            .put("p", "s", Expect::Absent, "old", now() - 1)
-            .await
-            .is_ok());
+        let old = r.put("p", "s", Expect::Absent, "old", now() - 1).await;
+        let old = old.ok().flatten().expect("written");
         assert_eq!(r.get("p", "s").await.ok(), Some(None));
-        assert_eq!(
-            r.put("p", "s", Expect::Version(1), "x", later()).await.ok(),
-            Some(None)
-        );
-        assert_eq!(
-            r.put("p", "s", Expect::Absent, "new", later()).await.ok(),
-            Some(Some(1))
-        );
+        let stale = Expect::Version(old);
+        assert_eq!(r.put("p", "s", stale, "x", later()).await.ok(), Some(None));
+        let new = r.put("p", "s", Expect::Absent, "new", later()).await;
+        let new = new.ok().flatten().expect("claimed again");
+        assert_ne!(new, old, "a new claim starts at a fresh version");
+        assert_eq!(r.put("p", "s", stale, "x", later()).await.ok(), Some(None));
         assert!(r.list("p").await.is_ok_and(|l| l.len() == 1));
         assert!(r.delete("p", "s").await.is_ok());
         assert!(r.list("p").await.is_ok_and(|l| l.is_empty()));

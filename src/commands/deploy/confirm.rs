@@ -31,6 +31,9 @@ enum Confirmation {
 /// message, answerable through `response_url` for 30 minutes.
 const REMEMBER_DONE: i64 = 24 * 3600;
 
+/// Tries at recording who started an execution.
+const NOTE_ATTEMPTS: u32 = 3;
+
 fn confirmation_key(n: &str) -> String {
     format!("confirm#{n}")
 }
@@ -224,10 +227,45 @@ impl Deploy {
                 }
                 Err(e) => Err(StoreError::corrupt(&e)),
             },
-            None => records.delete(&key, "state").await,
+            // Given back: written as already expired, and only over this process's own claim.
+            None => match serde_json::to_string(&Confirmation::InFlight) {
+                Ok(body) => records
+                    .put(
+                        &key,
+                        "state",
+                        Expect::Version(version),
+                        &body,
+                        Utc::now().timestamp(),
+                    )
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(StoreError::corrupt(&e)),
+            },
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, "cannot record what the confirmation did; its claim expires by itself");
+        }
+    }
+
+    /// Records who started `id` (they may not approve it) and its thread, retried a few times:
+    /// the approval check reads it from the shared records.
+    async fn note_started(&self, id: &str, user: &UserId, channel: &ChannelId, ts: &str) {
+        for attempt in 1..=NOTE_ATTEMPTS {
+            match self
+                .approvals
+                .note_started(id, user, channel.clone(), ts)
+                .await
+            {
+                Ok(()) => return,
+                Err(e) if attempt < NOTE_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "cannot record who started the execution; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                        .await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, execution_id = %id, "cannot record who started the execution");
+                }
+            }
         }
     }
 
@@ -330,13 +368,7 @@ impl Deploy {
         let started_at = chrono::Utc::now();
         match self.clients.codepipeline.start_execution(&request).await {
             Ok(id) => {
-                if let Err(e) = self
-                    .approvals
-                    .note_started(&id, user, channel.clone(), &ts)
-                    .await
-                {
-                    tracing::error!(error = %e, execution_id = %id, "cannot record who started the execution");
-                }
+                self.note_started(&id, user, channel, &ts).await;
                 let thread = self.thread(
                     start.pipeline.clone(),
                     id.clone(),
