@@ -174,17 +174,8 @@ async fn an_action_policy_names_its_approvers_and_channels_and_can_forbid_one_cl
     })
     .await;
     bot.submit(&modal, CAROL, None).await;
-    eventually(DEADLINE, "the channel refusal", || async {
-        bot.slack
-            .ephemerals("C0ELSEWHERE", CAROL)
-            .into_iter()
-            .find(|m| {
-                m.text
-                    .as_deref()
-                    .is_some_and(|t| t.contains("<#C0DEPLOYS>"))
-            })
-    })
-    .await;
+    bot.wait_for_ephemeral_in("C0ELSEWHERE", CAROL, "<#C0DEPLOYS>")
+        .await;
     assert_eq!(bot.codepipeline.put_approval_calls(), 0);
 
     let modal = bot.open_modal(&prompt.ts, APPROVE_WITH_REASON, CAROL).await;

@@ -180,17 +180,8 @@ async fn a_prompt_whose_record_is_lost_can_be_decided_only_in_the_pipeline_chann
         .await
         .expect("click");
     envelope.acked(DEADLINE).await.expect("ack");
-    eventually(DEADLINE, "the channel refusal", || async {
-        bot.slack
-            .ephemerals("C0ELSEWHERE", ALICE)
-            .into_iter()
-            .find(|m| {
-                m.text
-                    .as_deref()
-                    .is_some_and(|t| t.contains("<#C0DEPLOYS>"))
-            })
-    })
-    .await;
+    bot.wait_for_ephemeral_in("C0ELSEWHERE", ALICE, "<#C0DEPLOYS>")
+        .await;
     assert_eq!(bot.codepipeline.put_approval_calls(), 0);
     replacement.stop().await;
 }

@@ -289,12 +289,17 @@ impl Bot {
 
     /// Waits for an ephemeral message to `user` containing `needle`.
     pub async fn wait_for_ephemeral(&self, user: &str, needle: &str) -> Message {
+        self.wait_for_ephemeral_in(CHANNEL, user, needle).await
+    }
+
+    /// Waits for an ephemeral message to `user` in `channel` containing `needle`.
+    pub async fn wait_for_ephemeral_in(&self, channel: &str, user: &str, needle: &str) -> Message {
         eventually(
             DEADLINE,
             &format!("an ephemeral to {user} saying {needle:?}"),
             || async {
                 self.slack
-                    .ephemerals(CHANNEL, user)
+                    .ephemerals(channel, user)
                     .into_iter()
                     .find(|m| m.text.as_deref().is_some_and(|t| t.contains(needle)))
             },
