@@ -189,6 +189,9 @@ impl App {
             clock: self.clock,
             cancel: cancel.clone(),
         }));
+        for work in registry.background() {
+            tracker.spawn(work);
+        }
         let handlers = Arc::new(Handlers {
             registry: registry.clone(),
             health: marks.clone(),

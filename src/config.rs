@@ -62,10 +62,18 @@ pub struct StateSettings {
     /// (it died, or it hangs).
     #[serde(default = "default_claim_secs")]
     pub claim_secs: u64,
+    /// How long a lease on shared work (following an execution, the reconcile round) lasts
+    /// after its holder's last renewal: how soon another process takes over from one that died.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
 }
 
 fn default_claim_secs() -> u64 {
     60
+}
+
+fn default_lease_secs() -> u64 {
+    30
 }
 
 /// The health and metrics listener.
@@ -319,6 +327,13 @@ impl Settings {
                     "must be between 45 and 3600",
                 ));
             }
+            // Renewed three times per hold: a shorter lease would be a store write a second.
+            if !(3..=3600).contains(&state.lease_secs) {
+                return Err(ConfigError::key(
+                    "state.lease_secs",
+                    "must be between 3 and 3600",
+                ));
+            }
         }
         if self.aws.region.is_empty() {
             return Err(ConfigError::key("aws.region", "must not be empty"));
@@ -390,6 +405,16 @@ impl Settings {
         }
         self.deploy.validate()?;
         Ok(())
+    }
+
+    /// How long a lease on shared work lasts after its last renewal (`[state] lease_secs`; the
+    /// default without `[state]`, where the one process always holds it).
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(
+            self.state
+                .as_ref()
+                .map_or_else(default_lease_secs, |s| s.lease_secs),
+        )
     }
 
     /// How long to wait for in-flight work at shutdown.
