@@ -9,13 +9,13 @@ use emulators::testing::eventually;
 
 use crate::support::{aws, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
 
-const START: &str = "deploy:start";
+pub(crate) const START: &str = "deploy:start";
 const STOP: &str = "deploy:stop";
 /// The one-click Approve of an approval prompt.
 const APPROVE: &str = "approval:approve";
 
 /// Fast polling for the follower.
-fn polling() -> Options {
+pub(crate) fn polling() -> Options {
     Options {
         env: vec![
             ("CHATOPS__DEPLOY__POLL_INITIAL_MS".into(), "200".into()),
@@ -26,7 +26,7 @@ fn polling() -> Options {
 }
 
 /// Runs `/deploy text` as `user`; returns the ack's text and the command's response_url.
-async fn deploy(bot: &Bot, user: &str, text: &str) -> (String, String) {
+pub(crate) async fn deploy(bot: &Bot, user: &str, text: &str) -> (String, String) {
     let envelope = bot
         .slack
         .slash_command(CHANNEL, user, "/deploy", text)
@@ -44,7 +44,7 @@ async fn deploy(bot: &Bot, user: &str, text: &str) -> (String, String) {
 }
 
 /// Waits for the `n`-th post (from 1) on `url` that satisfies `check`.
-async fn response(
+pub(crate) async fn response(
     bot: &Bot,
     url: &str,
     what: &str,
@@ -61,7 +61,7 @@ fn text_of(p: &ResponsePost) -> String {
 }
 
 /// The confirmation shown for `/deploy text` by ALICE: an ephemeral message with buttons.
-async fn confirmation(bot: &Bot, text: &str) -> Message {
+pub(crate) async fn confirmation(bot: &Bot, text: &str) -> Message {
     let (_, url) = deploy(bot, ALICE, text).await;
     response(bot, &url, "the confirmation", |p| {
         p.blocks.to_string().contains(START) || p.blocks.to_string().contains(STOP)
@@ -102,7 +102,7 @@ async fn thread_top(bot: &Bot) -> Message {
     .await
 }
 
-fn replies(bot: &Bot, top: &str) -> Vec<Message> {
+pub(crate) fn replies(bot: &Bot, top: &str) -> Vec<Message> {
     bot.slack
         .messages(CHANNEL)
         .into_iter()
@@ -111,7 +111,7 @@ fn replies(bot: &Bot, top: &str) -> Vec<Message> {
 }
 
 /// Thread replies that are not approval prompts, as text.
-fn reply_texts(bot: &Bot, top: &str) -> Vec<String> {
+pub(crate) fn reply_texts(bot: &Bot, top: &str) -> Vec<String> {
     replies(bot, top)
         .into_iter()
         .filter(|m| !m.blocks.to_string().contains("Approval needed"))
