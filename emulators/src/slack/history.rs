@@ -134,7 +134,7 @@ pub(super) fn history(shared: &Shared, args: &Args) -> MethodResult {
         .filter_map(|m| Some((m, instant(&m.ts)?)))
         .filter(|(_, at)| window.contains(*at))
         .collect();
-    listed.sort_by(|a, b| b.1.cmp(&a.1));
+    listed.sort_by_key(|(_, at)| std::cmp::Reverse(*at));
     let mut answer = window.page((shared, &inner), None, &listed);
     answer["pin_count"] = json!(0);
     Ok(answer)

@@ -29,6 +29,12 @@ impl Slack {
         assert_eq!(answer["ok"], true, "{answer}");
         answer
     }
+
+    /// Posts `text` to `CHANNEL` with the metadata of token hash `hash`; answers the ts.
+    async fn post_tagged(&self, text: &str, hash: &str) -> String {
+        self.post(json!({"channel": CHANNEL, "text": text, "metadata": metadata(hash)}))
+            .await
+    }
 }
 
 #[tokio::test]
@@ -51,7 +57,7 @@ async fn history_lists_top_level_messages_and_broadcasts_newest_first_in_pages()
     let all = slack.history(json!({})).await;
     assert_eq!(
         stamps(&all),
-        [third.clone(), broadcast.clone(), first.clone()]
+        [third.as_str(), broadcast.as_str(), first.as_str()]
     );
     assert!(
         !stamps(&all).contains(&reply),
@@ -61,32 +67,30 @@ async fn history_lists_top_level_messages_and_broadcasts_newest_first_in_pages()
     let parent = &all["messages"][2];
     assert_eq!(
         (&parent["reply_count"], &parent["thread_ts"]),
-        (&json!(2), &json!(first))
+        (&json!(2), &json!(&first))
     );
     assert_eq!(all["messages"][1]["subtype"], "thread_broadcast");
 
     let page = slack.history(json!({"limit": 2})).await;
-    assert_eq!(stamps(&page), [third.clone(), broadcast.clone()]);
+    assert_eq!(stamps(&page), [third.as_str(), broadcast.as_str()]);
     assert_eq!(page["has_more"], true);
     let cursor = page["response_metadata"]["next_cursor"].clone();
     let next = slack.history(json!({"limit": 2, "cursor": cursor})).await;
-    assert_eq!(stamps(&next), [first.clone()]);
+    assert_eq!(stamps(&next), [first.as_str()]);
     assert_eq!(next["has_more"], false);
 
     let after = slack.history(json!({"oldest": first})).await;
-    assert_eq!(stamps(&after), [third.clone(), broadcast.clone()]);
+    assert_eq!(stamps(&after), [third.as_str(), broadcast.as_str()]);
     let bounded = slack
         .history(json!({"oldest": first, "latest": broadcast, "inclusive": "true"}))
         .await;
-    assert_eq!(stamps(&bounded), [broadcast, first]);
+    assert_eq!(stamps(&bounded), [broadcast.as_str(), first.as_str()]);
 }
 
 #[tokio::test]
 async fn metadata_is_kept_by_updates_and_returned_only_when_asked_for() {
     let slack = slack().await;
-    let ts = slack
-        .post(json!({"channel": CHANNEL, "text": "waits", "metadata": metadata("abc")}))
-        .await;
+    let ts = slack.post_tagged("waits", "abc").await;
     let plain = slack.history(json!({})).await;
     assert_eq!(plain["messages"][0].get("metadata"), None);
     let with = slack.history(json!({"include_all_metadata": true})).await;
@@ -119,9 +123,7 @@ async fn metadata_is_kept_by_updates_and_returned_only_when_asked_for() {
 #[tokio::test]
 async fn replies_list_the_parent_first_then_the_thread_oldest_first() {
     let slack = slack().await;
-    let parent = slack
-        .post(json!({"channel": CHANNEL, "text": "thread", "metadata": metadata("p")}))
-        .await;
+    let parent = slack.post_tagged("thread", "p").await;
     let mut replies = Vec::new();
     for text in ["a", "b", "c"] {
         let reply = json!({"channel": CHANNEL, "text": text, "thread_ts": parent,
