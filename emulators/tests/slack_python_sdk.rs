@@ -74,8 +74,12 @@ async fn the_official_python_sdk_works_against_the_emulator() {
 
     read_until(&mut lines, "WEB_API_OK").await;
     let messages = slack.messages(CHANNEL);
-    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages.len(), 2, "the prompt and its reply: {messages:?}");
     assert_eq!(messages[0].text.as_deref(), Some("api still waits"));
+    assert_eq!(
+        messages[1].metadata["event_payload"]["token_hash"], "abc",
+        "the SDK's metadata is stored"
+    );
     assert_eq!(messages[0].edited_count, 1);
     assert_eq!(slack.ephemerals(CHANNEL, USER).len(), 1);
 

@@ -1,22 +1,44 @@
 //! Posting the prompt for a pending approval, at most once per token, and remembering it so it
 //! can be restamped later without a click.
+//!
+//! `chat.postMessage` has no idempotency key, so every prompt carries message metadata naming
+//! its token's hash (<https://api.slack.com/metadata/using>): a process that takes over the
+//! claim of one that died looks for that prompt in Slack before posting its own.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use slack_morphism::prelude::SlackMessageContent;
+use slack_morphism::prelude::{SlackMessageContent, SlackMessageMetadata};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::policy::{self, Policy};
-use super::records::PromptClaim;
+use super::records::{Claim, PromptClaim};
 use super::render::{self, PromptOptions, RenderError};
 use super::{ApprovalRef, ApprovalRequest, Approvals};
-use crate::ids::{ChannelId, ExecutionId, UserId};
+use crate::ids::{ApprovalToken, ChannelId, ExecutionId, UserId};
 use crate::outbound::codepipeline::ExecutionContext;
 use crate::outbound::records::StoreError;
-use crate::outbound::slack::SlackError;
+use crate::outbound::slack::{MetadataMatch, Place, SlackError};
 
 /// How long the prompt may wait for the execution's context before it is posted without.
 const CONTEXT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The `event_type` of a prompt's message metadata.
+pub const PROMPT_EVENT: &str = "chatops_approval_prompt";
+/// The `event_payload` key of the token's hash (never the token: any app in the workspace may
+/// read message metadata).
+pub const TOKEN_HASH_KEY: &str = "token_hash";
+/// How far before a lapsed claim began a lookup starts: Slack's clock and this process's may
+/// differ.
+const LOOKBACK_SECS: i64 = 60;
+
+/// The message metadata every prompt of `token` is posted with.
+pub fn prompt_metadata(token: &ApprovalToken) -> SlackMessageMetadata {
+    SlackMessageMetadata {
+        event_type: PROMPT_EVENT.to_owned(),
+        event_payload: Some(HashMap::from([(TOKEN_HASH_KEY.to_owned(), token.hash())])),
+    }
+}
 
 /// Where a prompt was posted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,8 +73,11 @@ pub enum Announced {
     Posted(Posted),
     /// This token's prompt was posted before (a redelivery): nothing posted.
     AlreadyPosted(Posted),
+    /// A process that died before recording its post had posted this prompt: found in Slack
+    /// and recorded now, nothing posted.
+    Found(Posted),
     /// Another process is posting this token's prompt now: nothing posted (if it dies, its
-    /// claim expires and a redelivery posts).
+    /// claim lapses and a redelivery takes it over).
     PostingElsewhere,
 }
 
@@ -67,6 +92,10 @@ pub enum AnnounceError {
     /// Slack did not take the post: try again later.
     #[error(transparent)]
     Slack(#[from] SlackError),
+    /// A lapsed claim's prompt could not be looked for in Slack: nothing was posted (it may
+    /// be there already); try again later.
+    #[error("cannot tell whether a lapsed claim's prompt was posted: {0}")]
+    Lookup(SlackError),
     /// The shared records could not be read or written: nothing was posted; try again later.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -75,7 +104,12 @@ pub enum AnnounceError {
 impl AnnounceError {
     /// Whether trying again later can succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Slack(_) | Self::Store(_))
+        matches!(self, Self::Slack(_) | Self::Lookup(_) | Self::Store(_))
+    }
+
+    /// Whether the prompt may be in Slack despite the error: a post whose answer was lost.
+    fn may_have_posted(&self) -> bool {
+        matches!(self, Self::Slack(SlackError::Transport(_)))
     }
 }
 
@@ -84,39 +118,43 @@ impl Approvals {
     /// already.
     ///
     /// Across processes: the token's prompt is claimed in the shared records first, so one
-    /// process posts it; a process that dies holding the claim is replaced once it expires.
+    /// process posts it; the claim of a process that dies lapses and is taken over by one that
+    /// looks for its prompt in Slack before posting.
     ///
     /// # Errors
-    /// See [`AnnounceError`]; the claim is released on error, so a retry posts.
+    /// See [`AnnounceError`]; the claim is released on error, so a retry posts (after looking
+    /// in Slack when a post may have happened).
     pub async fn announce(&self, req: &ApprovalRequest) -> Result<Announced, AnnounceError> {
         let pipeline = self
             .settings
             .pipeline(req.approval.pipeline.as_str())
             .ok_or_else(|| AnnounceError::UnknownPipeline(req.approval.pipeline.to_string()))?;
-        let claim = match self.records.claim_prompt(&req.approval.token).await? {
+        let token = &req.approval.token;
+        let claim = match self.records.claim_prompt(token, req.expires).await? {
             PromptClaim::Mine(claim) => claim,
             PromptClaim::Posted(prompt) => return Ok(Announced::AlreadyPosted(prompt.posted)),
             PromptClaim::Elsewhere => return Ok(Announced::PostingElsewhere),
         };
-        let posted = self.post_prompt(req, pipeline, claim).await;
-        if posted.is_err() {
-            if let Err(e) = self
+        let posted = self.post_prompt(req, pipeline, &claim).await;
+        if let Err(e) = &posted {
+            let release = self
                 .records
-                .release_prompt(&req.approval.token, claim)
-                .await
-            {
-                tracing::warn!(error = %e, "cannot release the prompt claim; it expires by itself");
+                .release_prompt(token, &claim, e.may_have_posted())
+                .await;
+            if let Err(e) = release {
+                tracing::warn!(error = %e, "cannot release the prompt claim; it lapses by itself");
             }
         }
         posted
     }
 
-    /// Looks up the context, renders, posts, and records the prompt claimed at `claim`.
+    /// Looks up the context, renders, posts (unless a lapsed claim's post is found), and
+    /// records the prompt under `claim`.
     async fn post_prompt(
         &self,
         req: &ApprovalRequest,
         pipeline: &crate::config::PipelineSettings,
-        claim: u64,
+        claim: &Claim,
     ) -> Result<Announced, AnnounceError> {
         let context = self.context(req).await;
         let mut req = req.clone();
@@ -152,11 +190,18 @@ impl Approvals {
             Some(t) => (&t.channel, Some(t.ts.as_str())),
             None => (&pipeline.channel, None),
         };
-        let ts = self
-            .clients
-            .slack
-            .post(channel, content.clone(), thread_ts)
-            .await?;
+        let token = &req.approval.token;
+        let found = self.find_posted(claim, channel, thread_ts, token).await?;
+        let ts = match &found {
+            Some(ts) => ts.clone(),
+            None => {
+                let metadata = prompt_metadata(token);
+                let slack = &self.clients.slack;
+                slack
+                    .post_with_metadata(channel, content.clone(), thread_ts, metadata)
+                    .await?
+            }
+        };
         let posted = Posted {
             channel: channel.clone(),
             ts,
@@ -175,7 +220,53 @@ impl Approvals {
         if let Err(e) = self.records.posted(claim, &prompt).await {
             tracing::error!(error = %e, "the posted prompt could not be recorded");
         }
-        Ok(Announced::Posted(posted))
+        Ok(match found {
+            Some(_) => Announced::Found(posted),
+            None => Announced::Posted(posted),
+        })
+    }
+
+    /// When `claim` was taken over from one that lapsed, the `ts` of the prompt that claim
+    /// may have posted in `channel` (or the thread at `thread_ts`), found by its metadata.
+    ///
+    /// # Errors
+    /// [`AnnounceError::Lookup`]: Slack could not say; post nothing.
+    async fn find_posted(
+        &self,
+        claim: &Claim,
+        channel: &ChannelId,
+        thread_ts: Option<&str>,
+        token: &ApprovalToken,
+    ) -> Result<Option<String>, AnnounceError> {
+        if !claim.taken_over {
+            return Ok(None);
+        }
+        let place = match thread_ts {
+            Some(ts) => Place::Thread { channel, ts },
+            None => Place::Channel(channel),
+        };
+        let hash = token.hash();
+        let wanted = MetadataMatch {
+            event_type: PROMPT_EVENT,
+            key: TOKEN_HASH_KEY,
+            value: &hash,
+        };
+        let oldest = claim.since.saturating_sub(LOOKBACK_SECS);
+        let found = self
+            .clients
+            .slack
+            .find_by_metadata(place, oldest, &wanted)
+            .await
+            .map_err(AnnounceError::Lookup)?;
+        match &found {
+            Some(ts) => {
+                tracing::info!(token_hash = %hash, %ts, "a lapsed claim's prompt is in Slack; recorded, not posted again")
+            }
+            None => {
+                tracing::info!(token_hash = %hash, "a lapsed claim's prompt is not in Slack; posting it")
+            }
+        }
+        Ok(found)
     }
 
     /// The prompt of `approval` as a `/deploy status` reply shows it: what waits, and the

@@ -213,7 +213,7 @@ impl Press {
 mod tests {
     use super::*;
 
-    fn sample() -> ApprovalRef {
+    pub(super) fn sample() -> ApprovalRef {
         ApprovalRef {
             pipeline: PipelineName::parse("web-app").expect("name"),
             stage: StageName::parse("Approve").expect("name"),

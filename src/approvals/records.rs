@@ -5,7 +5,7 @@
 //!
 //! | key (`pk` / `sk`) | record | expires |
 //! |---|---|---|
-//! | `approval#<token>` / `prompt` | the prompt: claimed by a process (before the post) or posted | claim: `claim_secs`; posted: the approval's expiry + 1 day |
+//! | `approval#<token>` / `prompt` | the prompt: claimed by a process (before the post; held `claim_secs`, then taken over by a process that first looks for the post in Slack) or posted | the approval's expiry + 1 day |
 //! | `approval#<token>` / `state` | the quorum's votes, the decision in flight, or the outcome | 8 days after the last change |
 //! | `open` / `<token>` | a posted prompt not closed yet, for the reconcile loop | as the prompt |
 //! | `execution#<id>` / `starter` | who started the execution from `/deploy` | 8 days |
@@ -32,20 +32,39 @@ const ATTEMPTS: usize = 8;
 /// The prompt record of a token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum PromptRecord {
-    /// A process is posting it.
-    Claimed,
+    /// A process is posting it until `until` (epoch seconds). Past that the claimer is taken
+    /// for dead, and its post may be in Slack without being recorded: the record stays (it is
+    /// kept as long as a posted one) so that the next claimer knows to look first. `since` is
+    /// when the first of the claims that may have posted began.
+    Claimed { since: i64, until: i64 },
     /// It is in the channel.
     Posted(Box<Prompt>),
+}
+
+/// A token's prompt, claimed by this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// The record's version: [`ApprovalRecords::posted`] and
+    /// [`ApprovalRecords::release_prompt`] write only over it.
+    pub version: u64,
+    /// When the first claim that may have posted began (epoch seconds).
+    pub since: i64,
+    /// Whether an earlier claim lapsed before its post was recorded: a prompt posted since
+    /// `since` may be in Slack already, and must be looked for before posting.
+    pub taken_over: bool,
+    /// When the record expires (epoch seconds), whatever it becomes.
+    keep_until: i64,
 }
 
 /// What a process may do about a token's prompt.
 #[derive(Debug)]
 pub enum PromptClaim {
-    /// Post it, then call [`ApprovalRecords::posted`] with this claim's version.
-    Mine(u64),
+    /// Post it (when [`Claim::taken_over`], unless it is found in Slack), then call
+    /// [`ApprovalRecords::posted`] with this claim.
+    Mine(Claim),
     /// Posted already.
     Posted(Box<Prompt>),
-    /// Another process is posting it now (if it dies, its claim expires).
+    /// Another process is posting it now (if it dies, its claim lapses and is taken over).
     Elsewhere,
 }
 
@@ -88,87 +107,115 @@ impl ApprovalRecords {
         self.claim
     }
 
-    /// Claims `token`'s prompt for this process, unless it was posted or another process is
-    /// posting it.
+    /// Claims `token`'s prompt (for an approval that `expires` then) for this process, unless
+    /// it was posted or another process is posting it. A claim whose `until` has passed is
+    /// taken over with a compare-and-set, so that of two processes finding it lapsed one wins;
+    /// the winner's [`Claim::taken_over`] says a post may exist.
     ///
     /// # Errors
     /// The store cannot be reached: post nothing, try later.
-    pub async fn claim_prompt(&self, token: &ApprovalToken) -> Result<PromptClaim, StoreError> {
+    pub async fn claim_prompt(
+        &self,
+        token: &ApprovalToken,
+        expires: Option<DateTime<Utc>>,
+    ) -> Result<PromptClaim, StoreError> {
         let pk = prompt_key(token);
+        let keep_until = self.until(expires);
         for _ in 0..ATTEMPTS {
-            match self.records.get(&pk, "prompt").await? {
-                Some(stored) => {
-                    return Ok(match decode(&stored.body)? {
-                        PromptRecord::Posted(p) => PromptClaim::Posted(p),
-                        PromptRecord::Claimed => PromptClaim::Elsewhere,
-                    })
-                }
-                None => {
-                    let body = encode(&PromptRecord::Claimed)?;
-                    let until = epoch(Utc::now(), self.claim);
-                    if let Some(v) = self
-                        .records
-                        .put(&pk, "prompt", Expect::Absent, &body, until)
-                        .await?
-                    {
-                        return Ok(PromptClaim::Mine(v));
+            let now = Utc::now().timestamp();
+            let stored = self.records.get(&pk, "prompt").await?;
+            let (expect, since, taken_over) = match &stored {
+                None => (Expect::Absent, now, false),
+                Some(stored) => match decode(&stored.body)? {
+                    PromptRecord::Posted(p) => return Ok(PromptClaim::Posted(p)),
+                    PromptRecord::Claimed { until, .. } if until > now => {
+                        return Ok(PromptClaim::Elsewhere)
                     }
-                }
+                    PromptRecord::Claimed { since, .. } => {
+                        (Expect::Version(stored.version), since, true)
+                    }
+                },
+            };
+            let body = encode(&PromptRecord::Claimed {
+                since,
+                until: epoch(Utc::now(), self.claim),
+            })?;
+            if let Some(version) = self
+                .records
+                .put(&pk, "prompt", expect, &body, keep_until)
+                .await?
+            {
+                return Ok(PromptClaim::Mine(Claim {
+                    version,
+                    since,
+                    taken_over,
+                    keep_until,
+                }));
             }
         }
         Ok(PromptClaim::Elsewhere)
     }
 
-    /// Gives up the claim at `version` (the post failed), so the next try need not wait for it
-    /// to expire.
+    /// Gives up `claim` so that the next try need not wait for it to lapse. When a post may
+    /// exist (`may_have_posted`: the call's outcome is unknown, or the claim was taken over
+    /// from one that lapsed), the claim is left lapsed, and the next claimer looks in Slack
+    /// first; otherwise the record goes, as if never claimed.
     ///
     /// # Errors
     /// The store cannot be written.
     pub async fn release_prompt(
         &self,
         token: &ApprovalToken,
-        version: u64,
+        claim: &Claim,
+        may_have_posted: bool,
     ) -> Result<(), StoreError> {
-        let body = encode(&PromptRecord::Claimed)?;
-        // Written as already expired: absent for every reader and every claim.
         let now = Utc::now().timestamp();
+        let lapsed = PromptRecord::Claimed {
+            since: claim.since,
+            until: now,
+        };
+        // Written as already expired when nothing was posted: absent for every reader.
+        let expires_at = if may_have_posted || claim.taken_over {
+            claim.keep_until
+        } else {
+            now
+        };
         self.records
             .put(
                 &prompt_key(token),
                 "prompt",
-                Expect::Version(version),
-                &body,
-                now,
+                Expect::Version(claim.version),
+                &encode(&lapsed)?,
+                expires_at,
             )
             .await?;
         Ok(())
     }
 
-    /// Records `prompt` as posted under the claim at `version`, and as open.
+    /// Records `prompt` as posted under `claim`, and as open.
     ///
     /// # Errors
     /// The store cannot be written.
-    pub async fn posted(&self, version: u64, prompt: &Prompt) -> Result<(), StoreError> {
+    pub async fn posted(&self, claim: &Claim, prompt: &Prompt) -> Result<(), StoreError> {
         let token = &prompt.approval.token;
         let until = self.until(prompt.expires);
         let body = encode(&PromptRecord::Posted(Box::new(prompt.clone())))?;
-        let pk = prompt_key(token);
-        let recorded = match self
+        let recorded = self
             .records
-            .put(&pk, "prompt", Expect::Version(version), &body, until)
-            .await?
-        {
-            Some(v) => Some(v),
-            // The claim expired first; unless another process claimed it since, record the
-            // post anyway.
-            None => {
-                self.records
-                    .put(&pk, "prompt", Expect::Absent, &body, until)
-                    .await?
-            }
-        };
+            .put(
+                &prompt_key(token),
+                "prompt",
+                Expect::Version(claim.version),
+                &body,
+                until,
+            )
+            .await?;
         if recorded.is_none() {
-            tracing::warn!(token_hash = %token.hash(), "the prompt claim expired and another process took it before this post was recorded");
+            // This claim lapsed and another process took it over: that one looks in Slack
+            // before posting, finds this post unless it looked before the post landed, and
+            // records what it finds (as open too).
+            tracing::warn!(token_hash = %token.hash(), "the prompt claim lapsed and another process took it over before this post was recorded");
+            return Ok(());
         }
         self.records
             .put(
@@ -192,7 +239,7 @@ impl ApprovalRecords {
         };
         Ok(match decode(&stored.body)? {
             PromptRecord::Posted(p) => Some(*p),
-            PromptRecord::Claimed => None,
+            PromptRecord::Claimed { .. } => None,
         })
     }
 
@@ -330,5 +377,144 @@ impl ApprovalRecords {
             Some(at) => epoch(at, AFTER_EXPIRY),
             None => epoch(Utc::now(), KEEP),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::approvals::announce::Posted;
+    use crate::ids::ChannelId;
+    use slack_morphism::prelude::SlackMessageContent;
+
+    const CLAIM: Duration = Duration::from_secs(60);
+
+    fn token() -> ApprovalToken {
+        crate::approvals::tests::sample().token
+    }
+
+    /// The records as a process holding claims for `claim` sees them.
+    fn process(records: &Records, claim: Duration) -> ApprovalRecords {
+        ApprovalRecords::new(records.clone(), claim)
+    }
+
+    async fn mine(records: &ApprovalRecords) -> Claim {
+        match records.claim_prompt(&token(), None).await.expect("store") {
+            PromptClaim::Mine(claim) => claim,
+            other => panic!("expected the claim, got {other:?}"),
+        }
+    }
+
+    /// A claim left by a process that died: its `until` has passed already.
+    async fn lapsed(records: &Records) -> Claim {
+        mine(&process(records, Duration::ZERO)).await
+    }
+
+    fn prompt(ts: &str) -> Prompt {
+        Prompt {
+            posted: Posted {
+                channel: ChannelId::parse("C0DEPLOYS").expect("id"),
+                ts: ts.to_owned(),
+            },
+            approval: crate::approvals::tests::sample(),
+            content: SlackMessageContent::new(),
+            starter: None,
+            starter_known: false,
+            authors: Vec::new(),
+            expires: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_first_claim_is_no_takeover() {
+        let claim = mine(&process(&Records::memory(), CLAIM)).await;
+        assert!(!claim.taken_over);
+    }
+
+    #[tokio::test]
+    async fn a_claim_past_its_until_is_taken_over_and_says_a_post_may_exist() {
+        let records = Records::memory();
+        let dead = lapsed(&records).await;
+        let taken = mine(&process(&records, CLAIM)).await;
+        assert!(taken.taken_over);
+        assert_eq!(
+            taken.since, dead.since,
+            "the lookup starts at the dead claim"
+        );
+        assert_ne!(taken.version, dead.version);
+    }
+
+    #[tokio::test]
+    async fn a_live_claim_is_not_taken_over() {
+        let records = Records::memory();
+        mine(&process(&records, CLAIM)).await;
+        let second = process(&records, CLAIM).claim_prompt(&token(), None).await;
+        assert!(matches!(second, Ok(PromptClaim::Elsewhere)), "{second:?}");
+    }
+
+    #[tokio::test]
+    async fn only_one_of_two_racing_takeovers_wins() {
+        let records = Records::memory();
+        lapsed(&records).await;
+        let (a, b) = (process(&records, CLAIM), process(&records, CLAIM));
+        let token = token();
+        let (a, b) = tokio::join!(a.claim_prompt(&token, None), b.claim_prompt(&token, None));
+        let won = [a, b]
+            .into_iter()
+            .filter(|c| matches!(c, Ok(PromptClaim::Mine(_))))
+            .count();
+        assert_eq!(won, 1);
+    }
+
+    #[tokio::test]
+    async fn the_dead_claimers_late_writes_do_not_undo_a_takeover() {
+        let records = Records::memory();
+        let dead = lapsed(&records).await;
+        let live = process(&records, CLAIM);
+        let taken = mine(&live).await;
+        let stale = process(&records, CLAIM);
+        stale
+            .release_prompt(&token(), &dead, false)
+            .await
+            .expect("store");
+        stale
+            .posted(&dead, &prompt("1.000001"))
+            .await
+            .expect("store");
+        assert!(matches!(
+            live.claim_prompt(&token(), None).await,
+            Ok(PromptClaim::Elsewhere)
+        ));
+        live.posted(&taken, &prompt("1.000002"))
+            .await
+            .expect("store");
+        let recorded = live.prompt(&token()).await.expect("store").expect("posted");
+        assert_eq!(recorded.posted.ts, "1.000002");
+    }
+
+    #[tokio::test]
+    async fn a_release_frees_the_token_unless_a_post_may_exist() {
+        let records = Records::memory();
+        let p = process(&records, CLAIM);
+        let claim = mine(&p).await;
+        p.release_prompt(&token(), &claim, false)
+            .await
+            .expect("store");
+        let again = mine(&p).await;
+        assert!(!again.taken_over, "nothing was posted: a plain claim");
+
+        p.release_prompt(&token(), &again, true)
+            .await
+            .expect("store");
+        let after_unknown = mine(&p).await;
+        assert!(after_unknown.taken_over, "the post may exist: look first");
+
+        p.release_prompt(&token(), &after_unknown, false)
+            .await
+            .expect("store");
+        assert!(
+            mine(&p).await.taken_over,
+            "a takeover's release keeps the earlier post's possibility"
+        );
     }
 }

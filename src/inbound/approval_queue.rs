@@ -94,9 +94,13 @@ impl ApprovalQueue {
                 tracing::info!(channel = %p.channel, ts = %p.ts, "redelivered notification; prompt already posted");
                 self.delete(&message).await;
             }
+            Ok(Announced::Found(p)) => {
+                tracing::info!(channel = %p.channel, ts = %p.ts, "redelivered notification; the prompt a process posted before it died is recorded");
+                self.delete(&message).await;
+            }
             Ok(Announced::PostingElsewhere) => {
                 // Kept until the other process's prompt is recorded: if it dies, this copy
-                // posts once its claim expires.
+                // takes its claim over once it lapses (and looks for its post first).
                 let delay = self.retry_delay(receive_count);
                 tracing::info!(
                     receive_count,

@@ -174,6 +174,8 @@ fn the_manifest_declares_the_registered_commands_and_the_scopes_the_calls_need()
         ("files_upload_via_url", None),
         ("views_open", None),
         ("auth_test", None),
+        // Raw reads (`find_by_metadata`); their method names are checked below.
+        ("http_session_api.http_get", None),
     ];
     let slack = read("src/outbound/slack/mod.rs");
     let mut needed: BTreeSet<&str> = BTreeSet::from(["commands"]);
@@ -190,6 +192,12 @@ fn the_manifest_declares_the_registered_commands_and_the_scopes_the_calls_need()
             .find(|(m, _)| m == method)
             .unwrap_or_else(|| panic!("no scope known for Slack call {method}"));
         needed.extend(*scope);
+    }
+    // Reading a public or a private channel back, by method name.
+    for raw in ["conversations.history", "conversations.replies"] {
+        if slack.contains(&format!("\"{raw}\"")) {
+            needed.extend(["channels:history", "groups:history"]);
+        }
     }
     let declared: BTreeSet<&str> = manifest["oauth_config"]["scopes"]["bot"]
         .as_sequence()

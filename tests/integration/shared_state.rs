@@ -1,16 +1,23 @@
 //! Several bot processes, one truth: with `[state]` on DynamoDB (ministack), the votes of a
-//! quorum that land on different processes meet, a prompt is posted once, and what one process
-//! recorded holds after it stops.
+//! quorum that land on different processes meet, a prompt is posted once (even when the process
+//! that posted it died before recording it), and what one process recorded holds after it
+//! stops.
 //!
 //! Slack spreads envelopes over every open Socket Mode connection of the app, whichever process
 //! holds it; the emulator does the same, and `route_next_to` picks the connection of a click:
 //! the first process's sockets are 0 and 1, the second's 2 and 3.
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use chatops::approvals::announce::{prompt_metadata, PROMPT_EVENT};
+use chatops::approvals::{render, ApprovalRef};
+use chatops::ids::{ActionName, ApprovalToken, ChannelId, ExecutionId, PipelineName, StageName};
 use emulators::slack::Message;
 use emulators::testing::eventually;
+use serde_json::Value;
+use std::collections::HashMap;
 
 use crate::support::approvals::{APPROVE, REJECT};
-use crate::support::{has_buttons, Bot, Options, ALICE, BOB, DEADLINE};
+use crate::support::{aws, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE};
 
 /// Quorum 2; Alice and the group (Bob) approve; the simulator's starter is nobody here.
 fn quorum_of_two() -> Options {
@@ -201,4 +208,133 @@ async fn a_reason_decision_on_a_prompt_whose_record_is_lost_keeps_the_prompt_rea
     assert!(blocks.contains("Approval needed"), "{blocks}");
     assert!(blocks.contains(&bot.pipeline), "{blocks}");
     replacement.stop().await;
+}
+
+/// A bot on a fresh state table, not started yet, and an execution waiting for approval: its
+/// notification waits in the queue for the bot. The approval's reference.
+async fn approval_waiting_for_a_bot() -> (Bot, ApprovalRef) {
+    let bot = Bot::prepare(false).await.with_shared_state().await;
+    let execution = bot.codepipeline.start_execution(&bot.pipeline).await;
+    let pending = eventually(DEADLINE, "the approval to wait", || async {
+        bot.codepipeline.pending_approval(&bot.pipeline)
+    })
+    .await;
+    let approval = ApprovalRef {
+        pipeline: PipelineName::parse(&bot.pipeline).expect("name"),
+        stage: StageName::parse(&pending.stage).expect("name"),
+        action: ActionName::parse(&pending.action).expect("name"),
+        token: ApprovalToken::parse(&pending.token).expect("token"),
+        execution: Some(ExecutionId::parse(&execution).expect("id")),
+    };
+    (bot, approval)
+}
+
+async fn dynamodb() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&aws::sdk_config().await)
+}
+
+/// The state table's key of `approval`'s prompt record.
+fn prompt_key(approval: &ApprovalRef) -> HashMap<String, AttributeValue> {
+    let pk = AttributeValue::S(format!("approval#{}", approval.token));
+    let sk = AttributeValue::S("prompt".to_owned());
+    HashMap::from([("pk".to_owned(), pk), ("sk".to_owned(), sk)])
+}
+
+/// Leaves `approval`'s prompt claimed as a process that died holding it would: claimed two
+/// minutes ago, held until a minute ago (README, "Shared state and guarantees").
+async fn write_lapsed_claim(bot: &Bot, approval: &ApprovalRef) {
+    let now = chrono::Utc::now().timestamp();
+    let body = serde_json::json!({"Claimed": {"since": now - 120, "until": now - 60}});
+    let number = |n: i64| AttributeValue::N(n.to_string());
+    let mut item = prompt_key(approval);
+    item.extend([
+        ("body".to_owned(), AttributeValue::S(body.to_string())),
+        ("version".to_owned(), number(41)),
+        ("expires_at".to_owned(), number(now + 24 * 3600)),
+    ]);
+    dynamodb()
+        .await
+        .put_item()
+        .table_name(bot.state_table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .expect("write the claim");
+}
+
+/// The body of `approval`'s prompt record, once it says the prompt is posted.
+async fn posted_record(bot: &Bot, approval: &ApprovalRef) -> Value {
+    let table = dynamodb().await;
+    eventually(DEADLINE, "the prompt recorded as posted", || async {
+        let item = table
+            .get_item()
+            .table_name(bot.state_table())
+            .set_key(Some(prompt_key(approval)))
+            .consistent_read(true)
+            .send()
+            .await
+            .ok()?
+            .item?;
+        let body: Value = serde_json::from_str(item.get("body")?.as_s().ok()?).ok()?;
+        body.get("Posted").cloned()
+    })
+    .await
+}
+
+/// Waits until the bot deleted the notification.
+async fn wait_for_drained_queue(bot: &Bot) {
+    eventually(DEADLINE, "the queue to be drained", || async {
+        (bot.aws.queue_depth().await == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_prompt_posted_by_a_process_that_died_before_recording_it_is_found_not_posted_again() {
+    let (bot, approval) = approval_waiting_for_a_bot().await;
+    // The dead process claimed the prompt and Slack took its post; then it died.
+    write_lapsed_claim(&bot, &approval).await;
+    let content = render::bare_prompt(&approval, aws::REGION, true).expect("prompt");
+    let channel = ChannelId::parse(CHANNEL).expect("channel");
+    let ts = bot
+        .web()
+        .post_with_metadata(&channel, content, None, prompt_metadata(&approval.token))
+        .await
+        .expect("the dead process's post");
+
+    let bot = bot.start(Options::default()).await;
+    let record = posted_record(&bot, &approval).await;
+    assert_eq!(
+        record["posted"]["ts"], ts,
+        "the record points at the existing prompt"
+    );
+    wait_for_drained_queue(&bot).await;
+    let prompts: Vec<String> = bot.prompts().into_iter().map(|m| m.ts).collect();
+    assert_eq!(prompts, [ts.as_str()], "no second prompt");
+
+    approve_via(&bot, 0, &ts, ALICE).await;
+    bot.wait_for_restamp(&ts, "*Approved* by <@U0ALICE>").await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_lapsed_claim_whose_prompt_is_not_in_slack_posts_it_once() {
+    let (bot, approval) = approval_waiting_for_a_bot().await;
+    // The dead process claimed the prompt and died before Slack took its post.
+    write_lapsed_claim(&bot, &approval).await;
+
+    let bot = bot.start(Options::default()).await;
+    let record = posted_record(&bot, &approval).await;
+    wait_for_drained_queue(&bot).await;
+    let prompts = bot.prompts();
+    assert_eq!(prompts.len(), 1, "{prompts:?}");
+    assert_eq!(record["posted"]["ts"], prompts[0].ts);
+    let metadata = &prompts[0].metadata;
+    assert_eq!(metadata["event_type"], PROMPT_EVENT);
+    assert_eq!(
+        metadata["event_payload"]["token_hash"],
+        approval.token.hash(),
+        "the prompt names its token by hash only"
+    );
+    assert!(!metadata.to_string().contains(approval.token.as_str()));
 }

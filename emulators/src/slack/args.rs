@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
 use super::blocks;
+use super::state::Shared;
 
 /// An `{"ok":false,...}` answer.
 #[derive(Debug)]
@@ -127,6 +128,26 @@ impl Args {
         self.str(key).ok_or_else(|| ApiError::new(error))
     }
 
+    /// A boolean argument: `true`/`1` as a JSON value or a string (slack-morphism sends
+    /// `true`, the Python SDK `1`); anything else, or nothing, is `false`.
+    pub(super) fn flag(&self, key: &str) -> bool {
+        match self.fields.get(key) {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_u64() == Some(1),
+            Some(Value::String(s)) => s == "true" || s == "1",
+            _ => false,
+        }
+    }
+
+    /// A non-negative integer argument, as a JSON number or a string.
+    pub(super) fn count(&self, key: &str) -> Option<usize> {
+        match self.fields.get(key)? {
+            Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
     /// A JSON argument that may arrive as a value or as a JSON string (form bodies).
     pub(super) fn json(&self, key: &str) -> Option<Result<Value, ()>> {
         match self.fields.get(key)? {
@@ -160,5 +181,18 @@ impl Args {
             Some(Ok(Value::Object(object))) => Some(object),
             _ => None,
         }
+    }
+}
+
+/// The `channel` argument, when the workspace has that channel.
+///
+/// # Errors
+/// `channel_not_found`.
+pub(super) fn known_channel<'a>(shared: &Shared, args: &'a Args) -> Result<&'a str, ApiError> {
+    let channel = args.required("channel", "channel_not_found")?;
+    if shared.lock().channels.contains_key(channel) {
+        Ok(channel)
+    } else {
+        Err(ApiError::new("channel_not_found"))
     }
 }

@@ -126,6 +126,8 @@ pub(super) fn complete_upload(shared: &Shared, args: &Args) -> MethodResult {
                 text: comment.clone(),
                 blocks: Value::Null,
                 edited_count: 0,
+                metadata: Value::Null,
+                reply_broadcast: false,
             });
             Some(ts)
         }

@@ -4,9 +4,9 @@
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::args::{ApiError, Args, MethodResult};
-use super::files;
+use super::args::{known_channel, ApiError, Args, MethodResult};
 use super::state::{Message, Shared, BOT_ID};
+use super::{files, history};
 
 /// Which kind of token a method accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +45,16 @@ pub(super) const METHODS: &[Method] = &[
         name: "chat.update",
         token: TokenKind::Bot,
         run: update,
+    },
+    Method {
+        name: "conversations.history",
+        token: TokenKind::Bot,
+        run: history::history,
+    },
+    Method {
+        name: "conversations.replies",
+        token: TokenKind::Bot,
+        run: history::replies,
     },
     Method {
         name: "chat.postEphemeral",
@@ -126,19 +136,34 @@ impl Content {
     }
 }
 
-fn known_channel<'a>(shared: &Shared, args: &'a Args) -> Result<&'a str, ApiError> {
-    let channel = args.required("channel", "channel_not_found")?;
-    if shared.lock().channels.contains_key(channel) {
-        Ok(channel)
-    } else {
-        Err(ApiError::new("channel_not_found"))
+/// The `metadata` argument of a post or update (<https://api.slack.com/metadata/using>):
+/// `None` when absent, `Null` for `{}` (chat.update's "remove it"), else the checked object.
+///
+/// # Errors
+/// `invalid_metadata_format` when it is not a JSON object, `invalid_metadata_schema` when it
+/// lacks a string `event_type` or has an `event_payload` that is not an object.
+fn metadata(args: &Args) -> Result<Option<Value>, ApiError> {
+    let metadata = match args.json("metadata") {
+        None => return Ok(None),
+        Some(Ok(Value::Object(m))) => m,
+        Some(_) => return Err(ApiError::new("invalid_metadata_format")),
+    };
+    if metadata.is_empty() {
+        return Ok(Some(Value::Null));
     }
+    let typed = metadata.get("event_type").is_some_and(Value::is_string);
+    let payload = metadata.get("event_payload");
+    if !typed || payload.is_some_and(|p| !p.is_object()) {
+        return Err(ApiError::new("invalid_metadata_schema"));
+    }
+    Ok(Some(Value::Object(metadata)))
 }
 
 fn post_message(shared: &Shared, args: &Args) -> MethodResult {
     let channel = known_channel(shared, args)?;
     let content = Content::parse(args, None)?;
     content.require_visible()?;
+    let metadata = metadata(args)?.unwrap_or(Value::Null);
     let thread_ts = args.str("thread_ts").map(str::to_owned);
     let mut inner = shared.lock();
     if let Some(parent) = &thread_ts {
@@ -149,11 +174,13 @@ fn post_message(shared: &Shared, args: &Args) -> MethodResult {
     let message = Message {
         channel: channel.to_owned(),
         ts: inner.next_ts(),
+        reply_broadcast: thread_ts.is_some() && args.flag("reply_broadcast"),
         thread_ts,
         user: shared.bot_user_id.clone(),
         blocks: content.blocks_value(),
         text: content.text,
         edited_count: 0,
+        metadata,
     };
     let answer = json!({
         "channel": channel,
@@ -171,6 +198,7 @@ fn update(shared: &Shared, args: &Args) -> MethodResult {
     if content.text.is_none() && content.blocks.is_none() {
         return Err(ApiError::new("no_text"));
     }
+    let metadata = metadata(args)?;
     let mut inner = shared.lock();
     let message = inner
         .message_mut(channel, ts)
@@ -182,6 +210,11 @@ fn update(shared: &Shared, args: &Args) -> MethodResult {
     message.blocks = content.blocks_value();
     if let Some(text) = content.text {
         message.text = Some(text);
+    }
+    // Without `metadata` the message keeps its own; `{}` removes it
+    // (https://api.slack.com/methods/chat.update#arg_metadata).
+    if let Some(metadata) = metadata {
+        message.metadata = metadata;
     }
     message.edited_count += 1;
     let mut answer = json!({
@@ -213,6 +246,8 @@ fn post_ephemeral(shared: &Shared, args: &Args) -> MethodResult {
         blocks: content.blocks_value(),
         text: content.text,
         edited_count: 0,
+        metadata: Value::Null,
+        reply_broadcast: false,
     };
     let answer = json!({ "message_ts": message.ts });
     inner.ephemerals.push((user.to_owned(), message));

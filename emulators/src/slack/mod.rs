@@ -6,7 +6,8 @@
 //! `state` holds the workspace behind one mutex and defines the [`SlackEmulator`] handle;
 //! `args` reads Web API arguments and writes JSON answers; `response_url` serves interaction
 //! reply URLs; `envelopes` builds and routes envelopes and waits for their acks; `files` takes
-//! file uploads (upload URL, bytes, completion); `methods` runs the Web API methods; `socket`
+//! file uploads (upload URL, bytes, completion); `history` reads channels and threads back;
+//! `methods` runs the Web API methods; `socket`
 //! runs the WebSocket listener; `ui` serves the sandbox's browser page; `web_api` serves HTTP,
 //! checking tokens and playing injected failures before `methods` runs. This file, on top,
 //! starts both listeners and seeds the workspace.
@@ -22,6 +23,7 @@ mod blocks;
 mod connections;
 mod envelopes;
 mod files;
+mod history;
 mod methods;
 mod response_url;
 mod socket;
@@ -98,6 +100,8 @@ impl SlackEmulator {
             text: Some(text.to_owned()),
             blocks: Value::Null,
             edited_count: 0,
+            metadata: Value::Null,
+            reply_broadcast: false,
         });
         ts
     }

@@ -129,6 +129,8 @@ fn apply(shared: &Shared, id: &str, body: &[u8]) -> Result<(), (StatusCode, ApiE
                 text: post.text.clone(),
                 blocks: post.blocks.clone(),
                 edited_count: 0,
+                metadata: Value::Null,
+                reply_broadcast: false,
             };
             if post.response_type.as_deref() == Some("in_channel") {
                 inner.messages.push(message);

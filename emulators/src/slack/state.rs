@@ -71,6 +71,10 @@ pub struct Message {
     pub blocks: Value,
     /// How many times the message was changed by `chat.update` or a `response_url` replace.
     pub edited_count: u32,
+    /// The message metadata (`{"event_type", "event_payload"}`) it was posted with, or `Null`.
+    pub metadata: Value,
+    /// A thread reply also shown in the channel (`reply_broadcast`).
+    pub reply_broadcast: bool,
 }
 
 /// A failure to inject into upcoming calls of one Web API method.
@@ -201,6 +205,14 @@ impl Inner {
             .unwrap_or_else(|| user_id.to_owned())
     }
 
+    /// How many replies the thread under `message` has (0 for a reply itself).
+    pub(super) fn reply_count(&self, message: &Message) -> usize {
+        let replies = self.messages.iter().filter(|m| {
+            m.channel == message.channel && m.thread_ts.as_deref() == Some(message.ts.as_str())
+        });
+        replies.count()
+    }
+
     pub(super) fn message_mut(&mut self, channel: &str, ts: &str) -> Option<&mut Message> {
         self.messages
             .iter_mut()
@@ -303,6 +315,9 @@ impl Shared {
         }
         if let Some(thread_ts) = &message.thread_ts {
             json["thread_ts"] = json!(thread_ts);
+        }
+        if message.reply_broadcast {
+            json["subtype"] = json!("thread_broadcast");
         }
         if message.user == self.bot_user_id {
             json["bot_id"] = json!(BOT_ID);

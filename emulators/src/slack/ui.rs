@@ -209,6 +209,8 @@ async fn command(State(shared): State<Arc<Shared>>, Json(c): Json<CommandRequest
             text,
             blocks,
             edited_count: 0,
+            metadata: Value::Null,
+            reply_broadcast: false,
         };
         if payload.get("response_type").and_then(Value::as_str) == Some("in_channel") {
             inner.messages.push(message);

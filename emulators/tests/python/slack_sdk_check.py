@@ -3,8 +3,8 @@
 Run by emulators/tests/slack_python_sdk.rs as:
     python slack_sdk_check.py API_URL BOT_TOKEN APP_TOKEN CHANNEL USER USERGROUP
 
-Web API: auth_test, chat_postMessage (blocks), chat_update, chat_postEphemeral,
-usergroups_users_list, and SlackApiError(invalid_auth) for a wrong token. Socket Mode: the
+Web API: auth_test, chat_postMessage (blocks, metadata), chat_update, chat_postEphemeral,
+usergroups_users_list, conversations_history and conversations_replies (with metadata), and SlackApiError(invalid_auth) for a wrong token. Socket Mode: the
 builtin SocketModeClient connects, prints CONNECTED, acks the first envelope, prints
 ACKED <action_id> and exits. Every wait is bounded; any failure exits non-zero.
 """
@@ -48,6 +48,14 @@ def check_web_api(client: WebClient, channel: str, user: str, usergroup: str) ->
 
     updated = client.chat_update(channel=channel, ts=posted["ts"], text="api still waits", blocks=BLOCKS)
     assert updated["ts"] == posted["ts"] and updated["text"] == "api still waits", updated.data
+
+    metadata = {"event_type": "chatops_approval_prompt", "event_payload": {"token_hash": "abc"}}
+    reply = client.chat_postMessage(channel=channel, thread_ts=posted["ts"], text="r", metadata=metadata)
+    history = client.conversations_history(channel=channel, include_all_metadata=True, limit=10)
+    assert [m["ts"] for m in history["messages"]] == [posted["ts"]], history.data
+    thread = client.conversations_replies(channel=channel, ts=posted["ts"], include_all_metadata=True)
+    assert [m["ts"] for m in thread["messages"]] == [posted["ts"], reply["ts"]], thread.data
+    assert thread["messages"][1]["metadata"] == metadata, thread.data
 
     ephemeral = client.chat_postEphemeral(channel=channel, user=user, text="only you")
     assert ephemeral["message_ts"], ephemeral.data

@@ -1,5 +1,6 @@
 //! The Slack Web API client: post, update, ephemeral replies, file uploads, user-group members,
-//! `auth.test`; and (`mrkdwn`) the Slack-generic pieces every message is built from.
+//! finding a message by its metadata, `auth.test`; and (`mrkdwn`) the Slack-generic pieces
+//! every message is built from.
 //!
 //! Every call takes the current bot token from the [`TokenStore`]; when Slack answers
 //! `invalid_auth` or `token_revoked` the store re-reads Parameter Store and the call is tried once
@@ -158,6 +159,65 @@ impl Response {
     }
 }
 
+/// Where [`SlackWeb::find_by_metadata`] looks: a channel's own timeline (top-level messages
+/// and thread broadcasts), or one thread.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    Channel(&'a ChannelId),
+    Thread { channel: &'a ChannelId, ts: &'a str },
+}
+
+/// The message metadata a message is looked up by (<https://api.slack.com/metadata/using>):
+/// its `event_type` and one `event_payload` entry.
+#[derive(Debug, Clone, Copy)]
+pub struct MetadataMatch<'a> {
+    pub event_type: &'a str,
+    pub key: &'a str,
+    pub value: &'a str,
+}
+
+/// Messages asked for per page (Slack recommends at most 200:
+/// <https://api.slack.com/methods/conversations.history#arg_limit>).
+const PAGE_LIMIT: &str = "200";
+/// Pages read before a lookup gives up: 1,000 messages since `oldest`.
+const MAX_PAGES: usize = 5;
+
+/// One page of `conversations.history` / `conversations.replies`, reduced to what a lookup
+/// reads (slack-morphism's message type would also parse every block of every message in the
+/// channel, and its replies request has no `include_all_metadata`).
+#[derive(Debug, serde::Deserialize)]
+struct MessagesPage {
+    messages: Vec<ListedMessage>,
+    #[serde(default)]
+    has_more: bool,
+    response_metadata: Option<PageCursor>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ListedMessage {
+    ts: String,
+    bot_id: Option<String>,
+    metadata: Option<SlackMessageMetadata>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PageCursor {
+    next_cursor: Option<String>,
+}
+
+impl ListedMessage {
+    fn matches(&self, wanted: &MetadataMatch<'_>) -> bool {
+        self.bot_id.is_some()
+            && self.metadata.as_ref().is_some_and(|m| {
+                m.event_type == wanted.event_type
+                    && m.event_payload
+                        .as_ref()
+                        .and_then(|p| p.get(wanted.key))
+                        .is_some_and(|v| v == wanted.value)
+            })
+    }
+}
+
 /// What `auth.test` says about the bot.
 pub struct Identity {
     pub team: String,
@@ -190,6 +250,73 @@ impl SlackWeb {
         req.thread_ts = thread_ts.map(|ts| SlackTs::new(ts.to_owned()));
         let resp = with_bot_token!(self, |s| s.chat_post_message(&req))?;
         Ok(resp.ts.0)
+    }
+
+    /// `chat.postMessage` carrying message `metadata` (<https://api.slack.com/metadata/using>),
+    /// so the message can be found again with [`SlackWeb::find_by_metadata`]; returns its `ts`.
+    ///
+    /// # Errors
+    /// Slack refused the post or could not be reached.
+    pub async fn post_with_metadata(
+        &self,
+        channel: &ChannelId,
+        content: SlackMessageContent,
+        thread_ts: Option<&str>,
+        metadata: SlackMessageMetadata,
+    ) -> Result<String, SlackError> {
+        self.post(channel, content.with_metadata(metadata), thread_ts)
+            .await
+    }
+
+    /// The `ts` of a bot message at `place`, posted at `oldest` (epoch seconds) or later, whose
+    /// metadata matches `wanted`: `conversations.history`, or `conversations.replies` for a
+    /// thread, with `include_all_metadata` (metadata is returned only when asked for:
+    /// <https://api.slack.com/methods/conversations.history#arg_include_all_metadata>),
+    /// following the cursor for at most [`MAX_PAGES`] pages; past them it answers `None`.
+    ///
+    /// # Errors
+    /// Slack refused a page (`channel_not_found`, `missing_scope`, `thread_not_found`…) or
+    /// could not be reached: nothing is known about the message.
+    pub async fn find_by_metadata(
+        &self,
+        place: Place<'_>,
+        oldest: i64,
+        wanted: &MetadataMatch<'_>,
+    ) -> Result<Option<String>, SlackError> {
+        let (method, channel, thread) = match place {
+            Place::Channel(c) => ("conversations.history", c, None),
+            Place::Thread { channel, ts } => ("conversations.replies", channel, Some(ts)),
+        };
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let params: Vec<(&str, Option<String>)> = vec![
+                ("channel", Some(channel.as_str().to_owned())),
+                ("ts", thread.map(str::to_owned)),
+                ("oldest", Some(oldest.max(0).to_string())),
+                ("inclusive", Some("true".to_owned())),
+                ("include_all_metadata", Some("true".to_owned())),
+                ("limit", Some(PAGE_LIMIT.to_owned())),
+                ("cursor", cursor.take()),
+            ];
+            let page: MessagesPage =
+                with_bot_token!(self, |s| s.http_session_api.http_get(method, &params, None))?;
+            if let Some(found) = page.messages.iter().find(|m| m.matches(wanted)) {
+                return Ok(Some(found.ts.clone()));
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| page.has_more && !c.is_empty());
+            if cursor.is_none() {
+                return Ok(None);
+            }
+        }
+        tracing::warn!(
+            method,
+            pages = MAX_PAGES,
+            "stopped looking for the message after the last page read"
+        );
+        Ok(None)
     }
 
     /// `chat.update` of the bot's own message.
