@@ -111,6 +111,10 @@ pub struct Metrics {
     /// Athena queries started, and bytes they scanned.
     pub athena_queries: Counter,
     pub athena_bytes_scanned: Counter,
+    /// Requests to the state store: reads (`GetItem`, a `Query` page) and writes (`PutItem`,
+    /// `DeleteItem`), what DynamoDB bills.
+    pub state_reads: Counter,
+    pub state_writes: Counter,
 }
 
 impl Metrics {
@@ -128,12 +132,13 @@ impl Metrics {
             ),
         ]
         .map(|(name, help)| Counter(register(r, name, help, Series::default())));
-        let [approvals, sqs] = [
+        let [approvals, sqs, state] = [
             ("chatops_approvals", "Approval clicks by outcome"),
             (
                 "chatops_sqs_messages",
                 "Approval queue messages by what became of them",
             ),
+            ("chatops_state_requests", "State store requests by kind"),
         ]
         .map(|(name, help)| register(r, name, help, Labelled::default()));
         let ack_latency = Histogram(register(
@@ -154,6 +159,8 @@ impl Metrics {
             sqs_failed: series(&sqs, ("state", "failed")),
             athena_queries,
             athena_bytes_scanned,
+            state_reads: series(&state, ("kind", "read")),
+            state_writes: series(&state, ("kind", "write")),
             registry,
         }
     }
@@ -197,6 +204,7 @@ mod tests {
         assert!(text.contains("chatops_approvals_total{outcome=\"recorded\"} 1\n"));
         assert!(text.contains("chatops_approvals_total{outcome=\"failed\"} 0\n"));
         assert!(text.contains("chatops_sqs_messages_total{state=\"deleted\"} 0\n"));
+        assert!(text.contains("chatops_state_requests_total{kind=\"write\"} 0\n"));
         assert!(text.contains("# TYPE chatops_athena_scanned_bytes_total counter\n"));
         assert!(text.contains("# TYPE chatops_ack_latency_seconds histogram\n"));
         assert!(text.contains("chatops_ack_latency_seconds_bucket{le=\"0.0001\"} 0\n"));

@@ -19,6 +19,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::metrics::METRICS;
 use crate::sync::lock;
 
 /// A record as stored: its JSON body and its version (random on the first write, +1 on each
@@ -102,6 +103,7 @@ impl Records {
     /// # Errors
     /// The store cannot be read.
     pub async fn get(&self, pk: &str, sk: &str) -> Result<Option<Stored>, StoreError> {
+        METRICS.state_reads.inc();
         match self {
             Self::Memory(items) => Ok(lock(items)
                 .get(&(pk.to_owned(), sk.to_owned()))
@@ -140,6 +142,7 @@ impl Records {
             Expect::Absent => uuid::Uuid::new_v4().as_u64_pair().0 >> 11,
             Expect::Version(v) => v.wrapping_add(1),
         };
+        METRICS.state_writes.inc();
         let stored = Stored {
             body: body.to_owned(),
             version,
@@ -227,6 +230,7 @@ impl Records {
     /// # Errors
     /// The store cannot be written.
     pub async fn delete(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        METRICS.state_writes.inc();
         match self {
             Self::Memory(items) => {
                 lock(items).remove(&(pk.to_owned(), sk.to_owned()));
@@ -251,6 +255,7 @@ impl Records {
     pub async fn list(&self, pk: &str) -> Result<Vec<(String, Stored)>, StoreError> {
         match self {
             Self::Memory(items) => {
+                METRICS.state_reads.inc();
                 let now = now();
                 let mut found: Vec<(String, Stored)> = lock(items)
                     .iter()
@@ -264,6 +269,7 @@ impl Records {
                 let mut found = Vec::new();
                 let mut start = None;
                 loop {
+                    METRICS.state_reads.inc();
                     let out = client
                         .query()
                         .table_name(table)

@@ -226,6 +226,8 @@ fn update(shared: &Shared, args: &Args) -> MethodResult {
     if let Some(thread_ts) = &message.thread_ts {
         answer["thread_ts"] = json!(thread_ts);
     }
+    drop(inner);
+    shared.notify();
     Ok(answer)
 }
 

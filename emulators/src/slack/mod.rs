@@ -120,6 +120,28 @@ impl SlackEmulator {
         rotate(&mut inner.revoked, old, token);
     }
 
+    /// Waits until `check` holds for the message at (`channel`, `ts`), woken by each
+    /// `chat.update` (no polling delay: what a benchmark times); the message then, or `None`
+    /// when `deadline` passed first.
+    pub async fn wait_for_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        deadline: std::time::Duration,
+        check: impl Fn(&Message) -> bool,
+    ) -> Option<Message> {
+        self.shared
+            .wait_for(deadline, |inner| {
+                inner
+                    .messages
+                    .iter()
+                    .find(|m| m.channel == channel && m.ts == ts)
+                    .filter(|m| check(m))
+                    .cloned()
+            })
+            .await
+    }
+
     /// Top-level and thread messages of `channel` in post order, with current content.
     pub fn messages(&self, channel: &str) -> Vec<Message> {
         let inner = self.shared.lock();

@@ -91,11 +91,10 @@ impl Running {
     }
 
     /// SIGTERM, as an orchestrator stops a task; the process must exit 0 within the deadline.
-    pub async fn terminate(self) -> String {
+    pub async fn terminate(self) {
         self.signal("TERM").await;
         let (status, _, stderr) = finish(self).await;
         assert_eq!(status.code(), Some(0), "{stderr}");
-        stderr
     }
 }
 
