@@ -62,10 +62,18 @@ pub struct StateSettings {
     /// (it died, or it hangs).
     #[serde(default = "default_claim_secs")]
     pub claim_secs: u64,
+    /// How long the audit trail (`audit#<pipeline>` records, `/deploy history`) is kept, in
+    /// days (the table's TTL deletes it after).
+    #[serde(default = "default_audit_days")]
+    pub audit_days: u64,
 }
 
 fn default_claim_secs() -> u64 {
     60
+}
+
+fn default_audit_days() -> u64 {
+    400
 }
 
 /// The health and metrics listener.
@@ -319,6 +327,12 @@ impl Settings {
                     "must be between 45 and 3600",
                 ));
             }
+            if !(1..=3650).contains(&state.audit_days) {
+                return Err(ConfigError::key(
+                    "state.audit_days",
+                    "must be between 1 and 3650",
+                ));
+            }
         }
         if self.aws.region.is_empty() {
             return Err(ConfigError::key("aws.region", "must not be empty"));
@@ -395,6 +409,15 @@ impl Settings {
     /// How long to wait for in-flight work at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown.grace_secs)
+    }
+
+    /// How long the audit trail is kept: `[state] audit_days`, also in memory without `[state]`.
+    pub fn audit_keep(&self) -> Duration {
+        let days = self
+            .state
+            .as_ref()
+            .map_or_else(default_audit_days, |s| s.audit_days);
+        Duration::from_secs(days.saturating_mul(24 * 3600))
     }
 }
 
@@ -549,6 +572,22 @@ mod tests {
             .expect_err("21 s")
             .to_string();
         assert!(err.contains("approvals.wait_time_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_audit_trail_is_kept_400_days_unless_configured_within_ten_years() {
+        let days = |s: &Settings| s.audit_keep().as_secs() / 86_400;
+        assert_eq!(parse(MINIMAL, &[]).map(|s| days(&s)).ok(), Some(400));
+        let state = |audit_days: &str| {
+            format!("{MINIMAL}\n[state]\ntable = \"chatops-state\"\n{audit_days}\n")
+        };
+        assert_eq!(parse(&state(""), &[]).map(|s| days(&s)).ok(), Some(400));
+        let kept = parse(&state("audit_days = 30"), &[]).map(|s| days(&s));
+        assert_eq!(kept.ok(), Some(30));
+        for bad in ["audit_days = 0", "audit_days = 3651"] {
+            let err = parse(&state(bad), &[]).expect_err(bad).to_string();
+            assert!(err.contains("state.audit_days"), "{err}");
+        }
     }
 
     #[test]
