@@ -9,7 +9,7 @@ use emulators::testing::eventually;
 
 use crate::support::{aws, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
 
-const START: &str = "deploy:start";
+pub(crate) const START: &str = "deploy:start";
 const STOP: &str = "deploy:stop";
 /// The one-click Approve of an approval prompt.
 const APPROVE: &str = "approval:approve";
@@ -26,7 +26,7 @@ fn polling() -> Options {
 }
 
 /// Runs `/deploy text` as `user`; returns the ack's text and the command's response_url.
-async fn deploy(bot: &Bot, user: &str, text: &str) -> (String, String) {
+pub(crate) async fn deploy(bot: &Bot, user: &str, text: &str) -> (String, String) {
     let envelope = bot
         .slack
         .slash_command(CHANNEL, user, "/deploy", text)
@@ -44,7 +44,7 @@ async fn deploy(bot: &Bot, user: &str, text: &str) -> (String, String) {
 }
 
 /// Waits for the `n`-th post (from 1) on `url` that satisfies `check`.
-async fn response(
+pub(crate) async fn response(
     bot: &Bot,
     url: &str,
     what: &str,
@@ -56,12 +56,12 @@ async fn response(
     .await
 }
 
-fn text_of(p: &ResponsePost) -> String {
+pub(crate) fn text_of(p: &ResponsePost) -> String {
     format!("{} {}", p.text.as_deref().unwrap_or_default(), p.blocks)
 }
 
 /// The confirmation shown for `/deploy text` by ALICE: an ephemeral message with buttons.
-async fn confirmation(bot: &Bot, text: &str) -> Message {
+pub(crate) async fn confirmation(bot: &Bot, text: &str) -> Message {
     let (_, url) = deploy(bot, ALICE, text).await;
     response(bot, &url, "the confirmation", |p| {
         p.blocks.to_string().contains(START) || p.blocks.to_string().contains(STOP)
@@ -142,7 +142,7 @@ fn sdk(bot: &Bot) -> aws_sdk_codepipeline::Client {
     aws_sdk_codepipeline::Client::from_conf(config)
 }
 
-async fn executions(bot: &Bot) -> Vec<String> {
+pub(crate) async fn executions(bot: &Bot) -> Vec<String> {
     let out = sdk(bot)
         .list_pipeline_executions()
         .pipeline_name(&bot.pipeline)
