@@ -10,7 +10,7 @@ use emulators::testing::eventually;
 use crate::support::{aws, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
 
 pub(crate) const START: &str = "deploy:start";
-const STOP: &str = "deploy:stop";
+pub(crate) const STOP: &str = "deploy:stop";
 /// The one-click Approve of an approval prompt.
 const APPROVE: &str = "approval:approve";
 

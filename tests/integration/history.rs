@@ -5,7 +5,7 @@
 use emulators::slack::Failure;
 use emulators::testing::eventually;
 
-use crate::deploy::{confirmation, deploy, executions, response, text_of, START};
+use crate::deploy::{confirmation, deploy, executions, response, text_of, START, STOP};
 use crate::support::approvals::APPROVE;
 use crate::support::{Bot, Options, ALICE, BOB, DEADLINE, MALLORY};
 
@@ -63,6 +63,21 @@ async fn a_confirmed_start_shows_in_the_history_with_its_execution() {
     .await;
     let line = format!("*start* by <@U0ALICE>: started · execution `{}`", ids[0]);
     eventually(DEADLINE, "the start in the history", || async {
+        history(&bot, ALICE, "").await.contains(&line).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_confirmed_stop_shows_in_the_history_with_its_reason() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (execution, _) = bot.start_and_wait_for_prompt().await;
+    let confirm = confirmation(&bot, &format!("stop {} <b>hotfix</b>", bot.pipeline)).await;
+    bot.click(&confirm.ts, STOP, ALICE).await;
+    let line = format!(
+        "*stop* by <@U0ALICE>: stop_requested · execution `{execution}` · in <#C0DEPLOYS> · &lt;b&gt;hotfix&lt;/b&gt;"
+    );
+    eventually(DEADLINE, "the stop in the history", || async {
         history(&bot, ALICE, "").await.contains(&line).then_some(())
     })
     .await;
