@@ -189,6 +189,9 @@ impl App {
             clock: self.clock,
             cancel: cancel.clone(),
         }));
+        for work in registry.background() {
+            tracker.spawn(work);
+        }
         let handlers = Arc::new(Handlers {
             registry: registry.clone(),
             health: marks.clone(),
@@ -313,6 +316,18 @@ pub async fn check(settings: Settings, dev_tokens: Option<Tokens>) -> Vec<CheckL
         });
     }
     lines
+}
+
+/// `chatops healthcheck`: `GET /healthz` on `[health] listen`; its body when it answers 200.
+///
+/// # Errors
+/// `[health] listen` is not set, or the listener does not answer 200 (see [`health::probe`]).
+pub async fn healthcheck(settings: &Settings) -> anyhow::Result<String> {
+    let listen = settings
+        .health
+        .listen
+        .ok_or_else(|| anyhow::anyhow!("`[health] listen` is not set: nothing to ask"))?;
+    health::probe(listen).await
 }
 
 /// One AWS configuration for every client. A loopback endpoint means a local emulator, which

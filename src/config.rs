@@ -66,6 +66,10 @@ pub struct StateSettings {
     /// days (the table's TTL deletes it after).
     #[serde(default = "default_audit_days")]
     pub audit_days: u64,
+    /// How long a lease on shared work (following an execution, the reconcile round) lasts
+    /// after its holder's last renewal: how soon another process takes over from one that died.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
 }
 
 fn default_claim_secs() -> u64 {
@@ -74,6 +78,10 @@ fn default_claim_secs() -> u64 {
 
 fn default_audit_days() -> u64 {
     400
+}
+
+fn default_lease_secs() -> u64 {
+    30
 }
 
 /// The health and metrics listener.
@@ -333,6 +341,13 @@ impl Settings {
                     "must be between 1 and 3650",
                 ));
             }
+            // Renewed three times per hold: a shorter lease would be a store write a second.
+            if !(3..=3600).contains(&state.lease_secs) {
+                return Err(ConfigError::key(
+                    "state.lease_secs",
+                    "must be between 3 and 3600",
+                ));
+            }
         }
         if self.aws.region.is_empty() {
             return Err(ConfigError::key("aws.region", "must not be empty"));
@@ -404,6 +419,16 @@ impl Settings {
         }
         self.deploy.validate()?;
         Ok(())
+    }
+
+    /// How long a lease on shared work lasts after its last renewal (`[state] lease_secs`; the
+    /// default without `[state]`, where the one process always holds it).
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(
+            self.state
+                .as_ref()
+                .map_or_else(default_lease_secs, |s| s.lease_secs),
+        )
     }
 
     /// How long to wait for in-flight work at shutdown.

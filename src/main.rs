@@ -37,6 +37,13 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// GET `/healthz` on `[health] listen`; exit 0 when it answers 200, else 1 (a container
+    /// health check: the image has no curl).
+    Healthcheck {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 /// Exit code for a configuration error.
@@ -47,7 +54,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let (config, log_format) = match &cli.command {
         Command::Run { config, log_format } => (config, *log_format),
-        Command::Check { config } => (config, LogFormat::Human),
+        Command::Check { config } | Command::Healthcheck { config } => (config, LogFormat::Human),
     };
     let settings = match Settings::load(config, std::env::vars()) {
         Ok(s) => s,
@@ -89,6 +96,16 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Command::Healthcheck { .. } => match app::healthcheck(&settings).await {
+            Ok(body) => {
+                print!("{body}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                println!("✗ {e:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

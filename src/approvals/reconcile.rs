@@ -18,20 +18,38 @@ use super::Outcome;
 use super::{Approvals, Decision};
 use crate::events::{EventLevel, PipelineEvent};
 use crate::outbound::codepipeline::ApprovalState;
+use crate::outbound::lease::Lease;
 
 impl Approvals {
     /// Checks the open prompts every `every` until `cancel` fires, at most
-    /// `approvals.reconcile_batch` of them per round, round robin.
+    /// `approvals.reconcile_batch` of them per round, round robin. Of all the processes, the
+    /// holder of the reconcile lease does the round, so each prompt is checked once per round;
+    /// renewed every round, the lease passes to another process `[state] lease_secs` after
+    /// its holder's last round when it dies, at once when it stops.
     pub async fn reconcile_periodically(
         self: Arc<Self>,
         every: Duration,
         cancel: CancellationToken,
     ) {
         let cursor = AtomicUsize::new(0);
+        let lease = Lease::new(
+            &self.clients.records,
+            "lease",
+            "reconcile",
+            every + self.settings.lease(),
+        );
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
                 () = tokio::time::sleep(every) => {}
+            }
+            match lease.hold().await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconcile: cannot take the lease; skipping this round");
+                    continue;
+                }
             }
             let open = self.open_prompts().await;
             if open.is_empty() {
@@ -48,6 +66,7 @@ impl Approvals {
                 .collect();
             self.reconcile(chosen).await;
         }
+        lease.release().await;
     }
 
     /// One round: one `GetPipelineState` per pipeline; prompts not visibly waiting there are

@@ -308,11 +308,7 @@ impl ApprovalRecords {
         let body = encode(value)?;
         let until = epoch(Utc::now(), KEEP);
         // Written once per execution; a second write (a retry) replaces the first.
-        let expect = match self.records.get(&pk, sk).await? {
-            Some(s) => Expect::Version(s.version),
-            None => Expect::Absent,
-        };
-        self.records.put(&pk, sk, expect, &body, until).await?;
+        self.records.replace(&pk, sk, &body, until).await?;
         Ok(())
     }
 

@@ -95,6 +95,12 @@ pub trait SlashCommand: Send + Sync {
 
     /// Sees CodePipeline's state-change events (from the events queue), without I/O.
     fn on_event(&self, _event: &PipelineEvent) {}
+
+    /// Work the command does for as long as the process runs (started once by the app; it
+    /// ends when the context's cancel token fires).
+    fn background(&self) -> Option<BoxFuture<'static, ()>> {
+        None
+    }
 }
 
 /// Who ran a command, where, and how to answer after the ack. The ids were parsed at the
@@ -164,6 +170,14 @@ impl Registry {
                 .collect(),
             approvals: context.approvals.clone(),
         }
+    }
+
+    /// The work every command does for as long as the process runs.
+    pub fn background(&self) -> Vec<BoxFuture<'static, ()>> {
+        self.commands
+            .iter()
+            .filter_map(|(_, command)| command.background())
+            .collect()
     }
 
     /// The ack's reply and the work after it for `inv`.

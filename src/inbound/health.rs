@@ -3,14 +3,20 @@
 //! approval queue answers, the Slack tokens are fresh and (with `[state]`) the state table
 //! answers a read now, else 503, with one line per check;
 //! `GET /metrics` is the Prometheus text exposition of [`METRICS`]; anything else is 404. It
-//! stops with the app's cancellation token, letting requests in flight finish.
+//! stops with the app's cancellation token, letting requests in flight finish. [`probe`] is the
+//! client side, for `chatops healthcheck` (a container health check: the image has no curl).
 
 use axum::extract;
 use axum::http::header::{HeaderName, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use prometheus_client::encoding::prometheus_text;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -133,4 +139,46 @@ async fn metrics() -> ([(HeaderName, &'static str); 1], String) {
 
 async fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// How long [`probe`] waits for the whole answer: under ECS's default health check timeout of
+/// 5 s, and over the state probe's 2 s.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The most of a `/healthz` answer read: a few short lines.
+const PROBE_BODY_MAX: usize = 16 * 1024;
+
+/// `GET /healthz` on the listener bound at `listen` (an unspecified address, `0.0.0.0` or `::`,
+/// is asked on loopback): the body when it answers 200.
+///
+/// # Errors
+/// No connection, no whole answer within [`PROBE_TIMEOUT`], or a status other than 200 (the
+/// error carries the body, naming the failing checks).
+pub async fn probe(listen: SocketAddr) -> anyhow::Result<String> {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let url = format!("http://{}/healthz", SocketAddr::new(ip, listen.port()));
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let answer = async {
+        let response = client.get(url.parse()?).await?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), PROBE_BODY_MAX)
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?
+            .to_bytes();
+        anyhow::Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    };
+    let (status, body) = tokio::time::timeout(PROBE_TIMEOUT, answer)
+        .await
+        .map_err(|_| anyhow::anyhow!("GET {url}: no answer within {PROBE_TIMEOUT:?}"))?
+        .map_err(|e| e.context(format!("GET {url}")))?;
+    if status == StatusCode::OK {
+        Ok(body)
+    } else {
+        anyhow::bail!("GET {url}: {status}\n{body}")
+    }
 }

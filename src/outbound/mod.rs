@@ -4,6 +4,7 @@
 pub mod athena;
 pub mod codepipeline;
 pub mod github;
+pub mod lease;
 pub mod parameter_store;
 pub mod records;
 pub mod slack;

@@ -73,6 +73,9 @@ pub struct Item {
     expires_at: i64,
 }
 
+/// Read-then-write attempts of [`Records::replace`] before it gives up.
+const REPLACE_ATTEMPTS: usize = 4;
+
 /// Size of the memory store at which its expired records are dropped.
 const PURGE_AT: usize = 4096;
 
@@ -193,6 +196,30 @@ impl Records {
                 }
             }
         }
+    }
+
+    /// Writes `body` at (`pk`, `sk`) whatever is there: for records only one process writes
+    /// (the holder of a lease, the process that started an execution); the new version.
+    ///
+    /// # Errors
+    /// The store cannot be reached, or another writer kept getting in between.
+    pub async fn replace(
+        &self,
+        pk: &str,
+        sk: &str,
+        body: &str,
+        expires_at: i64,
+    ) -> Result<u64, StoreError> {
+        for _ in 0..REPLACE_ATTEMPTS {
+            let expect = match self.get(pk, sk).await? {
+                Some(s) => Expect::Version(s.version),
+                None => Expect::Absent,
+            };
+            if let Some(v) = self.put(pk, sk, expect, body, expires_at).await? {
+                return Ok(v);
+            }
+        }
+        Err(StoreError::contended())
     }
 
     /// Removes the record at (`pk`, `sk`), whatever its version.

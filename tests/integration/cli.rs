@@ -1,67 +1,11 @@
 //! The `chatops` binary as an operator runs it: configuration errors, `check`, start-up failures,
 //! logs, and SIGTERM.
 
-use std::path::Path;
-use std::process::{ExitStatus, Stdio};
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
+use std::process::ExitStatus;
+use tokio::process::Command;
 
+use crate::support::process::{arg, chatops, finish, start};
 use crate::support::{Bot, ALICE, DEADLINE};
-
-/// `chatops <args>` with a clean environment for the variables the bot reads.
-fn chatops(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatops"));
-    cmd.args(args)
-        .env_remove("SLACK_BOT_TOKEN")
-        .env_remove("SLACK_APP_TOKEN")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
-/// A running `chatops` whose output is drained from the start (a full pipe would stall it).
-struct Running {
-    child: Child,
-    stdout: JoinHandle<String>,
-    stderr: JoinHandle<String>,
-}
-
-fn drain(stream: impl AsyncRead + Unpin + Send + 'static) -> JoinHandle<String> {
-    tokio::spawn(async move {
-        let mut stream = stream;
-        let mut s = String::new();
-        let _ = stream.read_to_string(&mut s).await;
-        s
-    })
-}
-
-fn start(cmd: &mut Command) -> Running {
-    let mut child = cmd.spawn().expect("spawn chatops");
-    let stdout = drain(child.stdout.take().expect("stdout piped"));
-    let stderr = drain(child.stderr.take().expect("stderr piped"));
-    Running {
-        child,
-        stdout,
-        stderr,
-    }
-}
-
-/// Waits for the process to exit; its status, stdout and stderr.
-async fn finish(mut running: Running) -> (ExitStatus, String, String) {
-    let status = tokio::time::timeout(DEADLINE, running.child.wait())
-        .await
-        .expect("chatops exits within the deadline")
-        .expect("wait");
-    (
-        status,
-        running.stdout.await.expect("stdout"),
-        running.stderr.await.expect("stderr"),
-    )
-}
 
 async fn run(cmd: &mut Command) -> (ExitStatus, String, String) {
     finish(start(cmd)).await
@@ -75,9 +19,6 @@ fn config_file(name: &str, text: &str) -> std::path::PathBuf {
 
 const VALID: &str = include_str!("../../config/chatops.example.toml");
 
-fn arg(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 #[tokio::test]
 async fn the_documented_example_configuration_is_valid() {
@@ -235,13 +176,7 @@ async fn the_daemon_approves_logs_json_without_secrets_and_exits_0_on_sigterm() 
         1
     );
 
-    let pid = running.child.id().expect("pid").to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill");
-    assert!(killed.success());
+    running.signal("TERM").await;
     let (status, _, stderr) = finish(running).await;
 
     assert_eq!(status.code(), Some(0), "{stderr}");

@@ -15,7 +15,7 @@ pub(crate) const STOP: &str = "deploy:stop";
 const APPROVE: &str = "approval:approve";
 
 /// Fast polling for the follower.
-fn polling() -> Options {
+pub(crate) fn polling() -> Options {
     Options {
         env: vec![
             ("CHATOPS__DEPLOY__POLL_INITIAL_MS".into(), "200".into()),
@@ -102,7 +102,7 @@ async fn thread_top(bot: &Bot) -> Message {
     .await
 }
 
-fn replies(bot: &Bot, top: &str) -> Vec<Message> {
+pub(crate) fn replies(bot: &Bot, top: &str) -> Vec<Message> {
     bot.slack
         .messages(CHANNEL)
         .into_iter()
@@ -111,7 +111,7 @@ fn replies(bot: &Bot, top: &str) -> Vec<Message> {
 }
 
 /// Thread replies that are not approval prompts, as text.
-fn reply_texts(bot: &Bot, top: &str) -> Vec<String> {
+pub(crate) fn reply_texts(bot: &Bot, top: &str) -> Vec<String> {
     replies(bot, top)
         .into_iter()
         .filter(|m| !m.blocks.to_string().contains("Approval needed"))

@@ -1,11 +1,14 @@
 //! The "going live" files agree with the code: the Slack app manifest's commands and scopes,
 //! and the IAM policy (standalone and in the CloudFormation template) against the AWS
-//! operations the code calls. The template itself is deployed to ministack's CloudFormation.
+//! operations the code calls. The template itself is deployed to ministack's CloudFormation;
+//! its optional ECS service is checked in [`service`].
+
+mod service;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use aws_sdk_cloudformation::types::{Parameter, StackStatus};
+use aws_sdk_cloudformation::types::{Output, Parameter, StackStatus};
 use emulators::testing::eventually;
 
 use crate::support::{aws, DEADLINE};
@@ -85,6 +88,11 @@ fn policy_actions(document: &serde_json::Value) -> BTreeSet<String> {
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join(path)).expect("read file")
+}
+
+/// A YAML value with a CloudFormation tag, e.g. `!Ref DesiredCount`.
+fn tagged(yaml: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(yaml).expect("yaml")
 }
 
 fn template() -> serde_yaml::Value {
@@ -195,31 +203,38 @@ fn the_manifest_declares_the_registered_commands_and_the_scopes_the_calls_need()
     );
 }
 
-#[tokio::test]
-async fn the_template_deploys_to_ministack_and_its_topic_delivers_to_its_queue() {
-    let config = aws::sdk_config().await;
-    let cfn = aws_sdk_cloudformation::Client::new(&config);
-    let stack = format!("chatops-{}", uuid::Uuid::new_v4().simple());
+/// Creates a stack of `template_body` with the parameters every deployment needs and `extra`;
+/// its outputs once it is created.
+async fn deploy(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+    template_body: String,
+    extra: &[(&str, &str)],
+) -> Vec<Output> {
     let parameter = |k: &str, v: &str| {
         Parameter::builder()
             .parameter_key(k)
             .parameter_value(v)
             .build()
     };
-    cfn.create_stack()
-        .stack_name(&stack)
-        .template_body(read("config/chatops.cfn.yaml"))
-        .parameters(parameter("DataBucket", "exports"))
-        .parameters(parameter("ResultsBucket", "results"))
-        .parameters(parameter(
-            "ClusterListParameterName",
-            &format!("{stack}.clusters"),
-        ))
-        .send()
-        .await
-        .expect("CreateStack");
-    let outputs = eventually(DEADLINE, "the stack to be created", || async {
-        let described = cfn.describe_stacks().stack_name(&stack).send().await.ok()?;
+    let clusters = format!("{stack}.clusters");
+    let mut create = cfn
+        .create_stack()
+        .stack_name(stack)
+        .template_body(template_body);
+    for (k, v) in [
+        ("DataBucket", "exports"),
+        ("ResultsBucket", "results"),
+        ("ClusterListParameterName", clusters.as_str()),
+    ]
+    .iter()
+    .chain(extra)
+    {
+        create = create.parameters(parameter(k, v));
+    }
+    create.send().await.expect("CreateStack");
+    eventually(DEADLINE, "the stack to be created", || async {
+        let described = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
         let s = described.stacks().first()?.clone();
         match s.stack_status() {
             Some(StackStatus::CreateComplete) => Some(s.outputs().to_vec()),
@@ -229,24 +244,39 @@ async fn the_template_deploys_to_ministack_and_its_topic_delivers_to_its_queue()
             _ => None,
         }
     })
-    .await;
-    let output = |key: &str| {
-        outputs
-            .iter()
-            .find(|o| o.output_key() == Some(key))
-            .and_then(|o| o.output_value())
-            .unwrap_or_else(|| panic!("output {key}"))
-            .to_owned()
-    };
+    .await
+}
+
+/// The value of output `key`.
+fn output(outputs: &[Output], key: &str) -> String {
+    outputs
+        .iter()
+        .find(|o| o.output_key() == Some(key))
+        .and_then(|o| o.output_value())
+        .unwrap_or_else(|| panic!("output {key}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_template_deploys_to_ministack_and_its_topic_delivers_to_its_queue() {
+    let config = aws::sdk_config().await;
+    let cfn = aws_sdk_cloudformation::Client::new(&config);
+    let stack = format!("chatops-{}", uuid::Uuid::new_v4().simple());
+    let outputs = deploy(&cfn, &stack, read("config/chatops.cfn.yaml"), &[]).await;
+    // DeployService defaults to "false": no service.
+    assert!(
+        !outputs.iter().any(|o| o.output_key() == Some("ServiceArn")),
+        "{outputs:?}"
+    );
     let sns = aws_sdk_sns::Client::new(&config);
     sns.publish()
-        .topic_arn(output("ApprovalTopicArn"))
+        .topic_arn(output(&outputs, "ApprovalTopicArn"))
         .message("{\"probe\":true}")
         .send()
         .await
         .expect("publish");
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let queue = output("ApprovalQueueUrl");
+    let queue = output(&outputs, "ApprovalQueueUrl");
     let body = eventually(DEADLINE, "the message in the approval queue", || async {
         let received = sqs
             .receive_message()

@@ -33,6 +33,27 @@ async fn get(bot: &Bot, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// `chatops healthcheck` as the task definition's health check runs it: the configuration from
+/// the environment alone (`--config /dev/null`), `[health] listen` = `listen`. Exit code, stdout.
+async fn healthcheck(listen: &str) -> (Option<i32>, String) {
+    let queue = format!("{}/000000000000/any", emulators::ministack::url_from_env());
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chatops"))
+        .args(["healthcheck", "--config", "/dev/null"])
+        .env_clear()
+        .envs([
+            ("CHATOPS__AWS__REGION", "eu-west-1"),
+            ("CHATOPS__PARAMETER_STORE__PATH", "/test/chatops"),
+            ("CHATOPS__APPROVALS__QUEUE_URL", queue.as_str()),
+            ("CHATOPS__HEALTH__LISTEN", listen),
+        ])
+        .output()
+        .await
+        .expect("run chatops healthcheck");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (output.status.code(), format!("{stdout}{stderr}"))
+}
+
 fn counter(metrics: &str, series: &str) -> u64 {
     metrics
         .lines()
@@ -137,4 +158,54 @@ async fn healthz_fails_while_the_state_table_cannot_be_read() {
     })
     .await;
     assert!(body.contains("state_store_reachable ok"), "{body}");
+}
+
+#[tokio::test]
+async fn the_healthcheck_subcommand_exits_zero_only_while_healthz_is_ok() {
+    let healthy = Bot::spawn(with_health()).await;
+    let port = healthy.health.expect("the health listener is on").port();
+    eventually(DEADLINE, "a healthy /healthz", || async {
+        (get(&healthy, "/healthz").await.0 == 200).then_some(())
+    })
+    .await;
+    // `0.0.0.0` (what a container may listen on) is asked on loopback.
+    for listen in [format!("127.0.0.1:{port}"), format!("0.0.0.0:{port}")] {
+        let (code, out) = healthcheck(&listen).await;
+        assert_eq!(code, Some(0), "{listen}: {out}");
+        assert!(out.contains("socket_mode_connected ok"), "{out}");
+    }
+
+    let mut options = with_health();
+    let missing = format!(
+        "{}/000000000000/no-such-queue",
+        emulators::ministack::url_from_env()
+    );
+    options
+        .env
+        .push(("CHATOPS__APPROVALS__QUEUE_URL".into(), missing));
+    let sick = Bot::spawn(options).await;
+    eventually(
+        DEADLINE,
+        "/healthz to see Socket Mode connected",
+        || async {
+            let (status, body) = get(&sick, "/healthz").await;
+            (status == 503 && body.contains("socket_mode_connected ok")).then_some(())
+        },
+    )
+    .await;
+    let sick_addr = sick.health.expect("the health listener is on").to_string();
+    let (code, out) = healthcheck(&sick_addr).await;
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("503"), "{out}");
+    assert!(out.contains("approval_queue_reachable failing"), "{out}");
+
+    // Nothing listening: a port that was free a moment ago.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .to_string();
+    let (code, out) = healthcheck(&closed).await;
+    assert_eq!(code, Some(1), "{out}");
 }

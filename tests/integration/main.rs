@@ -9,6 +9,7 @@ mod deploy;
 mod going_live;
 mod health;
 mod history;
+mod processes;
 mod redshift_alerts;
 mod shared_state;
 mod support;

@@ -14,6 +14,7 @@ mod follow;
 mod history;
 pub mod parse;
 mod progress;
+mod records;
 pub mod render;
 
 use chrono::Utc;
@@ -73,6 +74,10 @@ impl SlashCommand for DeployCommand {
     fn on_event(&self, event: &crate::events::PipelineEvent) {
         self.0.on_event(event);
     }
+
+    fn background(&self) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        Some(Box::pin(self.0.clone().adopt_periodically()))
+    }
 }
 
 /// The `/deploy` capability; one per process.
@@ -80,8 +85,10 @@ pub struct Deploy {
     settings: Arc<Settings>,
     clients: Clients,
     approvals: Arc<Approvals>,
-    /// Followed executions → where their state changes go.
+    /// Executions this process follows → where their state changes go.
     followers: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Change>>>,
+    /// The followed executions of every process, and their leases.
+    records: records::DeployRecords,
     /// Fires at shutdown: followers stop watching.
     cancel: CancellationToken,
 }
@@ -94,11 +101,17 @@ impl Deploy {
         approvals: Arc<Approvals>,
         cancel: CancellationToken,
     ) -> Self {
+        let records = records::DeployRecords::new(
+            clients.records.clone(),
+            settings.lease(),
+            std::time::Duration::from_secs(settings.deploy.follow_max_minutes * 60),
+        );
         Self {
             settings,
             clients,
             approvals,
             followers: Mutex::new(HashMap::new()),
+            records,
             cancel,
         }
     }

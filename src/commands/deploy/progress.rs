@@ -3,6 +3,7 @@
 //! changes. Pure.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::events::{EventLevel, EventState, PipelineEvent};
 use crate::outbound::codepipeline::StageView;
@@ -25,7 +26,7 @@ pub enum Change {
 }
 
 /// Why a stage or the execution failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionFailure {
     pub stage: String,
     pub action: String,
@@ -53,8 +54,8 @@ pub enum ThreadReply {
     Result,
 }
 
-/// A followed execution.
-#[derive(Debug, Clone)]
+/// A followed execution (stored, so another process can follow it on).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Progress {
     pub started_at: DateTime<Utc>,
     /// The stage it is in (or last entered).

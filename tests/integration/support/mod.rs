@@ -2,6 +2,7 @@
 //! unique AWS resources per test, the real `App` built from a real TOML configuration.
 
 pub mod approvals;
+pub mod process;
 pub mod aws;
 pub mod redshift;
 

@@ -1,0 +1,118 @@
+//! The `chatops` binary as an OS process: started with a configuration file, its output drained
+//! from the start (a full pipe would stall it), stopped with SIGTERM as an orchestrator does or
+//! killed with SIGKILL as a crash does.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use super::{Bot, DEADLINE};
+
+/// `chatops <args>` with a clean environment for the variables the bot reads.
+pub fn chatops(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatops"));
+    cmd.args(args)
+        .env_remove("SLACK_BOT_TOKEN")
+        .env_remove("SLACK_APP_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// A running `chatops`.
+pub struct Running {
+    pub child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+}
+
+fn drain(stream: impl AsyncRead + Unpin + Send + 'static) -> JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut stream = stream;
+        let mut s = String::new();
+        let _ = stream.read_to_string(&mut s).await;
+        s
+    })
+}
+
+/// Starts `cmd`.
+pub fn start(cmd: &mut Command) -> Running {
+    let mut child = cmd.spawn().expect("spawn chatops");
+    let stdout = drain(child.stdout.take().expect("stdout piped"));
+    let stderr = drain(child.stderr.take().expect("stderr piped"));
+    Running {
+        child,
+        stdout,
+        stderr,
+    }
+}
+
+/// Waits for the process to exit; its status, stdout and stderr.
+pub async fn finish(mut running: Running) -> (ExitStatus, String, String) {
+    let status = tokio::time::timeout(DEADLINE, running.child.wait())
+        .await
+        .expect("chatops exits within the deadline")
+        .expect("wait");
+    (
+        status,
+        running.stdout.await.expect("stdout"),
+        running.stderr.await.expect("stderr"),
+    )
+}
+
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+impl Running {
+    /// Sends `signal` (`TERM`, `KILL`) to the process.
+    pub async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the process runs").to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .await
+            .expect("kill");
+        assert!(sent.success(), "kill -{signal} {pid}");
+    }
+
+    /// SIGKILL, as a crash or an out-of-memory kill: no shutdown, nothing handed over.
+    pub async fn crash(self) {
+        self.signal("KILL").await;
+        let (status, _, _) = finish(self).await;
+        assert_eq!(status.code(), None, "killed by a signal");
+    }
+
+    /// SIGTERM, as an orchestrator stops a task; the process must exit 0 within the deadline.
+    pub async fn terminate(self) -> String {
+        self.signal("TERM").await;
+        let (status, _, stderr) = finish(self).await;
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        stderr
+    }
+}
+
+impl Bot {
+    /// Starts the real binary on this bot's emulators, AWS resources and configuration (with
+    /// the `CHATOPS__…` overrides `env`), and waits until the emulator sees `connections` live
+    /// sockets in all.
+    pub async fn start_process(&self, connections: usize, env: &[(&str, &str)]) -> Running {
+        let path = self.write_config();
+        let mut running = start(
+            chatops(&["run", "--config", arg(&path)])
+                .env("RUST_LOG", "warn,chatops=info")
+                .envs(env.iter().copied()),
+        );
+        if !self.slack.wait_for_connections(connections, DEADLINE).await {
+            let _ = running.child.start_kill();
+            let (_, _, stderr) = finish(running).await;
+            panic!("the process did not open its Socket Mode connections: {stderr}");
+        }
+        running
+    }
+}
