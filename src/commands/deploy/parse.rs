@@ -26,8 +26,9 @@ const MAX_VARIABLE_NAME: usize = 128;
 const MAX_VARIABLE_VALUE: usize = 1000;
 const MAX_REVISION: usize = 1500;
 const MAX_REASON: usize = 200;
-/// Entries `/deploy history` shows by default, and at most.
+/// Entries `/deploy history` shows by default.
 pub const HISTORY_DEFAULT: usize = 10;
+/// Entries `/deploy history` shows at most.
 pub const HISTORY_MAX: usize = 50;
 /// Configured names offered for an unknown one.
 const SUGGESTIONS: usize = 3;
