@@ -19,7 +19,6 @@ fn config_file(name: &str, text: &str) -> std::path::PathBuf {
 
 const VALID: &str = include_str!("../../config/chatops.example.toml");
 
-
 #[tokio::test]
 async fn the_documented_example_configuration_is_valid() {
     let settings = chatops::config::Settings::parse(VALID, "example", Vec::new())

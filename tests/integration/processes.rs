@@ -161,9 +161,11 @@ async fn a_process_killed_mid_run_and_started_again_loses_and_doubles_nothing() 
 
     // SIGKILL while prompts are being posted: what it claimed waits for its claim to run out.
     processes.remove(1).crash().await;
-    eventually(RUN_DEADLINE, "the killed process's sockets to close", || async {
-        (bot.slack.open_connections() == SOCKETS - 2).then_some(())
-    })
+    eventually(
+        RUN_DEADLINE,
+        "the killed process's sockets to close",
+        || async { (bot.slack.open_connections() == SOCKETS - 2).then_some(()) },
+    )
     .await;
     processes.push(bot.start_process(SOCKETS, ENV).await);
     wait_for_prompts(&bot, APPROVALS).await;
@@ -226,9 +228,17 @@ async fn after_a_kill_9_and_a_restart_votes_starters_prompts_and_threads_hold() 
 
     process.crash().await;
     // While no process runs: the newest execution is approved in the console and finishes.
-    let newest = bot.codepipeline.pending_approval(&bot.pipeline).expect("pending");
+    let newest = bot
+        .codepipeline
+        .pending_approval(&bot.pipeline)
+        .expect("pending");
     bot.codepipeline
-        .decide_in_console(&bot.pipeline, &newest.token, true, "approved in the console")
+        .decide_in_console(
+            &bot.pipeline,
+            &newest.token,
+            true,
+            "approved in the console",
+        )
         .expect("console decision");
     eventually(DEADLINE, "the execution to finish", || async {
         (bot.codepipeline
@@ -241,7 +251,8 @@ async fn after_a_kill_9_and_a_restart_votes_starters_prompts_and_threads_hold() 
 
     let process = bot.start_process(2, &env).await;
     // The console's decision restamps the prompt; the thread tells the end.
-    bot.wait_for_restamp(&finished_prompt.ts, "*Approved*").await;
+    bot.wait_for_restamp(&finished_prompt.ts, "*Approved*")
+        .await;
     eventually(DEADLINE, "the result in the thread", || async {
         reply_texts(&bot, &finished_top.ts)
             .iter()

@@ -2,8 +2,8 @@
 //! unique AWS resources per test, the real `App` built from a real TOML configuration.
 
 pub mod approvals;
-pub mod process;
 pub mod aws;
+pub mod process;
 pub mod redshift;
 
 use emulators::codepipeline::{CodePipelineSim, PipelineDef, SimConfig};
