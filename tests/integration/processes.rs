@@ -11,6 +11,7 @@ use emulators::codepipeline::{ExecutionMode, PipelineDef};
 use emulators::slack::{Envelope, Message};
 use emulators::testing::eventually;
 use futures_util::future::join_all;
+use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -19,9 +20,12 @@ use crate::support::approvals::APPROVE;
 use crate::support::process::Running;
 use crate::support::{has_buttons, Bot, ALICE, APPROVERS_GROUP, BOB, CHANNEL, DEADLINE};
 
-/// How many approvals the fleet runs through.
-const APPROVALS: usize = 300;
-/// Every third approval needs two approvers.
+/// Pipelines of the fleet, PARALLEL (any number of approvals wait at once), and approvals
+/// waiting at each: 300 in all.
+const PIPELINES: usize = 15;
+const PER_PIPELINE: usize = 20;
+const APPROVALS: usize = PIPELINES * PER_PIPELINE;
+/// Every third pipeline needs two approvers.
 const QUORUM_EVERY: usize = 3;
 /// Live sockets of three processes.
 const SOCKETS: usize = 6;
@@ -32,32 +36,51 @@ const RUN_DEADLINE: Duration = Duration::from_secs(240);
 /// Overrides of every process: a claim runs out as soon as allowed.
 const ENV: &[(&str, &str)] = &[("CHATOPS__STATE__CLAIM_SECS", "45")];
 
-/// A bot on a fresh state table with two PARALLEL pipelines (so any number of approvals wait
-/// at once): the test's own (quorum 1) and `pair-…` (quorum 2); the second's name.
-async fn fleet_bot() -> (Bot, String) {
+/// The fleet's pipelines: the test's own, then `fleet-<n>-…`; those of quorum 2 apart.
+struct Fleet {
+    pipelines: Vec<String>,
+    quorum: HashSet<String>,
+}
+
+/// A bot on a fresh state table with the fleet's pipelines, all PARALLEL.
+async fn fleet_bot() -> (Bot, Fleet) {
     let mut bot = Bot::prepare(false).await.with_shared_state().await;
-    let pair = format!("pair-{}", bot.aws.id);
-    for name in [bot.pipeline.clone(), pair.clone()] {
+    let mut fleet = Fleet {
+        pipelines: vec![bot.pipeline.clone()],
+        quorum: HashSet::new(),
+    };
+    for n in 1..PIPELINES {
+        let name = format!("fleet-{n}-{}", bot.aws.id);
+        let quorum = n % QUORUM_EVERY == QUORUM_EVERY - 1;
+        bot.config_toml.push_str(&format!(
+            r#"
+            [[pipelines]]
+            name = "{name}"
+            channel = "{CHANNEL}"
+            approver_users = ["{ALICE}"]
+            approver_groups = ["{APPROVERS_GROUP}"]
+            "#
+        ));
+        if quorum {
+            bot.config_toml.push_str(
+                r#"
+                [[pipelines.actions]]
+                stage = "Approve"
+                action = "ManualApproval"
+                quorum = 2
+                "#,
+            );
+            fleet.quorum.insert(name.clone());
+        }
+        fleet.pipelines.push(name);
+    }
+    for name in &fleet.pipelines {
         bot.codepipeline.create_pipeline(PipelineDef {
             execution_mode: ExecutionMode::Parallel,
-            ..PipelineDef::with_approval(&name, &bot.aws.topic_arn)
+            ..PipelineDef::with_approval(name, &bot.aws.topic_arn)
         });
     }
-    bot.config_toml.push_str(&format!(
-        r#"
-        [[pipelines]]
-        name = "{pair}"
-        channel = "{CHANNEL}"
-        approver_users = ["{ALICE}"]
-        approver_groups = ["{APPROVERS_GROUP}"]
-
-        [[pipelines.actions]]
-        stage = "Approve"
-        action = "ManualApproval"
-        quorum = 2
-        "#
-    ));
-    (bot, pair)
+    (bot, fleet)
 }
 
 /// Starts three processes, one after the other (their sockets numbered in that order).
@@ -69,15 +92,12 @@ async fn three_processes(bot: &Bot) -> Vec<Running> {
     processes
 }
 
-/// Starts the executions: every third on the quorum-2 pipeline.
-async fn start_executions(bot: &Bot, pair: &str) {
-    for i in 0..APPROVALS {
-        let pipeline = if i % QUORUM_EVERY == QUORUM_EVERY - 1 {
-            pair
-        } else {
-            &bot.pipeline
-        };
-        bot.codepipeline.start_execution(pipeline).await;
+/// Starts every execution of the fleet, pipeline after pipeline.
+async fn start_executions(bot: &Bot, fleet: &Fleet) {
+    for pipeline in &fleet.pipelines {
+        for _ in 0..PER_PIPELINE {
+            bot.codepipeline.start_execution(pipeline).await;
+        }
     }
 }
 
@@ -95,25 +115,44 @@ async fn approve_all_through_two_processes(bot: &Bot, prompts: &[Message]) {
     let mut envelopes: Vec<Envelope> = Vec::new();
     for (i, prompt) in prompts.iter().enumerate() {
         bot.slack.route_next_to((2 * i + 1) % SOCKETS);
-        for user in [ALICE, BOB] {
-            let envelope = bot.slack.click(CHANNEL, &prompt.ts, APPROVE, user).await;
-            envelopes.push(envelope.expect("click delivered"));
-        }
+        let alice = bot.slack.click(CHANNEL, &prompt.ts, APPROVE, ALICE).await;
+        let alice = alice.expect("click delivered");
+        // Bob clicks the prompt as it was when Alice did: the same payload, his user.
+        let mut payload = alice.payload.clone();
+        payload["user"] = json!({"id": BOB, "username": "bob", "name": "bob",
+                                 "team_id": payload["user"]["team_id"]});
+        let bob = bot.slack.send_envelope("interactive", payload, false).await;
+        envelopes.extend([alice, bob.expect("click delivered")]);
     }
     let acks = join_all(envelopes.iter().map(|e| e.acked(RUN_DEADLINE))).await;
     assert!(acks.iter().all(Option::is_some), "every click was acked");
 }
 
 /// The end condition of a run: every approval decided once and its prompt restamped.
-async fn assert_each_decided_once(bot: &Bot, pair: &str) {
-    eventually(RUN_DEADLINE, "every prompt restamped", || async {
-        bot.prompts()
-            .iter()
-            .all(|m| !has_buttons(m) && m.blocks.to_string().contains("*Approved* by"))
-            .then_some(())
-    })
+async fn assert_each_decided_once(bot: &Bot, fleet: &Fleet) {
+    let restamped = tokio::time::timeout(
+        RUN_DEADLINE,
+        eventually(RUN_DEADLINE, "every prompt restamped", || async {
+            bot.prompts()
+                .iter()
+                .all(|m| !has_buttons(m) && m.blocks.to_string().contains("*Approved* by"))
+                .then_some(())
+        }),
+    )
     .await;
     let prompts = bot.prompts();
+    let open: Vec<String> = prompts
+        .iter()
+        .filter(|m| has_buttons(m))
+        .map(|m| format!("{} {}", m.ts, m.blocks))
+        .collect();
+    assert!(
+        restamped.is_ok(),
+        "{} prompts still open, e.g. {:?}; {} PutApprovalResult calls",
+        open.len(),
+        open.first(),
+        bot.codepipeline.put_approval_calls()
+    );
     assert_eq!(prompts.len(), APPROVALS, "one prompt per approval");
     assert_eq!(bot.codepipeline.put_approval_calls(), APPROVALS);
     let results = bot.codepipeline.approval_results();
@@ -121,9 +160,12 @@ async fn assert_each_decided_once(bot: &Bot, pair: &str) {
     assert_eq!(tokens.len(), APPROVALS, "one result per token");
     let quorum: Vec<&Message> = prompts
         .iter()
-        .filter(|m| m.blocks.to_string().contains(pair))
+        .filter(|m| {
+            let blocks = m.blocks.to_string();
+            fleet.quorum.iter().any(|p| blocks.contains(p.as_str()))
+        })
         .collect();
-    assert_eq!(quorum.len(), APPROVALS / QUORUM_EVERY);
+    assert_eq!(quorum.len(), fleet.quorum.len() * PER_PIPELINE);
     for m in quorum {
         let blocks = m.blocks.to_string();
         assert!(
@@ -142,21 +184,21 @@ async fn terminate_all(processes: Vec<Running>) {
 
 #[tokio::test]
 async fn three_processes_post_every_prompt_once_and_decide_every_approval_once() {
-    let (bot, pair) = fleet_bot().await;
+    let (bot, fleet) = fleet_bot().await;
     let processes = three_processes(&bot).await;
-    start_executions(&bot, &pair).await;
+    start_executions(&bot, &fleet).await;
     wait_for_prompts(&bot, APPROVALS).await;
 
     approve_all_through_two_processes(&bot, &bot.prompts()).await;
-    assert_each_decided_once(&bot, &pair).await;
+    assert_each_decided_once(&bot, &fleet).await;
     terminate_all(processes).await;
 }
 
 #[tokio::test]
 async fn a_process_killed_mid_run_and_started_again_loses_and_doubles_nothing() {
-    let (bot, pair) = fleet_bot().await;
+    let (bot, fleet) = fleet_bot().await;
     let mut processes = three_processes(&bot).await;
-    start_executions(&bot, &pair).await;
+    start_executions(&bot, &fleet).await;
     wait_for_prompts(&bot, APPROVALS / 3).await;
 
     // SIGKILL while prompts are being posted: what it claimed waits for its claim to run out.
@@ -171,7 +213,7 @@ async fn a_process_killed_mid_run_and_started_again_loses_and_doubles_nothing() 
     wait_for_prompts(&bot, APPROVALS).await;
 
     approve_all_through_two_processes(&bot, &bot.prompts()).await;
-    assert_each_decided_once(&bot, &pair).await;
+    assert_each_decided_once(&bot, &fleet).await;
     terminate_all(processes).await;
 }
 
@@ -196,7 +238,13 @@ async fn start_from_slack(bot: &Bot, n: usize) -> (Message, Message) {
 
 #[tokio::test]
 async fn after_a_kill_9_and_a_restart_votes_starters_prompts_and_threads_hold() {
-    let (bot, pair) = fleet_bot().await;
+    let (bot, fleet) = fleet_bot().await;
+    let pair = fleet
+        .quorum
+        .iter()
+        .next()
+        .expect("a quorum pipeline")
+        .clone();
     let env = [
         ENV[0],
         ("CHATOPS__STATE__LEASE_SECS", "3"),
@@ -251,7 +299,7 @@ async fn after_a_kill_9_and_a_restart_votes_starters_prompts_and_threads_hold() 
 
     let process = bot.start_process(2, &env).await;
     // The console's decision restamps the prompt; the thread tells the end.
-    bot.wait_for_restamp(&finished_prompt.ts, "*Approved*")
+    bot.wait_for_restamp(&finished_prompt.ts, "*Approved outside Slack*")
         .await;
     eventually(DEADLINE, "the result in the thread", || async {
         reply_texts(&bot, &finished_top.ts)

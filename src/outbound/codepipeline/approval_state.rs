@@ -114,7 +114,11 @@ impl CodePipeline {
     pub async fn approval_state(&self, approval: ApprovalAt<'_>) -> anyhow::Result<ApprovalState> {
         let Some(execution) = approval.execution else {
             let state = self.pipeline_state(approval.pipeline).await?;
-            return Ok(if state.still_waiting(approval) {
+            // In PARALLEL mode the state shows only the newest execution at each stage; an
+            // older one may still wait there.
+            let waiting =
+                state.still_waiting(approval) || self.waiting_execution(approval).await?.is_some();
+            return Ok(if waiting {
                 ApprovalState::Open
             } else {
                 ApprovalState::Gone
@@ -177,10 +181,11 @@ impl CodePipeline {
     }
 
     /// The execution whose in-progress run of `approval`'s action has the token as its
-    /// `externalExecutionId` (what `PutApprovalResult` takes as the token in PARALLEL mode).
+    /// `externalExecutionId` (what `PutApprovalResult` takes as the token in PARALLEL mode);
+    /// `None` when every run was read and none waits with the token.
     ///
     /// # Errors
-    /// A call failed.
+    /// A call failed, or the run was not among the pages read (it may wait further back).
     pub(super) async fn waiting_execution(
         &self,
         approval: ApprovalAt<'_>,
@@ -208,10 +213,13 @@ impl CodePipeline {
             }
             match out.next_token() {
                 Some(t) => next = Some(t.to_owned()),
-                None => break,
+                None => return Ok(None),
             }
         }
-        Ok(None)
+        // Not seen, but not every run was read: nobody can say it ended.
+        anyhow::bail!(
+            "the approval's run is not among the {MAX_PAGES} newest pages of action executions"
+        )
     }
 }
 

@@ -31,11 +31,13 @@ pub struct Running {
     stderr: JoinHandle<String>,
 }
 
-fn drain(stream: impl AsyncRead + Unpin + Send + 'static) -> JoinHandle<String> {
+/// Reads `stream` to its end (nothing when it is not piped).
+fn drain(stream: Option<impl AsyncRead + Unpin + Send + 'static>) -> JoinHandle<String> {
     tokio::spawn(async move {
-        let mut stream = stream;
         let mut s = String::new();
-        let _ = stream.read_to_string(&mut s).await;
+        if let Some(mut stream) = stream {
+            let _ = stream.read_to_string(&mut s).await;
+        }
         s
     })
 }
@@ -43,8 +45,8 @@ fn drain(stream: impl AsyncRead + Unpin + Send + 'static) -> JoinHandle<String> 
 /// Starts `cmd`.
 pub fn start(cmd: &mut Command) -> Running {
     let mut child = cmd.spawn().expect("spawn chatops");
-    let stdout = drain(child.stdout.take().expect("stdout piped"));
-    let stderr = drain(child.stderr.take().expect("stderr piped"));
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     Running {
         child,
         stdout,
@@ -103,11 +105,14 @@ impl Bot {
     /// sockets in all.
     pub async fn start_process(&self, connections: usize, env: &[(&str, &str)]) -> Running {
         let path = self.write_config();
-        let mut running = start(
-            chatops(&["run", "--config", arg(&path)])
-                .env("RUST_LOG", "warn,chatops=info")
-                .envs(env.iter().copied()),
-        );
+        let mut cmd = chatops(&["run", "--config", arg(&path)]);
+        cmd.env("RUST_LOG", "warn,chatops=info")
+            .envs(env.iter().copied());
+        if std::env::var_os("TEST_LOG").is_some() {
+            // The process's logs as they come, beside the test's own.
+            cmd.stderr(Stdio::inherit());
+        }
+        let mut running = start(&mut cmd);
         if !self.slack.wait_for_connections(connections, DEADLINE).await {
             let _ = running.child.start_kill();
             let (_, _, stderr) = finish(running).await;
