@@ -62,6 +62,10 @@ pub struct StateSettings {
     /// (it died, or it hangs).
     #[serde(default = "default_claim_secs")]
     pub claim_secs: u64,
+    /// How long the audit trail (`audit#<pipeline>` records, `/deploy history`) is kept, in
+    /// days (the table's TTL deletes it after).
+    #[serde(default = "default_audit_days")]
+    pub audit_days: u64,
     /// How long a lease on shared work (following an execution, the reconcile round) lasts
     /// after its holder's last renewal: how soon another process takes over from one that died.
     #[serde(default = "default_lease_secs")]
@@ -70,6 +74,10 @@ pub struct StateSettings {
 
 fn default_claim_secs() -> u64 {
     60
+}
+
+fn default_audit_days() -> u64 {
+    400
 }
 
 fn default_lease_secs() -> u64 {
@@ -327,6 +335,12 @@ impl Settings {
                     "must be between 45 and 3600",
                 ));
             }
+            if !(1..=3650).contains(&state.audit_days) {
+                return Err(ConfigError::key(
+                    "state.audit_days",
+                    "must be between 1 and 3650",
+                ));
+            }
             // Renewed three times per hold: a shorter lease would be a store write a second.
             if !(3..=3600).contains(&state.lease_secs) {
                 return Err(ConfigError::key(
@@ -420,6 +434,15 @@ impl Settings {
     /// How long to wait for in-flight work at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown.grace_secs)
+    }
+
+    /// How long the audit trail is kept: `[state] audit_days`, also in memory without `[state]`.
+    pub fn audit_keep(&self) -> Duration {
+        let days = self
+            .state
+            .as_ref()
+            .map_or_else(default_audit_days, |s| s.audit_days);
+        Duration::from_secs(days.saturating_mul(24 * 3600))
     }
 }
 
@@ -574,6 +597,22 @@ mod tests {
             .expect_err("21 s")
             .to_string();
         assert!(err.contains("approvals.wait_time_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_audit_trail_is_kept_400_days_unless_configured_within_ten_years() {
+        let days = |s: &Settings| s.audit_keep().as_secs() / 86_400;
+        assert_eq!(parse(MINIMAL, &[]).map(|s| days(&s)).ok(), Some(400));
+        let state = |audit_days: &str| {
+            format!("{MINIMAL}\n[state]\ntable = \"chatops-state\"\n{audit_days}\n")
+        };
+        assert_eq!(parse(&state(""), &[]).map(|s| days(&s)).ok(), Some(400));
+        let kept = parse(&state("audit_days = 30"), &[]).map(|s| days(&s));
+        assert_eq!(kept.ok(), Some(30));
+        for bad in ["audit_days = 0", "audit_days = 3651"] {
+            let err = parse(&state(bad), &[]).expect_err(bad).to_string();
+            assert!(err.contains("state.audit_days"), "{err}");
+        }
     }
 
     #[test]

@@ -11,10 +11,13 @@
 //! - [`inbound`]: adapters that convert what arrives and hand it to the domain.
 //! - [`approvals`]: parse notifications, post prompts, apply decisions.
 //! - [`commands`]: the slash-command registry (`/deploy`, `/redshift-alerts`).
+//! - [`audit`]: the shared audit trail both write (decisions, starts, stops) and `/deploy
+//!   history` reads.
 //! - [`outbound`]: the Slack Web API, CodePipeline, Parameter Store, Block Kit rendering.
 
 pub mod app;
 pub mod approvals;
+pub mod audit;
 pub mod commands;
 pub mod config;
 pub mod error;

@@ -34,6 +34,11 @@ type Labelled = Family<[(&'static str, &'static str); 1], Series>;
 pub struct Counter(Series);
 
 impl Counter {
+    /// The count so far.
+    pub fn get(&self) -> u64 {
+        self.0.get()
+    }
+
     /// Adds one.
     pub fn inc(&self) {
         self.0.inc();

@@ -1,7 +1,8 @@
 //! The audit trail: one record per decision and per refused attempt, written to the log
-//! (target `chatops::audit`, structured fields: one JSON line with the JSON formatter) and
-//! posted as a thread reply under the prompt. The token appears only as its hash; the UTC
-//! time, pipeline, stage, action and summary correlate with CloudTrail's `PutApprovalResult`.
+//! (target `chatops::audit`, structured fields: one JSON line with the JSON formatter) and to
+//! the shared [`crate::audit::AuditLog`] before anything is said in Slack, then posted as a
+//! thread reply under the prompt. The token appears only as its hash; the UTC time, pipeline,
+//! stage, action and summary correlate with CloudTrail's `PutApprovalResult`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -9,6 +10,7 @@ use std::time::Instant;
 
 use super::render;
 use super::{ApprovalRef, Approvals, Decision};
+use crate::audit::{AuditEntry, MessageLink, What};
 use crate::ids::{ChannelId, TeamId, UserId};
 use crate::outbound::slack::mrkdwn::escape;
 
@@ -17,6 +19,10 @@ use crate::outbound::slack::mrkdwn::escape;
 pub struct AuditRecord {
     /// When the outcome was known (UTC, RFC 3339).
     pub at: String,
+    #[serde(skip)]
+    at_time: DateTime<Utc>,
+    #[serde(skip)]
+    what: What,
     pub user: String,
     pub team: String,
     pub pipeline: String,
@@ -53,6 +59,11 @@ impl AuditRecord {
     ) -> Self {
         Self {
             at: at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            at_time: at,
+            what: match decision {
+                Decision::Approve => What::Approved,
+                Decision::Reject => What::Rejected,
+            },
             user: user.to_string(),
             team: team.to_string(),
             pipeline: approval.pipeline.to_string(),
@@ -68,6 +79,25 @@ impl AuditRecord {
         }
     }
 
+    /// The entry of the shared audit trail, about the prompt at (`channel`, `ts`).
+    pub fn entry(&self, approval: &ApprovalRef, channel: &ChannelId, ts: &str) -> AuditEntry {
+        AuditEntry {
+            at: self.at_time,
+            pipeline: approval.pipeline.clone(),
+            user: self.user.clone(),
+            what: self.what,
+            outcome: self.outcome.to_owned(),
+            reason: self.reason.clone(),
+            summary: self.summary.clone(),
+            execution_id: self.execution_id.clone(),
+            token_hash: Some(self.token_hash.clone()),
+            link: MessageLink {
+                channel: channel.clone(),
+                ts: Some(ts.to_owned()),
+            },
+        }
+    }
+
     /// The readable line of the thread reply (mrkdwn-safe).
     pub fn line(&self) -> String {
         format!(
@@ -80,8 +110,15 @@ impl AuditRecord {
 }
 
 impl Approvals {
-    /// Logs `record` and posts it under the prompt at (`channel`, `ts`).
-    pub(super) async fn audit(&self, record: &AuditRecord, channel: &ChannelId, ts: &str) {
+    /// Logs `record` and appends it to the shared audit trail, about the prompt at
+    /// (`channel`, `ts`); the thread reply comes after, with [`Self::post_audit`].
+    pub(super) async fn audit(
+        &self,
+        record: &AuditRecord,
+        approval: &ApprovalRef,
+        channel: &ChannelId,
+        ts: &str,
+    ) {
         let metrics = &crate::metrics::METRICS;
         match record.outcome {
             "recorded" | "vote_counted" => metrics.approvals_recorded.inc(),
@@ -105,6 +142,13 @@ impl Approvals {
             latency_ms = record.latency_ms,
             "approval audit"
         );
+        self.audit_log
+            .append(&record.entry(approval, channel, ts))
+            .await;
+    }
+
+    /// Posts `record` under the prompt at (`channel`, `ts`).
+    pub(super) async fn post_audit(&self, record: &AuditRecord, channel: &ChannelId, ts: &str) {
         let json = serde_json::to_string(record).unwrap_or_default();
         let content = match render::audit_reply(&record.line(), &json) {
             Ok(c) => c,

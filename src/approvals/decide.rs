@@ -175,8 +175,11 @@ impl Approvals {
     /// An approval short of the quorum: shown on the prompt, audited, confirmed to the person.
     async fn counted(&self, a: &Attempt, votes: &[Vote], quorum: u8) {
         let line = quorum::progress_line(votes, quorum);
+        let record = self
+            .audit_attempt(a, "vote_counted", a.comment.as_deref().unwrap_or(""), None)
+            .await;
         self.show_progress(&a.target, &line).await;
-        self.audit_attempt(a, "vote_counted", a.comment.as_deref().unwrap_or(""), None)
+        self.post_audit(&record, &a.target.channel, &a.target.ts)
             .await;
         let text = format!(
             "Your approval is counted: {line}. It goes to CodePipeline when {} more approve.",
@@ -242,6 +245,12 @@ impl Approvals {
                 )
             }
         };
+        // Into the audit trail as soon as CodePipeline answered, before any Slack call or other
+        // record: a failure there is logged by the trail and changes nothing here, since the
+        // decision already happened at AWS.
+        let record = self
+            .audit_attempt(a, audit.0, &audit.1, Some(&summary))
+            .await;
         let before: Vec<Vote> = votes.into_iter().filter(|v| v.user != vote.user).collect();
         let held = TokenState::InFlight {
             user: a.user.clone(),
@@ -253,7 +262,7 @@ impl Approvals {
         if let Some(outcome) = &outcome {
             self.close_prompt(&a.target, outcome).await;
         }
-        self.audit_attempt(a, audit.0, &audit.1, Some(&summary))
+        self.post_audit(&record, &a.target.channel, &a.target.ts)
             .await;
         if let Some(text) = text {
             self.tell(&a.target.channel, &a.user, &text).await;
@@ -298,18 +307,23 @@ impl Approvals {
     }
 
     async fn refuse(&self, a: &Attempt, refusal: Refusal) {
-        self.audit_attempt(a, refusal.outcome, &refusal.text, None)
+        let record = self
+            .audit_attempt(a, refusal.outcome, &refusal.text, None)
+            .await;
+        self.post_audit(&record, &a.target.channel, &a.target.ts)
             .await;
         self.tell(&a.target.channel, &a.user, &refusal.text).await;
     }
 
+    /// Logs the attempt's audit record and appends it to the trail; the record, for the
+    /// thread reply that comes after.
     async fn audit_attempt(
         &self,
         a: &Attempt,
         outcome: &'static str,
         reason: &str,
         summary: Option<&str>,
-    ) {
+    ) -> AuditRecord {
         let record = AuditRecord::new(
             &a.approval,
             a.decision,
@@ -321,7 +335,9 @@ impl Approvals {
             a.started,
             Utc::now(),
         );
-        self.audit(&record, &a.target.channel, &a.target.ts).await;
+        self.audit(&record, &a.approval, &a.target.channel, &a.target.ts)
+            .await;
+        record
     }
 
     /// An ephemeral reply.

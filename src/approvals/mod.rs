@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::AuditLog;
 use crate::config::Settings;
 use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName};
 use crate::interaction::{decode_value, encode_value, ValueError};
@@ -46,6 +47,8 @@ pub struct Approvals {
     /// What every process shares: posted prompts (one per token), the votes and decision of
     /// each token (one decision per token), who started an execution, its thread.
     records: ApprovalRecords,
+    /// Every decision and refused attempt, shared with `/deploy`'s starts and stops.
+    audit_log: AuditLog,
 }
 
 impl Approvals {
@@ -53,6 +56,11 @@ impl Approvals {
     /// process: `/deploy` checks its deployers with it too).
     pub fn access(&self) -> &access::Access {
         &self.access
+    }
+
+    /// The audit trail (in the same store as the approval records).
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit_log
     }
 
     /// The capability over the injected clients.
@@ -65,11 +73,13 @@ impl Approvals {
             clients.records.clone(),
             Duration::from_secs(settings.state.as_ref().map_or(60, |s| s.claim_secs)),
         );
+        let audit_log = AuditLog::new(clients.records.clone(), settings.audit_keep());
         Self {
             clients,
             settings,
             access,
             records,
+            audit_log,
         }
     }
 }

@@ -253,6 +253,29 @@ impl Records {
     /// # Errors
     /// The store cannot be read.
     pub async fn list(&self, pk: &str) -> Result<Vec<(String, Stored)>, StoreError> {
+        self.query(pk, true, usize::MAX).await
+    }
+
+    /// The `limit` live records of partition `pk` with the greatest sort keys, greatest first
+    /// (a DynamoDB `Query` with `ScanIndexForward=false`: the newest, for time-ordered keys).
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn latest(
+        &self,
+        pk: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Stored)>, StoreError> {
+        self.query(pk, false, limit).await
+    }
+
+    /// At most `limit` live records of partition `pk`, by sort key (`forward`) or against it.
+    async fn query(
+        &self,
+        pk: &str,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, Stored)>, StoreError> {
         match self {
             Self::Memory(items) => {
                 METRICS.state_reads.inc();
@@ -262,19 +285,31 @@ impl Records {
                     .filter(|((p, _), i)| p == pk && i.expires_at > now)
                     .map(|((_, sk), i)| (sk.clone(), i.stored.clone()))
                     .collect();
-                found.sort_by(|a, b| a.0.cmp(&b.0));
+                found.sort_by(|a, b| {
+                    if forward {
+                        a.0.cmp(&b.0)
+                    } else {
+                        b.0.cmp(&a.0)
+                    }
+                });
+                found.truncate(limit);
                 Ok(found)
             }
             Self::DynamoDb { client, table } => {
                 let mut found = Vec::new();
                 let mut start = None;
-                loop {
+                while found.len() < limit {
                     METRICS.state_reads.inc();
+                    // `Limit` counts the items read, expired ones too: read on until `limit`
+                    // live ones or the partition's end.
+                    let page = i32::try_from(limit - found.len()).ok();
                     let out = client
                         .query()
                         .table_name(table)
                         .key_condition_expression("pk = :pk")
                         .expression_attribute_values(":pk", s(pk))
+                        .scan_index_forward(forward)
+                        .set_limit(page)
                         .consistent_read(true)
                         .set_exclusive_start_key(start.take())
                         .send()
@@ -360,5 +395,34 @@ mod tests {
         assert!(r.list("p").await.is_ok_and(|l| l.len() == 1));
         assert!(r.delete("p", "s").await.is_ok());
         assert!(r.list("p").await.is_ok_and(|l| l.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn latest_gives_the_greatest_sort_keys_first_without_the_expired_ones() {
+        let r = Records::memory();
+        for (sk, expires_at) in [
+            ("a", later()),
+            ("b", later()),
+            ("c", later()),
+            ("d", now() - 1),
+        ] {
+            assert!(r.put("p", sk, Expect::Absent, sk, expires_at).await.is_ok());
+        }
+        assert!(r
+            .put("other", "z", Expect::Absent, "z", later())
+            .await
+            .is_ok());
+        let keys = |found: Vec<(String, Stored)>| -> Vec<String> {
+            found.into_iter().map(|(sk, _)| sk).collect()
+        };
+        let two = r.latest("p", 2).await.map(keys).ok();
+        assert_eq!(two, Some(vec!["c".to_owned(), "b".to_owned()]));
+        let all = r.latest("p", 10).await.map(keys).ok();
+        assert_eq!(
+            all,
+            Some(vec!["c".to_owned(), "b".to_owned(), "a".to_owned()])
+        );
+        assert!(r.latest("p", 0).await.is_ok_and(|l| l.is_empty()));
+        assert!(r.latest("none", 5).await.is_ok_and(|l| l.is_empty()));
     }
 }

@@ -10,7 +10,7 @@ use emulators::testing::eventually;
 use crate::support::{aws, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
 
 pub(crate) const START: &str = "deploy:start";
-const STOP: &str = "deploy:stop";
+pub(crate) const STOP: &str = "deploy:stop";
 /// The one-click Approve of an approval prompt.
 const APPROVE: &str = "approval:approve";
 
@@ -56,7 +56,7 @@ pub(crate) async fn response(
     .await
 }
 
-fn text_of(p: &ResponsePost) -> String {
+pub(crate) fn text_of(p: &ResponsePost) -> String {
     format!("{} {}", p.text.as_deref().unwrap_or_default(), p.blocks)
 }
 
@@ -142,7 +142,7 @@ fn sdk(bot: &Bot) -> aws_sdk_codepipeline::Client {
     aws_sdk_codepipeline::Client::from_conf(config)
 }
 
-async fn executions(bot: &Bot) -> Vec<String> {
+pub(crate) async fn executions(bot: &Bot) -> Vec<String> {
     let out = sdk(bot)
         .list_pipeline_executions()
         .pipeline_name(&bot.pipeline)

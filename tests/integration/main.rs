@@ -8,6 +8,7 @@ mod commands;
 mod deploy;
 mod going_live;
 mod health;
+mod history;
 mod processes;
 mod redshift_alerts;
 mod shared_state;

@@ -89,6 +89,9 @@ pub enum Failure {
     },
     /// HTTP 500.
     ServerError,
+    /// HTTP 500, only after this many seconds: a Slack that hangs (for a test that looks at
+    /// what the client did before the call returned).
+    Stall { secs: u64 },
 }
 
 /// The client's answer to one envelope: `{"envelope_id":…,"payload"?:…}`.

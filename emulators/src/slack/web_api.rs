@@ -54,6 +54,9 @@ async fn call_method(
             .and_then(VecDeque::pop_front)
     };
     if let Some(failure) = injected {
+        if let Failure::Stall { secs } = failure {
+            tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+        }
         return failure_response(&failure);
     }
     let Some(method) = METHODS.iter().find(|m| m.name == method) else {
@@ -89,7 +92,7 @@ fn failure_response(failure: &Failure) -> Response {
                 .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             response
         }
-        Failure::ServerError => json_response(
+        Failure::ServerError | Failure::Stall { .. } => json_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             &ApiError::new("internal_error").body(),
         ),

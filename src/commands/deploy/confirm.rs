@@ -8,9 +8,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use super::history::Acted;
 use super::parse::{Confirmable, Start, Stop};
 use super::render::{self, CANCEL, CONFIRM_START, CONFIRM_STOP};
 use super::{failure, Deploy};
+use crate::audit::What;
 use crate::commands::Invocation;
 use crate::error::Failure;
 use crate::ids::{ChannelId, UserId};
@@ -366,7 +368,24 @@ impl Deploy {
             client_request_token: &value.n,
         };
         let started_at = chrono::Utc::now();
-        match self.clients.codepipeline.start_execution(&request).await {
+        let result = self.clients.codepipeline.start_execution(&request).await;
+        // Into the audit trail as soon as CodePipeline answered, before any other Slack call.
+        self.audit(Acted {
+            what: What::Start,
+            pipeline: &start.pipeline,
+            user,
+            outcome: if result.is_ok() { "started" } else { "failed" },
+            reason: result
+                .as_ref()
+                .err()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            execution_id: result.as_deref().ok(),
+            channel,
+            ts: Some(&ts),
+        })
+        .await;
+        match result {
             Ok(id) => {
                 self.note_started(&id, user, channel, &ts).await;
                 let thread = self.thread(
@@ -415,6 +434,25 @@ impl Deploy {
                 stop.reason.as_deref(),
             )
             .await;
+        // Into the audit trail as soon as CodePipeline answered, before any Slack call.
+        self.audit(Acted {
+            what: What::Stop,
+            pipeline: &stop.pipeline,
+            user,
+            outcome: if result.is_ok() {
+                "stop_requested"
+            } else {
+                "failed"
+            },
+            reason: match &result {
+                Ok(()) => stop.reason.clone().unwrap_or_default(),
+                Err(e) => e.to_string(),
+            },
+            execution_id: Some(execution.as_str()),
+            channel,
+            ts: None,
+        })
+        .await;
         let mode = if stop.abandon {
             "abandoning in-progress actions"
         } else {

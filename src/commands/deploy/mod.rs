@@ -1,15 +1,17 @@
-//! `/deploy`: help, list, status, start and stop CodePipeline executions from Slack, and follow
-//! a started execution to its end in one thread.
+//! `/deploy`: help, list, status, history, start and stop CodePipeline executions from Slack,
+//! and follow a started execution to its end in one thread.
 //!
 //! `parse` reads the text before the ack (pure); `accept` answers in the ack and hands the rest
 //! to a task that replies through the command's `response_url` or `chat.postMessage`. Starts
 //! and stops go through a confirmation (an ephemeral message with buttons, `action_id` prefix
 //! `deploy:`) handled by `confirm`; `follow` watches a started execution, fed by the EventBridge
-//! events queue (when configured; parsed by `crate::events`) and polls. Who may do what: deployers per pipeline
+//! events queue (when configured; parsed by `crate::events`) and polls; `history` reads and
+//! writes the pipeline's audit trail (`crate::audit`). Who may do what: deployers per pipeline
 //! (start, stop), apart from approvers; unconfigured pipelines are refused in `parse`.
 
 mod confirm;
 mod follow;
+mod history;
 pub mod parse;
 mod progress;
 mod records;
@@ -39,7 +41,7 @@ use crate::interaction::ButtonClick;
 pub const SPEC: Spec = Spec {
     name: "/deploy",
     description: "Start, watch and stop pipelines; act on pending approvals.",
-    usage_hint: "help | list | status <pipeline> | <pipeline> [revision] [VAR=value …] | stop <pipeline> [reason]",
+    usage_hint: "help | list | status <pipeline> | history <pipeline> [N] | <pipeline> [revision] [VAR=value …] | stop <pipeline> [reason]",
     action_prefix: Some(render::PREFIX),
 };
 
@@ -129,6 +131,7 @@ impl Deploy {
             Args::Help => parse::USAGE.to_owned(),
             Args::List => "Reading the latest executions…".to_owned(),
             Args::Status(p) => format!("Reading the state of `{p}`…"),
+            Args::History(h) => format!("Reading the history of `{}`…", h.pipeline),
             Args::Start(s) => format!("Preparing the start of `{}`…", s.pipeline),
             Args::Stop(s) => format!("Looking for the running execution of `{}`…", s.pipeline),
         };
@@ -145,6 +148,7 @@ impl Deploy {
             Args::Help => Some(self.help(&user).await),
             Args::List => Some(self.list().await),
             Args::Status(p) => self.status(&inv, &p).await.err().map(Failure::reply),
+            Args::History(h) => self.history(&inv, &h).await.err().map(Failure::reply),
             Args::Start(start) => self
                 .offer_start(&inv, &user, start)
                 .await

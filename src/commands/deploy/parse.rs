@@ -14,6 +14,7 @@ pub const USAGE: &str = "\
 • `/deploy` or `/deploy help`: this text, and the pipelines you may act on
 • `/deploy list`: each pipeline with its latest execution
 • `/deploy status <pipeline>`: stages, latest execution, pending approval
+• `/deploy history <pipeline> [N]`: the last N decisions, starts and stops, newest first (10, at most 50)
 • `/deploy <pipeline> [revision] [VAR=value …]` (or `/deploy start …`): start, after a confirmation
 • `/deploy stop <pipeline> [--abandon] [reason …]`: stop the running execution, after a confirmation (graceful unless `--abandon`)";
 
@@ -25,6 +26,10 @@ const MAX_VARIABLE_NAME: usize = 128;
 const MAX_VARIABLE_VALUE: usize = 1000;
 const MAX_REVISION: usize = 1500;
 const MAX_REASON: usize = 200;
+/// Entries `/deploy history` shows by default.
+pub const HISTORY_DEFAULT: usize = 10;
+/// Entries `/deploy history` shows at most.
+pub const HISTORY_MAX: usize = 50;
 /// Configured names offered for an unknown one.
 const SUGGESTIONS: usize = 3;
 
@@ -34,8 +39,17 @@ pub enum Args {
     Help,
     List,
     Status(PipelineName),
+    History(History),
     Start(Start),
     Stop(Stop),
+}
+
+/// `/deploy history`: the latest `count` audit entries of a pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    pub pipeline: PipelineName,
+    /// 1 to [`HISTORY_MAX`].
+    pub count: usize,
 }
 
 /// A start, as confirmed and then run.
@@ -146,6 +160,7 @@ pub fn parse(text: &str, configured: &[&str]) -> Result<Args, UserError> {
             [] => Err(usage("Which pipeline? `/deploy status <pipeline>`.")),
             [_, extra, ..] => Err(usage(format!("Unexpected `{}`.", shorten(extra)))),
         },
+        "history" => history(rest, configured),
         "stop" => stop(rest, configured),
         "start" => start(rest, configured),
         _ => start(&words, configured),
@@ -181,6 +196,28 @@ fn start(words: &[&str], configured: &[&str]) -> Result<Args, UserError> {
         pipeline,
         revision,
         variables,
+    }))
+}
+
+fn history(words: &[&str], configured: &[&str]) -> Result<Args, UserError> {
+    let (name, count) = match words {
+        [name] => (name, HISTORY_DEFAULT),
+        [name, n] => {
+            let count = n.parse().ok().filter(|c| (1..=HISTORY_MAX).contains(c));
+            let count = count.ok_or_else(|| {
+                usage(format!(
+                    "`{}` is not a number of entries (1 to {HISTORY_MAX}).",
+                    shorten(n)
+                ))
+            })?;
+            (name, count)
+        }
+        [] => return Err(usage("Which pipeline? `/deploy history <pipeline> [N]`.")),
+        [_, _, extra, ..] => return Err(usage(format!("Unexpected `{}`.", shorten(extra)))),
+    };
+    Ok(Args::History(History {
+        pipeline: pipeline(name, configured)?,
+        count,
     }))
 }
 
@@ -427,6 +464,27 @@ mod tests {
             reason: Some("x\u{202E}".into()),
         };
         assert!(stop.check().is_err());
+    }
+
+    #[test]
+    fn history_reads_a_configured_pipeline_and_an_optional_count_up_to_fifty() {
+        let history = |p: &str, count| {
+            Args::History(History {
+                pipeline: name(p),
+                count,
+            })
+        };
+        assert_eq!(ok("history web-app"), history("web-app", 10));
+        assert_eq!(ok("history web-app 50"), history("web-app", 50));
+        assert_eq!(ok("history  web-api  1 "), history("web-api", 1));
+        for bad in ["0", "51", "-3", "ten", "1.5"] {
+            let text = format!("history web-app {bad}");
+            assert!(refusal(&text).contains("not a number of entries"), "{text}");
+        }
+        assert!(refusal("history").contains("Which pipeline?"));
+        assert!(refusal("history web-app 5 more").contains("Unexpected `more`"));
+        assert!(refusal("history wbe-app").contains("Closest configured: `web-app`"));
+        assert!(refusal("history web-app 0").contains("/deploy history <pipeline> [N]"));
     }
 
     #[test]

@@ -7,9 +7,12 @@ use slack_morphism::prelude::SlackMessageContent;
 
 use super::parse::{Start, Stop, USAGE};
 use super::progress::{Progress, ThreadReply};
+use crate::audit::AuditEntry;
 use crate::ids::{PipelineName, UserId};
 use crate::outbound::codepipeline::{ExecutionSummary, StageView};
-use crate::outbound::slack::mrkdwn::{content, cut, escape, escape_cut, plain, RenderError};
+use crate::outbound::slack::mrkdwn::{
+    content, cut, date, escape, escape_cut, plain, utf16_len, RenderError, HEADER_MAX,
+};
 
 /// `action_id` prefix of `/deploy`'s buttons.
 pub const PREFIX: &str = "deploy:";
@@ -150,6 +153,68 @@ pub fn status(
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&lines.join("\n"), SECTION_MAX)}}));
     }
     blocks
+}
+
+/// Longest `/deploy history` line: 50 of them fill at most 17 sections of 3,000.
+const HISTORY_LINE_MAX: usize = 900;
+
+/// `/deploy history`: the pipeline's audit entries (newest first, as given), packed into as
+/// few sections as Block Kit's limits allow.
+///
+/// # Errors
+/// Only on a template bug.
+pub fn history(
+    pipeline: &PipelineName,
+    entries: &[AuditEntry],
+) -> Result<SlackMessageContent, RenderError> {
+    let title = format!("History of {pipeline}");
+    let mut blocks = vec![json!({"type": "header", "text": plain(&title, HEADER_MAX)})];
+    let mut sections = Vec::new();
+    let mut section = String::new();
+    for entry in entries {
+        let line = cut(&history_line(entry), HISTORY_LINE_MAX);
+        if !section.is_empty() && utf16_len(&section) + 1 + utf16_len(&line) > SECTION_MAX {
+            sections.push(std::mem::take(&mut section));
+        }
+        if !section.is_empty() {
+            section.push('\n');
+        }
+        section.push_str(&line);
+    }
+    if entries.is_empty() {
+        section = format!("No decisions, starts or stops of `{pipeline}` are on record.");
+    }
+    sections.push(section);
+    blocks.extend(
+        sections
+            .iter()
+            .map(|text| json!({"type": "section", "text": {"type": "mrkdwn", "text": text}})),
+    );
+    blocks.truncate(50);
+    content(&title, blocks)
+}
+
+/// `• <date> *approved* by @alice: recorded · execution `e1f2…` · in #deploys · reason`.
+fn history_line(e: &AuditEntry) -> String {
+    let mut line = format!(
+        "• {} *{}* by <@{}>: {}",
+        date(e.at),
+        e.what.as_str(),
+        escape_cut(&e.user, 30),
+        escape_cut(&e.outcome, 60)
+    );
+    if let Some(id) = &e.execution_id {
+        line.push_str(&format!(" · execution `{}`", escape_cut(id, 60)));
+    }
+    line.push_str(&format!(" · in <#{}>", e.link.channel));
+    let why = match (e.reason.as_str(), &e.summary) {
+        ("", Some(summary)) => summary.as_str(),
+        (reason, _) => reason,
+    };
+    if !why.is_empty() {
+        line.push_str(&format!(" · {}", escape_cut(why, 400)));
+    }
+    line
 }
 
 /// Wraps status blocks (and a pending approval's prompt blocks) as a message.
@@ -395,6 +460,85 @@ mod tests {
             list_line(&name(), &Ok(None), now),
             "• `web-app`: no executions yet"
         );
+    }
+
+    fn entry(what: crate::audit::What, reason: &str) -> AuditEntry {
+        AuditEntry {
+            at: DateTime::from_timestamp(1_700_000_000, 0).expect("time"),
+            pipeline: name(),
+            user: "U0ALICE".into(),
+            what,
+            outcome: "recorded".into(),
+            reason: reason.into(),
+            summary: Some("Approved in Slack by alice".into()),
+            execution_id: Some("e1f2".into()),
+            token_hash: Some("abc".into()),
+            link: crate::audit::MessageLink {
+                channel: crate::ids::ChannelId::parse("C0DEPLOYS").expect("channel"),
+                ts: None,
+            },
+        }
+    }
+
+    fn texts(c: &SlackMessageContent) -> Vec<String> {
+        let blocks = serde_json::to_value(&c.blocks).expect("json");
+        let blocks = blocks.as_array().cloned().unwrap_or_default();
+        blocks
+            .iter()
+            .map(|b| b["text"]["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn history_lists_entries_in_the_order_given_with_who_what_and_why_escaped() {
+        use crate::audit::What;
+        let entries = [
+            entry(What::Rejected, "<!channel> broke"),
+            entry(What::Approved, ""),
+        ];
+        let c = history(&name(), &entries).expect("render");
+        let texts = texts(&c);
+        assert_eq!(texts[0], "History of web-app");
+        let lines: Vec<&str> = texts[1].lines().collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].contains("*rejected* by <@U0ALICE>: recorded"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].ends_with("· &lt;!channel&gt; broke"),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[0].contains("execution `e1f2` · in <#C0DEPLOYS>"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("*approved*"), "{}", lines[1]);
+        assert!(
+            lines[1].ends_with("· Approved in Slack by alice"),
+            "{}",
+            lines[1]
+        );
+    }
+
+    #[test]
+    fn an_empty_history_says_so() {
+        let c = history(&name(), &[]).expect("render");
+        assert!(texts(&c)[1].contains("No decisions, starts or stops of `web-app`"));
+    }
+
+    #[test]
+    fn fifty_long_entries_fit_block_kit_limits() {
+        let entries = vec![entry(crate::audit::What::Stop, &"&".repeat(3000)); 50];
+        let c = history(&name(), &entries).expect("render");
+        let texts = texts(&c);
+        assert!(texts.len() <= 50);
+        assert!(texts.iter().all(|t| utf16_len(t) <= SECTION_MAX));
+        let lines = texts[1..].iter().flat_map(|t| t.lines()).count();
+        assert_eq!(lines, 50, "every entry shown");
     }
 
     #[test]
