@@ -105,8 +105,8 @@ async fn healthz_is_ok_once_connected_polled_and_read_and_metrics_count_clicks()
     assert_eq!(get(&bot, "/nope").await.0, 404);
 }
 
-#[tokio::test]
-async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
+/// Health on, and an approval queue that does not exist (it never answers).
+fn without_a_queue() -> Options {
     let mut options = with_health();
     let missing = format!(
         "{}/000000000000/no-such-queue",
@@ -115,6 +115,12 @@ async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
     options
         .env
         .push(("CHATOPS__APPROVALS__QUEUE_URL".into(), missing));
+    options
+}
+
+#[tokio::test]
+async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
+    let options = without_a_queue();
     let bot = Bot::spawn(options).await;
 
     // Socket Mode connects at once; the queue never answers, so /healthz stays 503.
@@ -175,14 +181,7 @@ async fn the_healthcheck_subcommand_exits_zero_only_while_healthz_is_ok() {
         assert!(out.contains("socket_mode_connected ok"), "{out}");
     }
 
-    let mut options = with_health();
-    let missing = format!(
-        "{}/000000000000/no-such-queue",
-        emulators::ministack::url_from_env()
-    );
-    options
-        .env
-        .push(("CHATOPS__APPROVALS__QUEUE_URL".into(), missing));
+    let options = without_a_queue();
     let sick = Bot::spawn(options).await;
     eventually(
         DEADLINE,

@@ -146,31 +146,25 @@ async fn approve_all_through_two_processes(bot: &Bot, prompts: &[Message]) {
     }
 }
 
-/// The end condition of a run: every approval decided once and its prompt restamped.
-async fn assert_each_decided_once(bot: &Bot, fleet: &Fleet) {
-    let restamped = tokio::time::timeout(
+/// Waits until every prompt in the channel lost its buttons and says `needle`.
+async fn wait_until_every_prompt_says(bot: &Bot, needle: &str) {
+    eventually(
         RUN_DEADLINE,
-        eventually(RUN_DEADLINE, "every prompt restamped", || async {
+        &format!("every prompt to say {needle:?}"),
+        || async {
             bot.prompts()
                 .iter()
-                .all(|m| !has_buttons(m) && m.blocks.to_string().contains("*Approved* by"))
+                .all(|m| !has_buttons(m) && m.blocks.to_string().contains(needle))
                 .then_some(())
-        }),
+        },
     )
     .await;
+}
+
+/// The end condition of a run: every approval decided once and its prompt restamped.
+async fn assert_each_decided_once(bot: &Bot, fleet: &Fleet) {
+    wait_until_every_prompt_says(bot, "*Approved* by").await;
     let prompts = bot.prompts();
-    let open: Vec<String> = prompts
-        .iter()
-        .filter(|m| has_buttons(m))
-        .map(|m| format!("{} {}", m.ts, m.blocks))
-        .collect();
-    assert!(
-        restamped.is_ok(),
-        "{} prompts still open, e.g. {:?}; {} PutApprovalResult calls",
-        open.len(),
-        open.first(),
-        bot.codepipeline.put_approval_calls()
-    );
     assert_eq!(prompts.len(), APPROVALS, "one prompt per approval");
     assert_eq!(bot.codepipeline.put_approval_calls(), APPROVALS);
     let results = bot.codepipeline.approval_results();
@@ -368,13 +362,7 @@ async fn a_rolling_deploy_applies_every_click_in_flight_once() {
         bot.click(&prompt.ts, APPROVE, BOB).await;
     }
 
-    eventually(RUN_DEADLINE, "every prompt restamped", || async {
-        bot.prompts()
-            .iter()
-            .all(|m| !has_buttons(m) && m.blocks.to_string().contains("*Approved* by <@U0BOB>"))
-            .then_some(())
-    })
-    .await;
+    wait_until_every_prompt_says(&bot, "*Approved* by <@U0BOB>").await;
     assert_eq!(bot.codepipeline.put_approval_calls(), PROMPTS);
     new.terminate().await;
 }
