@@ -166,12 +166,14 @@ impl Inner {
             return;
         };
         let body = serde_json::json!({ "counts": today }).to_string();
-        if let Err(error) = self
+        match self
             .records
             .put(&pk, &day, Expect::Version(version), &body, expires_at)
             .await
         {
-            tracing::warn!(%error, "cannot store today's digest counts");
+            Ok(Some(_)) => {}
+            Ok(None) => tracing::warn!("today's digest record changed under us: counts not stored"),
+            Err(error) => tracing::warn!(%error, "cannot store today's digest counts"),
         }
     }
 
