@@ -16,7 +16,9 @@ pub use approval_policy::{ActionPolicySettings, EventsSettings, MAX_QUORUM};
 mod deploy;
 pub use deploy::DeploySettings;
 mod redshift_alerts;
-pub use redshift_alerts::{is_cluster_name, ExportLayout, RedshiftAlertsSettings, SourceLayout};
+pub use redshift_alerts::{
+    is_cluster_name, DigestSettings, ExportLayout, RedshiftAlertsSettings, SourceLayout,
+};
 
 /// Prefix of the environment variables that override file values.
 pub const ENV_PREFIX: &str = "CHATOPS__";

@@ -49,6 +49,34 @@ pub struct RedshiftAlertsSettings {
     /// Athena's price per TB scanned, in USD.
     #[serde(default = "default_price_per_tb")]
     pub price_per_tb_usd: f64,
+    /// `[redshift_alerts.digest]`: the daily digest, off without it.
+    #[serde(default)]
+    pub digest: Option<DigestSettings>,
+}
+
+/// `[redshift_alerts.digest]`: once a day, the top alert events of the last 24 hours, the
+/// stale exports and what changed since the day before, posted to one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestSettings {
+    /// The channel id (`C…`) the digest is posted to.
+    pub channel: String,
+    /// The time of day it is posted, `HH:MM` in UTC.
+    pub at: String,
+}
+
+impl DigestSettings {
+    /// [`DigestSettings::at`] as a time (checked at boot; midnight if it somehow is not one).
+    pub fn time_of_day(&self) -> chrono::NaiveTime {
+        parse_time_of_day(&self.at).unwrap_or(chrono::NaiveTime::MIN)
+    }
+}
+
+/// `HH:MM`, two digits each, 00:00 to 23:59.
+fn parse_time_of_day(at: &str) -> Option<chrono::NaiveTime> {
+    (at.len() == 5)
+        .then(|| chrono::NaiveTime::parse_from_str(at, "%H:%M").ok())
+        .flatten()
 }
 
 /// Where a cluster's exports come from.
@@ -231,6 +259,20 @@ impl RedshiftAlertsSettings {
                 "must be a non-negative number",
             ));
         }
+        if let Some(digest) = &self.digest {
+            if crate::ids::ChannelId::parse(&digest.channel).is_err() {
+                return Err(ConfigError::key(
+                    key("digest.channel"),
+                    "must be a channel id (C…)",
+                ));
+            }
+            if parse_time_of_day(&digest.at).is_none() {
+                return Err(ConfigError::key(
+                    key("digest.at"),
+                    "must be a time of day in UTC, HH:MM (00:00 to 23:59)",
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -261,6 +303,14 @@ mod tests {
         fallback_clusters = ["etl-prod"]
         layouts = { adhoc-wg = "serverless" }
     "#;
+
+    /// The `[redshift_alerts]` settings of a valid `text`.
+    fn configured(text: &str) -> RedshiftAlertsSettings {
+        parse(text, &[])
+            .expect("valid")
+            .redshift_alerts
+            .expect("configured")
+    }
 
     #[test]
     fn the_redshift_section_is_optional_and_gets_defaults() {
@@ -294,10 +344,7 @@ mod tests {
         let text = format!(
             "{MINIMAL}{REDSHIFT}\n[redshift_alerts.layout]\ntable_prefix = \"\"\ncluster_column = \"cluster\"\ndate_column = \"date\"\n"
         );
-        let r = parse(&text, &[])
-            .expect("valid")
-            .redshift_alerts
-            .expect("configured");
+        let r = configured(&text);
         assert_eq!(
             r.layout,
             ExportLayout {
@@ -340,6 +387,28 @@ mod tests {
         ] {
             let err = parse(&text, &[(env, key)]).expect_err(env).to_string();
             assert!(err.contains("redshift_alerts"), "{env}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_digest_needs_a_channel_id_and_a_time_of_day() {
+        let text = format!(
+            "{MINIMAL}{REDSHIFT}\n[redshift_alerts.digest]\nchannel = \"C0DIGEST\"\nat = \"07:30\"\n"
+        );
+        let r = configured(&text);
+        let digest = r.digest.expect("a digest");
+        assert_eq!(
+            digest.time_of_day(),
+            chrono::NaiveTime::from_hms_opt(7, 30, 0).expect("a time")
+        );
+        for (env, value) in [
+            ("CHATOPS__REDSHIFT_ALERTS__DIGEST__AT", "7:30"),
+            ("CHATOPS__REDSHIFT_ALERTS__DIGEST__AT", "24:00"),
+            ("CHATOPS__REDSHIFT_ALERTS__DIGEST__AT", "07:30:00"),
+            ("CHATOPS__REDSHIFT_ALERTS__DIGEST__CHANNEL", "#ops"),
+        ] {
+            let err = parse(&text, &[(env, value)]).expect_err(value).to_string();
+            assert!(err.contains("redshift_alerts.digest"), "{value}: {err}");
         }
     }
 

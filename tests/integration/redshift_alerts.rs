@@ -64,6 +64,12 @@ fn section_texts(m: &Message) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that `m` has a section reading exactly `text`.
+fn assert_section(m: &Message, text: &str) {
+    let texts = section_texts(m);
+    assert!(texts.iter().any(|t| t == text), "{text:?} in {texts:#?}");
+}
+
 fn context(m: &Message) -> String {
     m.blocks
         .as_array()
@@ -188,15 +194,8 @@ async fn alerts_rank_events_per_cluster_across_both_sources_row_by_row() {
     );
     // Freshness per cluster from the alert log (sys_query_detail for Serverless: its newest row
     // has no alert); all but reporting-dev are over 2 hours old at 23:30.
-    let texts = section_texts(&answer);
-    assert!(
-        texts.contains(&"Data up to (UTC): adhoc-serverless 2026-11-03 09:10, analytics-prod 2026-11-03 18:00, etl-prod 2026-11-03 05:01, reporting-dev 2026-11-03 22:15.".to_owned()),
-        "{texts:?}"
-    );
-    assert!(
-        texts.contains(&":warning: Export older than 2 h: adhoc-serverless (14 h 20 min old), analytics-prod (5 h 30 min old), etl-prod (18 h 29 min old). Check the cluster's export job and crawler.".to_owned()),
-        "{texts:?}"
-    );
+    assert_section(&answer, "Data up to (UTC): adhoc-serverless 2026-11-03 09:10, analytics-prod 2026-11-03 18:00, etl-prod 2026-11-03 05:01, reporting-dev 2026-11-03 22:15.");
+    assert_section(&answer, ":warning: Export older than 2 h: adhoc-serverless (14 h 20 min old), analytics-prod (5 h 30 min old), etl-prod (18 h 29 min old). Check the cluster's export job and crawler.");
     let stats = context(&answer);
     assert!(stats.starts_with("Scanned "), "{stats}");
     assert!(
@@ -804,10 +803,9 @@ async fn slow_aborted_and_scans_read_query_text_flags_and_scan_steps() {
     );
     ask(&bot, ALICE, "waits reporting-dev etl-prod").await;
     let answer = wait_for_answer(&bot, "Longest queue waits", 0).await;
-    let texts = section_texts(&answer);
-    assert!(
-        texts.contains(&":warning: No data in this window for: reporting-dev.".to_owned()),
-        "{texts:?}"
+    assert_section(
+        &answer,
+        ":warning: No data in this window for: reporting-dev.",
     );
     let checks = exports.all_queries().await;
     assert!(
@@ -912,4 +910,143 @@ async fn every_question_answers_on_the_sandbox_data_dated_today_without_a_failur
         .filter(|t| t.starts_with(":x:"))
         .collect();
     assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// One second before the digest is due: the fixtures' clock fast-forwarded to 23:59:59.
+fn just_before_the_digest() -> chrono::DateTime<chrono::Utc> {
+    crate::support::redshift::fixture_now() + chrono::TimeDelta::seconds(29 * 60 + 59)
+}
+
+/// The moment the digest is due: 2026-11-04 00:00 UTC.
+fn when_the_digest_is_due() -> chrono::DateTime<chrono::Utc> {
+    just_before_the_digest() + chrono::TimeDelta::seconds(1)
+}
+
+/// The settings of a digest at midnight in the test channel.
+fn with_digest(exports: &Exports) -> Vec<(String, String)> {
+    let mut env = exports.env();
+    env.push((
+        "CHATOPS__REDSHIFT_ALERTS__DIGEST__CHANNEL".into(),
+        CHANNEL.into(),
+    ));
+    env.push((
+        "CHATOPS__REDSHIFT_ALERTS__DIGEST__AT".into(),
+        "00:00".into(),
+    ));
+    env
+}
+
+const DIGEST_TITLE: &str =
+    "Top alert events · Daily digest · 4 clusters · 24h to 2026-11-04 00:00 UTC";
+
+#[tokio::test]
+async fn the_daily_digest_is_posted_once_at_its_time_with_the_top_alerts_and_stale_exports() {
+    let exports = Exports::create().await;
+    let mut bot = Bot::spawn(Options {
+        env: with_digest(&exports),
+        clock: Some(just_before_the_digest),
+        ..Options::default()
+    })
+    .await;
+
+    let digest = wait_for_answer(&bot, DIGEST_TITLE, 0).await;
+    let (_, got) = table(&digest);
+    let analytics: Vec<(String, String)> = got
+        .iter()
+        .filter(|r| r[0] == "analytics-prod")
+        .map(|r| (r[1].clone(), r[4].clone()))
+        .collect();
+    assert_eq!(
+        analytics,
+        [
+            ("3", "Missing query planner statistics"),
+            ("1", "Nested Loop Join in the query plan"),
+            ("1", "Scanned a large number of deleted rows"),
+            ("1", "Very selective query filter"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    // Stale by the query log (stl_query, sys_query_history) at the due time, not by alerts.
+    assert_section(&digest, ":warning: Export older than 2 h: adhoc-serverless (15 h 20 min old), analytics-prod (7 h 15 min old), reporting-dev (13 h 50 min old). Check the cluster's export job and crawler.");
+    assert_section(&digest, "No digest yesterday to compare with.");
+
+    // Stopping waits for a digest in progress; the next one is due tomorrow.
+    bot.stop().await;
+    assert_eq!(answers(&bot, DIGEST_TITLE).len(), 1, "one digest");
+}
+
+#[tokio::test]
+async fn two_processes_sharing_the_state_store_post_one_digest() {
+    let exports = Exports::create().await;
+    let env = with_digest(&exports);
+    let mut bot = Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(Options {
+            env: env.clone(),
+            clock: Some(when_the_digest_is_due),
+            ..Options::default()
+        })
+        .await;
+    let replica = bot
+        .start_replica_with_clock(4, env, Some(when_the_digest_is_due))
+        .await;
+
+    wait_for_answer(&bot, DIGEST_TITLE, 0).await;
+    // Both processes tried at once (the digest was due when they started); stopping them waits
+    // for a digest in progress.
+    replica.stop().await;
+    bot.stop().await;
+    assert_eq!(answers(&bot, DIGEST_TITLE).len(), 1, "one digest");
+}
+
+#[tokio::test]
+async fn the_digest_compares_with_yesterdays_counts_from_the_state_store_and_stores_todays() {
+    use chatops::outbound::records::{Expect, Records};
+
+    let exports = Exports::create().await;
+    let bot = Bot::prepare(false).await.with_shared_state().await;
+    let config = crate::support::aws::sdk_config().await;
+    let records = Records::dynamodb(aws_sdk_dynamodb::Client::new(&config), &bot.state_table());
+    let pk = format!("digest#{CHANNEL}");
+    let yesterday = serde_json::json!({"counts": {
+        "analytics-prod: Missing query planner statistics": 1,
+        "etl-prod: Nested Loop Join in the query plan": 2,
+        "reporting-dev: Very selective query filter": 4,
+        "etl-prod: Disk-based query": 1,
+    }});
+    let expires_at = chrono::Utc::now().timestamp() + 86_400;
+    records
+        .put(
+            &pk,
+            "2026-11-03",
+            Expect::Absent,
+            &yesterday.to_string(),
+            expires_at,
+        )
+        .await
+        .expect("yesterday's digest stored");
+    let mut bot = bot
+        .start(Options {
+            env: with_digest(&exports),
+            clock: Some(when_the_digest_is_due),
+            ..Options::default()
+        })
+        .await;
+
+    let digest = wait_for_answer(&bot, DIGEST_TITLE, 0).await;
+    assert_section(&digest, "Since yesterday: *new:* adhoc-serverless: Missing query planner statistics (1), adhoc-serverless: Nested Loop Join in the query plan (2), analytics-prod: Nested Loop Join in the query plan (1), analytics-prod: Scanned a large number of deleted rows (1), analytics-prod: Very selective query filter (1), etl-prod: Scanned a large number of deleted rows (1); *up:* analytics-prod: Missing query planner statistics 1 → 3; *down:* reporting-dev: Very selective query filter 4 → 1; *no longer in the top:* etl-prod: Disk-based query.");
+
+    bot.stop().await;
+    let today = records
+        .get(&pk, "2026-11-04")
+        .await
+        .expect("the store answers")
+        .expect("today's record");
+    let today: serde_json::Value = serde_json::from_str(&today.body).expect("JSON");
+    assert_eq!(
+        today["counts"]["analytics-prod: Missing query planner statistics"],
+        3
+    );
 }

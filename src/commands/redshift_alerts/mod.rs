@@ -6,9 +6,11 @@
 //! cache and the in-flight limits are consulted. After the ack: the SQL template of the question
 //! ([`sql`]) runs on Athena ([`crate::outbound::athena`]), the rows become a table ([`tables`],
 //! [`render`]) posted with `chat.postMessage`, and for `hourly` and `queues` a PNG chart
-//! ([`chart`]) is uploaded to the channel.
+//! ([`chart`]) is uploaded to the channel. With `[redshift_alerts.digest]`, a daily digest is
+//! posted in the background ([`digest`]).
 
 pub mod chart;
+pub mod digest;
 pub mod freshness;
 pub mod guard;
 pub mod parse;
@@ -19,6 +21,7 @@ pub mod tables;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 use self::guard::{Cache, InFlight};
 use self::parse::{Ask, Cluster, Question, Request, Selection};
@@ -30,6 +33,7 @@ use crate::error::{Failure, UserError};
 use crate::ids::ChannelId;
 use crate::outbound::athena::{Athena, AthenaError, QueryOutput, QuerySpec};
 use crate::outbound::parameter_store::StringList;
+use crate::outbound::records::Records;
 use crate::outbound::slack::{FileUpload, SlackWeb};
 
 pub use self::parse::parse;
@@ -50,6 +54,8 @@ pub fn build(context: &Context) -> Arc<dyn SlashCommand> {
         context.clients.slack.clone(),
         context.clusters.clone(),
         context.clock,
+        context.clients.records.clone(),
+        context.cancel.clone(),
     ))
 }
 
@@ -59,6 +65,15 @@ impl SlashCommand for RedshiftAlerts {
             Ok(request) => self.answer(&inv, request),
             Err(e) => Accepted::reply_only(e.0),
         }
+    }
+
+    /// The daily digest, when `[redshift_alerts.digest]` is set.
+    fn background(&self) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        let inner = self.inner.clone()?;
+        let digest = inner.settings.digest.as_ref()?;
+        let channel = ChannelId::parse(&digest.channel).ok()?;
+        let at = digest.time_of_day();
+        Some(inner.digest_daily(channel, at).boxed())
     }
 }
 
@@ -87,19 +102,25 @@ struct Inner {
     slack: SlackWeb,
     clusters: Option<StringList>,
     clock: Clock,
+    /// The state store: the digest's once-per-day claim and its daily counts.
+    records: Records,
+    /// Fires at shutdown: the digest loop ends.
+    cancel: CancellationToken,
     in_flight: InFlight,
     cache: Cache<Key, Answer>,
 }
 
 impl RedshiftAlerts {
     /// The command over `settings` (`None`: not configured); `clusters` is the cluster-list
-    /// parameter, `None` when it was not set up.
+    /// parameter, `None` when it was not set up; `records` and `cancel` are the digest's.
     pub fn new(
         settings: Option<RedshiftAlertsSettings>,
         athena: Athena,
         slack: SlackWeb,
         clusters: Option<StringList>,
         clock: Clock,
+        records: Records,
+        cancel: CancellationToken,
     ) -> Self {
         let inner = settings.map(|settings| {
             Arc::new(Inner {
@@ -113,6 +134,8 @@ impl RedshiftAlerts {
                 slack,
                 clusters,
                 clock,
+                records,
+                cancel,
             })
         });
         Self { inner }

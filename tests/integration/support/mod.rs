@@ -362,8 +362,21 @@ impl Bot {
     /// (and the `CHATOPS__…` overrides `env`) and waits until the emulator sees `connections`
     /// live sockets in all.
     pub async fn start_replica(&self, connections: usize, env: Vec<(String, String)>) -> Replica {
+        self.start_replica_with_clock(connections, env, None).await
+    }
+
+    /// [`Bot::start_replica`] with a fixed "now" (`None`: the wall clock).
+    pub async fn start_replica_with_clock(
+        &self,
+        connections: usize,
+        env: Vec<(String, String)>,
+        clock: Option<chatops::commands::redshift_alerts::Clock>,
+    ) -> Replica {
         let settings = Settings::parse(&self.config_toml, "test", env).expect("settings");
-        let app = App::build(settings, None).await.expect("app builds");
+        let mut app = App::build(settings, None).await.expect("app builds");
+        if let Some(clock) = clock {
+            app = app.with_clock(clock);
+        }
         let (tx, rx) = oneshot::channel();
         let run = tokio::spawn(app.run(async {
             let _ = rx.await;
