@@ -865,6 +865,21 @@ async fn query_tells_one_querys_story_with_its_text_joined_from_chunks() {
             .all(|s| s.contains("query = 2002") || s.contains("query = 1005")),
         "{sql:?}"
     );
+
+    // A Serverless workgroup's query, from the SYS views.
+    let serverless = answer_table(&bot, "query adhoc-serverless 9102", "One query").await;
+    assert_eq!(
+        serverless,
+        rows(&[
+            &[
+                "run",
+                "started 2026-11-03 08:00:00, ran 2 s, user 101, database dev"
+            ],
+            &["queue", "service class 100, queued 0.1 s, executed 2.0 s"],
+            &["text", "select * from events limit 10"],
+            &["plan", "----- Tables missing statistics: events -----"],
+        ])
+    );
 }
 
 #[tokio::test]

@@ -196,7 +196,6 @@ impl Inner {
                 let layout = self.settings.layout(c.as_str());
                 (c, layout)
             })
-            .filter(|(_, layout)| sql::answers(Question::Alerts, *layout))
             .collect();
         let export = &self.settings.layout;
         let Some(statement) =

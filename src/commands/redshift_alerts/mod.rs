@@ -161,19 +161,6 @@ impl RedshiftAlerts {
             Err(e) => return refuse(format!("{e}\n{}", parse::USAGE)),
         };
         let channel = inv.channel.clone();
-        let unanswered: Vec<&str> = clusters
-            .iter()
-            .filter(|c| !sql::answers(ask.question, inner.settings.layout(c.as_str())))
-            .map(Cluster::as_str)
-            .collect();
-        if !unanswered.is_empty() {
-            return refuse(format!(
-                "{} has no template for Redshift Serverless yet: {}.\n{}",
-                ask.question.title(),
-                unanswered.join(", "),
-                parse::USAGE
-            ));
-        }
         let key: Key = (
             ask.question,
             clusters.clone(),

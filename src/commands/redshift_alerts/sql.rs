@@ -47,8 +47,7 @@ const QUESTIONS: &[(Question, &str)] = &[
     (Question::Query, include_str!("sql/query.sql")),
 ];
 
-/// The rows of each question, per source layout. `query` has no Serverless template yet (its
-/// data is in sys_query_history, sys_query_text, sys_query_detail and sys_query_explain).
+/// The rows of each question, per source layout: every question has one for each.
 const SOURCES: &[(Question, SourceLayout, &str)] = &[
     (
         Question::Alerts,
@@ -185,6 +184,11 @@ const SOURCES: &[(Question, SourceLayout, &str)] = &[
         SourceLayout::Serverless,
         include_str!("sql/serverless/utility.sql"),
     ),
+    (
+        Question::Query,
+        SourceLayout::Serverless,
+        include_str!("sql/serverless/query.sql"),
+    ),
 ];
 
 /// The table and timestamp each question's freshness is read from, per layout: its main table.
@@ -242,13 +246,6 @@ pub fn freshness(
         })
         .collect();
     (!parts.is_empty()).then(|| format!("-- freshness\n{}", parts.join("UNION ALL\n")))
-}
-
-/// Whether `question` has a template for `layout`.
-pub fn answers(question: Question, layout: SourceLayout) -> bool {
-    SOURCES
-        .iter()
-        .any(|(q, l, _)| *q == question && *l == layout)
 }
 
 /// The time a question covers: whole hours up to the end of the current hour.
@@ -390,6 +387,19 @@ mod tests {
         let w = Window::ending_at(at(10, 25), 24);
         assert_eq!(w.until, at(11, 0));
         assert_eq!(w.since, at(11, 0) - Duration::hours(24));
+    }
+
+    #[test]
+    fn every_question_has_rows_for_each_layout() {
+        for (question, _) in QUESTIONS {
+            for layout in [SourceLayout::Provisioned, SourceLayout::Serverless] {
+                let count = SOURCES
+                    .iter()
+                    .filter(|(q, l, _)| q == question && *l == layout)
+                    .count();
+                assert_eq!(count, 1, "{question:?} {layout:?}");
+            }
+        }
     }
 
     #[test]
