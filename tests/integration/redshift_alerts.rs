@@ -450,7 +450,6 @@ async fn hostile_input_gets_a_usage_reply_and_starts_no_query() {
         "query etl-prod -2002",
         "query etl-prod 2002x",
         "query disabled-cluster 2002",
-        "query adhoc-serverless 9102",
         many.as_str(),
         "etl-prod' OR '1'='1",
         "etl-prod'; DROP TABLE stl_query; --",
