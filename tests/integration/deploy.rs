@@ -418,11 +418,13 @@ async fn a_started_execution_is_followed_in_one_thread_by_polling() {
         prompt_at < approve_at,
         "the prompt comes before its stage's outcome"
     );
-    let head = bot.message(&top.ts).blocks.to_string();
-    assert!(
-        head.contains(":white_check_mark: *Succeeded* in "),
-        "{head}"
-    );
+    // The top message is updated after the thread's replies are posted.
+    eventually(DEADLINE, "the top message to say Succeeded", || async {
+        let head = bot.message(&top.ts).blocks.to_string();
+        head.contains(":white_check_mark: *Succeeded* in ")
+            .then_some(())
+    })
+    .await;
     assert!(bot.message(&top.ts).edited_count >= 2, "updated in place");
 }
 
@@ -479,8 +481,12 @@ async fn a_failed_execution_is_followed_from_eventbridge_events() {
         "{}",
         texts[2]
     );
-    let head = bot.message(&top.ts).blocks.to_string();
-    assert!(head.contains(":x: *Failed* after "), "{head}");
+    // The top message is updated after the thread's replies are posted.
+    eventually(DEADLINE, "the top message to say Failed", || async {
+        let head = bot.message(&top.ts).blocks.to_string();
+        head.contains(":x: *Failed* after ").then_some(())
+    })
+    .await;
     let published = bot.codepipeline.events();
     assert!(published.iter().all(|e| e.outcome.is_ok()), "{published:?}");
     assert!(published
