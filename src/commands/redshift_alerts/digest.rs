@@ -55,6 +55,13 @@ struct DayRecord {
     counts: Option<Counts>,
 }
 
+impl DayRecord {
+    /// The record as stored (a map of strings to numbers always serialises).
+    fn body(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// The counts of the alerts question's rows.
 pub fn counts(output: &QueryOutput) -> Counts {
     let col = Columns::new(output);
@@ -135,9 +142,10 @@ impl Inner {
         let day = due.date_naive().to_string();
         // The store judges expiry by the wall clock, not the injected one.
         let expires_at = Utc::now().timestamp() + KEEP_SECS;
+        let claim = DayRecord::default().body();
         let claimed = self
             .records
-            .put(&pk, &day, Expect::Absent, r#"{"counts":null}"#, expires_at)
+            .put(&pk, &day, Expect::Absent, &claim, expires_at)
             .await;
         let version = match claimed {
             Ok(Some(version)) => version,
@@ -165,7 +173,10 @@ impl Inner {
         let Some(today) = self.post_digest(channel, due, yesterday.as_ref()).await else {
             return;
         };
-        let body = serde_json::json!({ "counts": today }).to_string();
+        let body = DayRecord {
+            counts: Some(today),
+        }
+        .body();
         match self
             .records
             .put(&pk, &day, Expect::Version(version), &body, expires_at)
