@@ -196,6 +196,9 @@ impl App {
             registry: registry.clone(),
             health: marks.clone(),
             tracker: tracker.clone(),
+            room: Arc::new(tokio::sync::Semaphore::new(
+                self.settings.slack.max_in_flight,
+            )),
         });
         tracker.spawn(socket_mode::supervise(
             self.slack_client.clone(),

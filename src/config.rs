@@ -114,10 +114,71 @@ pub struct SlackSettings {
     pub api_url: Option<String>,
     /// Socket Mode connections held at once (Slack allows 10; two survive a refresh).
     pub socket_connections: u32,
-    /// Wait between failed Socket Mode connection attempts.
+    /// The first wait after a failed Socket Mode connection attempt; each failure in a row
+    /// doubles it (with jitter) up to `reconnect_max_secs`.
     pub reconnect_secs: u64,
+    pub reconnect_max_secs: u64,
+    /// How often the bot pings each socket; a socket heard from (any frame, a pong included)
+    /// for no longer than `silence_secs` is replaced: a half-open TCP connection is dead.
+    pub ping_secs: u64,
+    pub silence_secs: u64,
+    /// How long `apps.connections.open`, the WebSocket handshake and Slack's `hello` may take.
+    pub hello_timeout_secs: u64,
+    /// Envelopes whose work may run at once; beyond it an envelope is acked and refused.
+    pub max_in_flight: usize,
     /// How long a user group's member list is trusted before it is fetched again.
     pub usergroup_cache_secs: u64,
+}
+
+impl SlackSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let ranges = [
+            ("slack.reconnect_secs", self.reconnect_secs, 1, 60),
+            (
+                "slack.reconnect_max_secs",
+                self.reconnect_max_secs,
+                self.reconnect_secs,
+                3600,
+            ),
+            ("slack.ping_secs", self.ping_secs, 1, 60),
+            // Silence must outlast at least two pings, or a healthy socket is dropped.
+            (
+                "slack.silence_secs",
+                self.silence_secs,
+                2 * self.ping_secs,
+                600,
+            ),
+            ("slack.hello_timeout_secs", self.hello_timeout_secs, 1, 60),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::key(
+                    key,
+                    format!("must be between {min} and {max}"),
+                ));
+            }
+        }
+        if !(1..=100_000).contains(&self.max_in_flight) {
+            return Err(ConfigError::key(
+                "slack.max_in_flight",
+                "must be between 1 and 100000",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first wait after a failed connection attempt, and the longest.
+    pub fn reconnect(&self) -> (Duration, Duration) {
+        (
+            Duration::from_secs(self.reconnect_secs),
+            Duration::from_secs(self.reconnect_max_secs),
+        )
+    }
+
+    /// How long a socket may stay silent before it is replaced.
+    pub fn silence(&self) -> Duration {
+        Duration::from_secs(self.silence_secs)
+    }
 }
 
 impl Default for SlackSettings {
@@ -125,7 +186,12 @@ impl Default for SlackSettings {
         Self {
             api_url: None,
             socket_connections: 2,
-            reconnect_secs: 5,
+            reconnect_secs: 1,
+            reconnect_max_secs: 60,
+            ping_secs: 10,
+            silence_secs: 30,
+            hello_timeout_secs: 10,
+            max_in_flight: 512,
             usergroup_cache_secs: 300,
         }
     }
@@ -161,6 +227,12 @@ pub struct ApprovalSettings {
     /// Longest such delay; also used for messages that can never be handled.
     #[serde(default = "default_retry_max_secs")]
     pub retry_max_secs: u64,
+    /// Messages worked on at once (each a prompt: context lookups and a `chat.postMessage`).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// While a message is worked on, its visibility is extended this often (to twice this).
+    #[serde(default = "default_heartbeat_secs")]
+    pub heartbeat_secs: u64,
     /// AWS principal (an execution's `trigger.triggerDetail`, e.g. an IAM ARN) → the Slack user
     /// it is: that user started the execution and may not approve it.
     #[serde(default)]
@@ -184,6 +256,12 @@ fn default_retry_base_secs() -> u64 {
 }
 fn default_retry_max_secs() -> u64 {
     300
+}
+fn default_concurrency() -> usize {
+    8
+}
+fn default_heartbeat_secs() -> u64 {
+    30
 }
 
 /// Graceful shutdown.
@@ -388,6 +466,7 @@ impl Settings {
                 "must be between 1 and 10 (Slack's limit per app)",
             ));
         }
+        self.slack.validate()?;
         let mut seen = HashSet::new();
         for (i, p) in self.pipelines.iter().enumerate() {
             if !seen.insert(p.name.as_str()) {
@@ -406,6 +485,18 @@ impl Settings {
         }
         if let Some(events) = &self.events {
             events.validate(self.approvals.wait_time_secs)?;
+        }
+        if !(1..=100).contains(&self.approvals.concurrency) {
+            return Err(ConfigError::key(
+                "approvals.concurrency",
+                "must be between 1 and 100",
+            ));
+        }
+        if !(5..=3600).contains(&self.approvals.heartbeat_secs) {
+            return Err(ConfigError::key(
+                "approvals.heartbeat_secs",
+                "must be between 5 and 3600",
+            ));
         }
         if self.approvals.reconcile_secs == 0 || self.approvals.reconcile_batch == 0 {
             return Err(ConfigError::key(

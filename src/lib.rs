@@ -3,7 +3,7 @@
 //! Data flows one way:
 //!
 //! ```text
-//! inbound/ (Socket Mode callbacks, SQS long-poll)  →  approvals/, commands/ (domain)  →  outbound/ (Slack, AWS)
+//! inbound/ (Socket Mode, SQS long-poll)  →  approvals/, commands/ (domain)  →  outbound/ (Slack, AWS)
 //! ```
 //!
 //! - [`config`]: typed settings from one TOML file plus `CHATOPS__…` overrides.

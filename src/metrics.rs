@@ -17,7 +17,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram as Buckets;
 use prometheus_client::registry::{Metric, Registry};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The process's metrics.
@@ -85,12 +85,72 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
+/// The Socket Mode connections that said `hello`, each with when it was last heard from: a
+/// socket counts for `/healthz` only while it is registered (between its `hello` and its end)
+/// and heard from recently.
+#[derive(Debug, Default)]
+pub struct Sockets {
+    live: Mutex<Vec<(u64, Arc<Mark>)>>,
+    next: AtomicU64,
+}
+
+impl Sockets {
+    /// Registers a socket that just said `hello`; it counts until the returned guard is dropped.
+    pub fn register(self: &Arc<Self>) -> SocketMark {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let mark = Arc::new(Mark::default());
+        mark.now();
+        self.lock().push((id, mark.clone()));
+        SocketMark {
+            sockets: self.clone(),
+            id,
+            mark,
+        }
+    }
+
+    /// How many registered sockets were heard from within `max_age`.
+    pub fn live(&self, max_age: Duration) -> usize {
+        self.lock()
+            .iter()
+            .filter(|(_, mark)| mark.within(max_age))
+            .count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Arc<Mark>)>> {
+        // Nothing panics while holding the lock: a poisoned list is still a valid list.
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One registered socket: [`SocketMark::heard`] on every frame; dropping it unregisters.
+#[derive(Debug)]
+pub struct SocketMark {
+    sockets: Arc<Sockets>,
+    id: u64,
+    mark: Arc<Mark>,
+}
+
+impl SocketMark {
+    /// The socket just delivered a frame (an envelope, a ping, a pong).
+    pub fn heard(&self) {
+        self.mark.now();
+    }
+}
+
+impl Drop for SocketMark {
+    fn drop(&mut self) {
+        self.sockets.lock().retain(|(id, _)| *id != self.id);
+    }
+}
+
 /// When one app's dependencies last answered (the Slack tokens' reads are marked by the
 /// token store itself).
 #[derive(Debug, Default)]
 pub struct Health {
-    /// A Socket Mode `hello` arrived (a socket is connected).
-    pub socket_hello: Mark,
+    /// The Socket Mode connections that said `hello` and have not ended.
+    pub sockets: Arc<Sockets>,
     /// A `ReceiveMessage` on the approval queue succeeded.
     pub queue_polled: Mark,
     /// A `ReceiveMessage` on the pipeline-events queue succeeded.
@@ -101,8 +161,10 @@ pub struct Health {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// Socket Mode envelopes handed to a callback.
+    /// Socket Mode envelopes received.
     pub envelopes: Counter,
+    /// Envelopes whose work was refused because the in-flight bound was reached.
+    pub work_refused: Counter,
     /// Time from a callback's start to its return, i.e. to the ack.
     pub ack_latency: Histogram,
     /// Approval decisions by outcome.
@@ -128,8 +190,12 @@ impl Metrics {
     fn new() -> Self {
         let mut registry = Registry::default();
         let r = &mut registry;
-        let [envelopes, athena_queries, athena_bytes_scanned] = [
+        let [envelopes, work_refused, athena_queries, athena_bytes_scanned] = [
             ("chatops_envelopes", "Socket Mode envelopes received"),
+            (
+                "chatops_work_refused",
+                "Envelopes refused because too much work was in flight",
+            ),
             ("chatops_athena_queries", "Athena queries started"),
             (
                 "chatops_athena_scanned_bytes",
@@ -155,6 +221,7 @@ impl Metrics {
         let series = |family: &Labelled, label| Counter(family.get_or_create(&[label]).clone());
         Self {
             envelopes,
+            work_refused,
             ack_latency,
             approvals_recorded: series(&approvals, ("outcome", "recorded")),
             approvals_refused: series(&approvals, ("outcome", "refused")),
@@ -238,5 +305,20 @@ mod mark_tests {
         assert!(mark.within(Duration::from_secs(60)));
         mark.0.store(unix_now() - 120, Ordering::Relaxed);
         assert!(!mark.within(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn a_socket_counts_while_registered_and_recently_heard_from() {
+        let sockets = Arc::new(Sockets::default());
+        assert_eq!(sockets.live(Duration::from_secs(30)), 0);
+        let first = sockets.register();
+        let second = sockets.register();
+        assert_eq!(sockets.live(Duration::from_secs(30)), 2);
+        second.mark.0.store(unix_now() - 120, Ordering::Relaxed);
+        assert_eq!(sockets.live(Duration::from_secs(30)), 1, "a silent socket");
+        second.heard();
+        assert_eq!(sockets.live(Duration::from_secs(30)), 2);
+        drop(first);
+        assert_eq!(sockets.live(Duration::from_secs(30)), 1, "an ended socket");
     }
 }

@@ -32,6 +32,8 @@ use crate::outbound::records::Records;
 pub struct Freshness {
     /// The token store marks its own reads.
     pub tokens: TokenStore,
+    /// A socket counts while heard from within this (`slack.silence_secs`).
+    pub socket: Duration,
     pub queue: Duration,
     pub parameters: Duration,
     /// Checked only when a pipeline-events queue is configured.
@@ -50,6 +52,7 @@ impl Freshness {
         let polls = |wait: i32| Duration::from_secs(3 * u64::try_from(wait).unwrap_or(20) + 30);
         Self {
             tokens,
+            socket: settings.slack.silence(),
             queue: polls(settings.approvals.wait_time_secs),
             parameters: Duration::from_secs(3 * settings.parameter_store.refresh_interval_secs),
             events: settings.events.as_ref().map(|e| polls(e.wait_time_secs)),
@@ -63,7 +66,7 @@ pub fn checks(health: &Health, freshness: &Freshness) -> Vec<(&'static str, bool
     let mut checks = vec![
         (
             "socket_mode_connected",
-            health.socket_hello.within(Duration::MAX),
+            health.sockets.live(freshness.socket) > 0,
         ),
         (
             "approval_queue_reachable",

@@ -6,7 +6,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{Bot, Options, ALICE, DEADLINE};
 
-fn with_health() -> Options {
+pub(crate) fn with_health() -> Options {
     Options {
         env: vec![("CHATOPS__HEALTH__LISTEN".into(), "127.0.0.1:0".into())],
         ..Options::default()
@@ -14,7 +14,7 @@ fn with_health() -> Options {
 }
 
 /// A plain HTTP/1.1 GET; the status code and the body.
-async fn get(bot: &Bot, path: &str) -> (u16, String) {
+pub(crate) async fn get(bot: &Bot, path: &str) -> (u16, String) {
     let addr = bot.health.expect("the health listener is on");
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: chatops\r\nConnection: close\r\n\r\n");

@@ -12,4 +12,5 @@ mod history;
 mod processes;
 mod redshift_alerts;
 mod shared_state;
+mod socket_mode;
 mod support;

@@ -14,6 +14,9 @@ pub(super) enum Command {
     Disconnect(String),
     /// Drop the TCP stream without any closing handshake.
     Drop,
+    /// Stop reading and writing, keeping the TCP stream open: a half-open connection, whose
+    /// pings go unanswered.
+    Freeze,
 }
 
 /// One accepted socket, as the workspace sees it.

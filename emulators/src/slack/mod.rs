@@ -106,6 +106,11 @@ impl SlackEmulator {
         ts
     }
 
+    /// The app's id (as `hello` and every payload name it) and the workspace's team id.
+    pub fn app_and_team(&self) -> (String, String) {
+        (self.shared.app_id.clone(), self.shared.team_id.clone())
+    }
+
     /// Rotates the bot token: the previous one now answers `token_revoked`.
     pub fn set_bot_token(&self, token: &str) {
         let mut inner = self.shared.lock();

@@ -58,6 +58,21 @@ impl SlackEmulator {
         self.shared.lock().connections.retire_oldest(Command::Drop);
         self.shared.notify();
     }
+
+    /// Silences the oldest live socket: it stops reading (so pings go unanswered) and writing,
+    /// with the TCP stream left open, as a half-open connection behaves.
+    pub fn freeze_connection(&self) {
+        self.shared
+            .lock()
+            .connections
+            .retire_oldest(Command::Freeze);
+        self.shared.notify();
+    }
+
+    /// While `on`, sockets that connect get no `hello` and no envelopes.
+    pub fn withhold_hello(&self, on: bool) {
+        self.shared.lock().withhold_hello = on;
+    }
 }
 
 /// Accepts sockets until `shutdown` is cancelled.
@@ -107,6 +122,11 @@ async fn run_socket(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellati
             return;
         }
     };
+    if shared.lock().withhold_hello {
+        // Upgraded, never greeted: read (answering pings) until the client gives up.
+        withhold(socket, &shutdown).await;
+        return;
+    }
     let (sender, commands) = mpsc::unbounded_channel();
     let (id, hello) = {
         let mut inner = shared.lock();
@@ -117,6 +137,16 @@ async fn run_socket(stream: TcpStream, shared: Arc<Shared>, shutdown: Cancellati
     converse(socket, &shared, commands, hello, shutdown).await;
     shared.lock().connections.remove(id);
     shared.notify();
+}
+
+/// Keeps a socket that got no `hello` open until the client closes it or shutdown.
+async fn withhold(mut socket: WebSocketStream<TcpStream>, shutdown: &CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            frame = socket.next() => if !matches!(frame, Some(Ok(_))) { return },
+        }
+    }
 }
 
 fn hello(shared: &Shared, num_connections: usize) -> String {
@@ -175,6 +205,11 @@ async fn converse(
                         return;
                     }
                     close_at = Some(Instant::now() + DISCONNECT_GRACE);
+                }
+                Some(Command::Freeze) => {
+                    // Holds the stream, touching it no more, until shutdown.
+                    shutdown.cancelled().await;
+                    return;
                 }
                 Some(Command::Drop) | None => return,
             },

@@ -177,6 +177,8 @@ pub(super) struct Inner {
     pub(super) uploads: Vec<Upload>,
     pub(super) response_urls: HashMap<String, ResponseTarget>,
     pub(super) connections: Connections,
+    /// New sockets get no `hello` (a Slack that accepted the upgrade but never greets).
+    pub(super) withhold_hello: bool,
     pub(super) acks: HashMap<String, Vec<Ack>>,
     /// Demo controls of the browser UI, in the order they were added.
     pub(super) controls: Vec<(String, Control)>,
@@ -253,6 +255,7 @@ impl Shared {
             uploads: Vec::new(),
             response_urls: HashMap::new(),
             connections: Connections::default(),
+            withhold_hello: false,
             acks: HashMap::new(),
             controls: Vec::new(),
             last_ts: (0, 0),

@@ -121,6 +121,7 @@ impl Bot {
         self.config_toml.push_str(&options.config_tail);
         let settings =
             Settings::parse(&self.config_toml, "test", options.env).expect("test settings");
+        let sockets = usize::try_from(settings.slack.socket_connections).unwrap_or(2);
         let mut app = App::build(settings, None).await.expect("app builds");
         if let Some(clock) = options.clock {
             app = app.with_clock(clock);
@@ -132,8 +133,8 @@ impl Bot {
         })));
         self.shutdown = Some(tx);
         assert!(
-            self.slack.wait_for_connections(2, DEADLINE).await,
-            "the bot opened two Socket Mode connections"
+            self.slack.wait_for_connections(sockets, DEADLINE).await,
+            "the bot opened its Socket Mode connections"
         );
         self
     }
