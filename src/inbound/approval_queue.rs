@@ -1,12 +1,23 @@
 //! The SQS long-poll loop: approval notifications → [`Approvals::announce`].
 //!
-//! A message is deleted only after Slack accepted its prompt (or it was a redelivery of one
-//! already posted). On a Slack failure its visibility is set to a growing delay so it comes back
-//! for another try. A message that can never be handled is logged with its id and left to the
-//! queue's redrive policy, hidden for the longest delay so it does not spin.
+//! Up to `approvals.concurrency` messages are worked on at once, and the loop receives only as
+//! many as it has room for, so a message never waits hidden behind a slow prompt. A message is
+//! kept hidden while it is worked on (a visibility heartbeat every `approvals.heartbeat_secs`),
+//! and two copies of one approval (a redelivery, a second subscription) are never worked on at
+//! once in this process: the second comes back later (across processes, the prompt claim in the
+//! store does the same).
+//!
+//! A message is deleted (in batches) only after Slack accepted its prompt (or it was a
+//! redelivery of one already posted). On a Slack failure its visibility is set to a growing delay
+//! so it comes back for another try. A message that can never be handled is logged with its id
+//! and left to the queue's redrive policy, hidden for the longest delay so it does not spin.
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -22,6 +33,8 @@ pub struct ApprovalQueue {
     settings: ApprovalSettings,
     approvals: Arc<Approvals>,
     health: Arc<Health>,
+    /// The hashes of the approval tokens being worked on now.
+    in_hand: Mutex<HashSet<String>>,
 }
 
 impl ApprovalQueue {
@@ -37,6 +50,7 @@ impl ApprovalQueue {
             settings,
             approvals,
             health,
+            in_hand: Mutex::new(HashSet::new()),
         }
     }
 
@@ -44,30 +58,82 @@ impl ApprovalQueue {
     /// handed out reappears after its visibility timeout); messages in hand are finished.
     pub async fn run(self, cancel: CancellationToken) {
         tracing::info!(queue = %self.settings.queue_url, "approval intake started");
-        let queue = &self.settings.queue_url;
-        while let Some(messages) = sqs::receive(
-            &self.sqs,
-            queue,
-            self.settings.wait_time_secs,
-            &cancel,
-            &self.health.queue_polled,
-        )
-        .await
-        {
+        let this = Arc::new(self);
+        let room = Arc::new(Semaphore::new(this.settings.concurrency));
+        let (deleter, deletions) =
+            sqs::Deleter::spawn(this.sqs.clone(), this.settings.queue_url.clone());
+        let mut working = JoinSet::new();
+        loop {
+            // Room for one at least before polling: what is received is worked on at once.
+            let first = tokio::select! {
+                () = cancel.cancelled() => break,
+                permit = room.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let Some(messages) = sqs::receive(
+                &this.sqs,
+                &this.settings.queue_url,
+                this.settings.wait_time_secs,
+                room.available_permits() + 1,
+                &cancel,
+                &this.health.queue_polled,
+            )
+            .await
+            else {
+                break;
+            };
+            let mut permits = std::iter::once(first)
+                .chain(std::iter::from_fn(|| room.clone().try_acquire_owned().ok()));
             for message in messages {
+                // No more messages were asked for than there was room for.
+                let permit = permits.next();
+                let (this, deleter) = (this.clone(), deleter.clone());
                 let span = tracing::info_span!(
                     "sqs_message",
                     message_id = message.message_id.as_deref().unwrap_or("-"),
                     pipeline = tracing::field::Empty,
                     token_hash = tracing::field::Empty,
                 );
-                self.handle(message).instrument(span).await;
+                working.spawn(
+                    async move {
+                        this.heartbeat(&message, this.handle(&message, &deleter))
+                            .await;
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
             }
+            while working.try_join_next().is_some() {}
+        }
+        while working.join_next().await.is_some() {}
+        drop(deleter);
+        if deletions.await.is_err() {
+            tracing::error!("the SQS deleter ended abnormally; expect redeliveries");
         }
         tracing::info!("approval intake stopped");
     }
 
-    async fn handle(&self, message: Message) {
+    /// Runs `work` on `message`, keeping the message hidden from other consumers meanwhile.
+    async fn heartbeat(&self, message: &Message, work: impl std::future::Future<Output = ()>) {
+        let beat = Duration::from_secs(self.settings.heartbeat_secs);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                () = &mut work => return,
+                _ = ticks.tick() => {
+                    tracing::info!(
+                        "prompt still in the works; keeping the message hidden"
+                    );
+                    sqs::extend(&self.sqs, &self.settings.queue_url, message, 2 * beat.as_secs()).await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, message: &Message, deleter: &sqs::Deleter) {
         let receive_count: u32 = message
             .attributes
             .as_ref()
@@ -78,25 +144,38 @@ impl ApprovalQueue {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, receive_count, "message is not an approval notification; left for the redrive policy");
-                self.hide(&message, self.settings.retry_max_secs).await;
+                self.hide(message, self.settings.retry_max_secs).await;
                 return;
             }
         };
         let span = tracing::Span::current();
         span.record("pipeline", request.approval.pipeline.as_str());
-        span.record("token_hash", request.approval.token.hash());
-        match self.approvals.announce(&request).await {
+        let token_hash = request.approval.token.hash();
+        span.record("token_hash", &token_hash);
+        if !self.lock().insert(token_hash.clone()) {
+            let delay = self.retry_delay(receive_count);
+            tracing::info!(
+                receive_count,
+                retry_in_secs = delay,
+                "this approval is already in hand here; checking again later"
+            );
+            self.hide(message, delay).await;
+            return;
+        }
+        let announced = self.approvals.announce(&request).await;
+        self.lock().remove(&token_hash);
+        match announced {
             Ok(Announced::Posted(p)) => {
                 tracing::info!(channel = %p.channel, ts = %p.ts, "approval prompt posted");
-                self.delete(&message).await;
+                deleter.delete(message);
             }
             Ok(Announced::AlreadyPosted(p)) => {
                 tracing::info!(channel = %p.channel, ts = %p.ts, "redelivered notification; prompt already posted");
-                self.delete(&message).await;
+                deleter.delete(message);
             }
             Ok(Announced::Found(p)) => {
                 tracing::info!(channel = %p.channel, ts = %p.ts, "redelivered notification; the prompt a process posted before it died is recorded");
-                self.delete(&message).await;
+                deleter.delete(message);
             }
             Ok(Announced::PostingElsewhere) => {
                 // Kept until the other process's prompt is recorded: if it dies, this copy
@@ -107,16 +186,16 @@ impl ApprovalQueue {
                     retry_in_secs = delay,
                     "another process is posting this prompt; checking again later"
                 );
-                self.hide(&message, delay).await;
+                self.hide(message, delay).await;
             }
             Err(e) if e.is_transient() => {
                 let delay = self.retry_delay(receive_count);
                 tracing::warn!(error = %e, receive_count, retry_in_secs = delay, "prompt not posted; the message will come back");
-                self.hide(&message, delay).await;
+                self.hide(message, delay).await;
             }
             Err(e) => {
                 tracing::error!(error = %e, receive_count, "approval cannot be handled; left for the redrive policy");
-                self.hide(&message, self.settings.retry_max_secs).await;
+                self.hide(message, self.settings.retry_max_secs).await;
             }
         }
     }
@@ -130,8 +209,11 @@ impl ApprovalQueue {
             .min(self.settings.retry_max_secs)
     }
 
-    async fn delete(&self, message: &Message) {
-        sqs::delete(&self.sqs, &self.settings.queue_url, message).await;
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        // Nothing panics while holding the lock: a poisoned set is still a valid set.
+        self.in_hand
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn hide(&self, message: &Message, secs: u64) {

@@ -38,6 +38,7 @@ impl PipelineEvents {
             &self.sqs,
             &self.queue_url,
             self.wait_time_secs,
+            10,
             &cancel,
             &self.health.events_polled,
         )
