@@ -424,6 +424,43 @@ fn sqs_client(
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn every_aws_client_is_bounded_and_an_sqs_long_poll_outlasts_its_wait() {
+        let aws = AwsSettings {
+            region: "eu-west-1".into(),
+            endpoint_url: Some("http://127.0.0.1:4566".into()),
+            codepipeline_endpoint_url: None,
+        };
+        let timeouts = TimeoutSettings::default();
+        let sdk = aws_config(&aws, &timeouts).await;
+        let secs = |t: Option<&TimeoutConfig>| {
+            let t = t.expect("a timeout config");
+            (
+                t.connect_timeout().map(|d| d.as_secs()),
+                t.operation_attempt_timeout().map(|d| d.as_secs()),
+                t.operation_timeout().map(|d| d.as_secs()),
+            )
+        };
+
+        assert_eq!(secs(sdk.timeout_config()), (Some(3), Some(10), Some(30)));
+        let codepipeline = codepipeline_client(&sdk, &aws);
+        assert_eq!(
+            secs(codepipeline.config().timeout_config()),
+            (Some(3), Some(10), Some(30))
+        );
+        let dynamodb = dynamodb_client(&sdk, &timeouts);
+        assert_eq!(
+            secs(dynamodb.config().timeout_config()),
+            (Some(3), Some(2), Some(30))
+        );
+        // A 20 s ReceiveMessage wait, then the ordinary bounds.
+        let sqs = sqs_client(&sdk, &timeouts, 20);
+        assert_eq!(
+            secs(sqs.config().timeout_config()),
+            (Some(3), Some(30), Some(50))
+        );
+    }
+
     #[test]
     fn only_a_loopback_endpoint_gets_the_emulator_s_credentials() {
         for url in [

@@ -4,12 +4,13 @@
 use tracing_subscriber::EnvFilter;
 
 /// The filter when `RUST_LOG` is unset (or unreadable): the bot at `info`, every dependency at
-/// `warn` (the AWS SDK, hyper, rustls: what they say below that is request-level detail), and
-/// slack-morphism not at all. Its Socket Mode client logs the WebSocket URL, whose query holds
-/// the connection's one-time ticket, at `error` when a connection fails, and a whole envelope
-/// (`{:?}` of the event) at `warn` when no callback takes it: nothing of slack-morphism's is
-/// safe at any level. What matters of it reaches the bot as an error value (a Web API call,
-/// the listener's error handler) and is logged by the bot, without URLs or payloads.
+/// `warn` (the AWS SDK, hyper, rustls: below that is request-level detail), and slack-morphism
+/// not at all. Its Socket Mode client (2.31) logs the WebSocket URL, whose query holds the
+/// connection's one-time ticket, at `error` when a connection fails
+/// (`hyper_tokio/socket_mode/tungstenite_wss_client.rs`), and a whole envelope (`{:?}` of the
+/// event) at `warn` when no callback takes it (`socket_mode/callbacks.rs`): no level of it is
+/// safe. The cost: a socket that cannot connect is not logged by it; `/healthz` shows Socket
+/// Mode down. Web API failures reach the bot as errors and are logged by it.
 pub const DEFAULT_FILTER: &str = "warn,chatops=info,slack_morphism=off";
 
 /// Log line format.
