@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::approvals::Approvals;
 use crate::commands::redshift_alerts::Clock;
 use crate::commands::{self, Registry};
-use crate::config::{AwsSettings, Settings};
+use crate::config::{self, AwsSettings, Settings, TimeoutSettings};
 use crate::inbound::approval_queue::ApprovalQueue;
 use crate::inbound::health;
 use crate::inbound::pipeline_events::PipelineEvents;
@@ -27,11 +27,8 @@ use crate::outbound::records::Records;
 use crate::outbound::slack::{self, SlackWeb};
 use crate::outbound::Clients;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// One DynamoDB attempt (a single-item read or write answers in milliseconds).
 const STATE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
-/// One CodePipeline attempt; the SDK's standard retries come on top.
-const CODEPIPELINE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the app could not be built, named by what failed (`chatops check` prints it as that
 /// dependency's line).
@@ -86,7 +83,7 @@ impl App {
         // Both rustls back-ends are linked (the AWS SDK brings aws-lc-rs); pick one for the
         // process. An error only means it was chosen already.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let aws = aws_config(&settings.aws).await;
+        let aws = aws_config(&settings.aws, &settings.timeouts).await;
         let ssm = aws_sdk_ssm::Client::new(&aws);
         let tokens = match dev_tokens {
             Some(t) => {
@@ -101,17 +98,28 @@ impl App {
         let slack_client =
             slack::build_client(settings.slack.api_url.as_deref()).map_err(BuildError::TlsRoots)?;
         let clients = Clients {
-            slack: SlackWeb::new(slack_client.clone(), tokens.clone()),
+            slack: SlackWeb::new(
+                slack_client.clone(),
+                tokens.clone(),
+                settings.timeouts.slack(),
+            ),
             codepipeline: CodePipeline::new(codepipeline_client(&aws, &settings.aws)),
-            sqs: sqs_client(&aws, settings.approvals.wait_time_secs),
+            sqs: sqs_client(&aws, &settings.timeouts, settings.approvals.wait_time_secs),
             athena: Athena::new(aws_sdk_athena::Client::new(&aws)),
             records: match &settings.state {
-                Some(state) => Records::dynamodb(dynamodb_client(&aws), &state.table),
+                Some(state) => {
+                    Records::dynamodb(dynamodb_client(&aws, &settings.timeouts), &state.table)
+                }
                 None => Records::memory(),
             },
             github: match &settings.approvals.revision_authors {
                 Some(a) => Some(
-                    GitHub::new(&a.github_api_url, tokens.clone()).map_err(BuildError::TlsRoots)?,
+                    GitHub::new(
+                        &a.github_api_url,
+                        tokens.clone(),
+                        settings.timeouts.github(),
+                    )
+                    .map_err(BuildError::TlsRoots)?,
                 ),
                 None => None,
             },
@@ -334,13 +342,17 @@ pub async fn healthcheck(settings: &Settings) -> anyhow::Result<String> {
 }
 
 /// One AWS configuration for every client. A loopback endpoint means a local emulator, which
-/// gets static test credentials; anything else uses the default credential chain.
-async fn aws_config(aws: &AwsSettings) -> SdkConfig {
+/// gets static test credentials; anything else uses the default credential chain. Every call
+/// is bounded by `[timeouts]`: connecting, each attempt, and the whole operation with the SDK's
+/// retries (<https://docs.aws.amazon.com/sdk-for-rust/latest/dg/timeouts.html>).
+async fn aws_config(aws: &AwsSettings, timeouts: &TimeoutSettings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(aws.region.clone()))
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
+                .connect_timeout(timeouts.aws_connect())
+                .operation_attempt_timeout(timeouts.aws_attempt())
+                .operation_timeout(timeouts.aws_operation())
                 .build(),
         );
     if let Some(url) = &aws.endpoint_url {
@@ -358,20 +370,14 @@ async fn aws_config(aws: &AwsSettings) -> SdkConfig {
     loader.load().await
 }
 
+/// Whether `url` points at this machine, read by the URL parser (so `127.0.0.1.example.com`
+/// is not).
 fn is_loopback(url: &str) -> bool {
-    let host = url.split("://").nth(1).unwrap_or_default();
-    ["127.0.0.1", "localhost", "[::1]"]
-        .iter()
-        .any(|h| host.starts_with(h))
+    url::Url::parse(url).is_ok_and(|u| config::is_loopback(&u))
 }
 
 fn codepipeline_client(aws: &SdkConfig, settings: &AwsSettings) -> aws_sdk_codepipeline::Client {
-    let mut config = aws_sdk_codepipeline::config::Builder::from(aws).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .operation_attempt_timeout(CODEPIPELINE_ATTEMPT_TIMEOUT)
-            .build(),
-    );
+    let mut config = aws_sdk_codepipeline::config::Builder::from(aws);
     if let Some(url) = &settings.codepipeline_endpoint_url {
         config = config.endpoint_url(url);
     }
@@ -379,30 +385,101 @@ fn codepipeline_client(aws: &SdkConfig, settings: &AwsSettings) -> aws_sdk_codep
 }
 
 /// The state table's client: a click waits on it after the ack, so a hung attempt is cut short
-/// and retried by the SDK rather than holding the decision.
-fn dynamodb_client(aws: &SdkConfig) -> aws_sdk_dynamodb::Client {
+/// (at 2 s, or sooner if `[timeouts]` says so) and retried by the SDK rather than holding the
+/// decision.
+fn dynamodb_client(aws: &SdkConfig, timeouts: &TimeoutSettings) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(aws)
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(STATE_ATTEMPT_TIMEOUT)
+                .connect_timeout(timeouts.aws_connect())
+                .operation_attempt_timeout(STATE_ATTEMPT_TIMEOUT.min(timeouts.aws_attempt()))
+                .operation_timeout(timeouts.aws_operation())
                 .build(),
         )
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
-/// The SQS client; an attempt may take the long-poll wait plus a margin, never less (shorter
-/// would time out every empty poll).
-fn sqs_client(aws: &SdkConfig, wait_time_secs: i32) -> aws_sdk_sqs::Client {
-    let wait = u64::try_from(wait_time_secs).unwrap_or(20);
+/// The SQS client: a `ReceiveMessage` long poll answers only after its wait
+/// (<https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html>),
+/// so an attempt and the operation get the longest wait (`approvals.wait_time_secs`; the
+/// events queue's is at most that) on top of `[timeouts]`: shorter would time out every empty
+/// poll.
+fn sqs_client(
+    aws: &SdkConfig,
+    timeouts: &TimeoutSettings,
+    wait_time_secs: i32,
+) -> aws_sdk_sqs::Client {
+    let wait = Duration::from_secs(u64::try_from(wait_time_secs).unwrap_or(20));
     let config = aws_sdk_sqs::config::Builder::from(aws)
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(Duration::from_secs(wait + 10))
+                .connect_timeout(timeouts.aws_connect())
+                .operation_attempt_timeout(wait + timeouts.aws_attempt())
+                .operation_timeout(wait + timeouts.aws_operation())
                 .build(),
         )
         .build();
     aws_sdk_sqs::Client::from_conf(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_aws_client_is_bounded_and_an_sqs_long_poll_outlasts_its_wait() {
+        let aws = AwsSettings {
+            region: "eu-west-1".into(),
+            endpoint_url: Some("http://127.0.0.1:4566".into()),
+            codepipeline_endpoint_url: None,
+        };
+        let timeouts = TimeoutSettings::default();
+        let sdk = aws_config(&aws, &timeouts).await;
+        let secs = |t: Option<&TimeoutConfig>| {
+            let t = t.expect("a timeout config");
+            (
+                t.connect_timeout().map(|d| d.as_secs()),
+                t.operation_attempt_timeout().map(|d| d.as_secs()),
+                t.operation_timeout().map(|d| d.as_secs()),
+            )
+        };
+
+        assert_eq!(secs(sdk.timeout_config()), (Some(3), Some(10), Some(30)));
+        let codepipeline = codepipeline_client(&sdk, &aws);
+        assert_eq!(
+            secs(codepipeline.config().timeout_config()),
+            (Some(3), Some(10), Some(30))
+        );
+        let dynamodb = dynamodb_client(&sdk, &timeouts);
+        assert_eq!(
+            secs(dynamodb.config().timeout_config()),
+            (Some(3), Some(2), Some(30))
+        );
+        // A 20 s ReceiveMessage wait, then the ordinary bounds.
+        let sqs = sqs_client(&sdk, &timeouts, 20);
+        assert_eq!(
+            secs(sqs.config().timeout_config()),
+            (Some(3), Some(30), Some(50))
+        );
+    }
+
+    #[test]
+    fn only_a_loopback_endpoint_gets_the_emulator_s_credentials() {
+        for url in [
+            "http://127.0.0.1:4566",
+            "http://localhost:4566",
+            "http://[::1]:4566",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1.example.com:4566",
+            "http://127.0.0.1@example.com:4566",
+            "https://sqs.eu-west-1.amazonaws.com",
+            "not a url",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
+    }
 }

@@ -52,6 +52,101 @@ pub struct Settings {
     /// The shared state store; unset: records live in this process's memory only.
     #[serde(default)]
     pub state: Option<StateSettings>,
+    /// How long each outbound call may take.
+    #[serde(default)]
+    pub timeouts: TimeoutSettings,
+}
+
+/// How long an outbound call may take before it counts as failed, so that no hung Slack,
+/// GitHub or AWS endpoint holds the work behind it: a timed-out call is an error like any
+/// other (an approval's message stays in the queue and comes back).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeoutSettings {
+    /// One Slack Web API call (each try), or one `response_url` post.
+    pub slack_secs: u64,
+    /// One GitHub API request, its answer read.
+    pub github_secs: u64,
+    /// Opening a connection to AWS.
+    pub aws_connect_secs: u64,
+    /// One AWS request attempt (DynamoDB's are cut at 2 s; SQS long polls get their wait on
+    /// top).
+    pub aws_attempt_secs: u64,
+    /// One AWS operation, its retried attempts included (SQS long polls get their wait on top).
+    pub aws_operation_secs: u64,
+}
+
+impl Default for TimeoutSettings {
+    fn default() -> Self {
+        Self {
+            slack_secs: 10,
+            github_secs: 10,
+            aws_connect_secs: 3,
+            aws_attempt_secs: 10,
+            aws_operation_secs: 30,
+        }
+    }
+}
+
+impl TimeoutSettings {
+    /// [`TimeoutSettings::slack_secs`].
+    pub fn slack(&self) -> Duration {
+        Duration::from_secs(self.slack_secs)
+    }
+
+    /// [`TimeoutSettings::github_secs`].
+    pub fn github(&self) -> Duration {
+        Duration::from_secs(self.github_secs)
+    }
+
+    /// [`TimeoutSettings::aws_connect_secs`].
+    pub fn aws_connect(&self) -> Duration {
+        Duration::from_secs(self.aws_connect_secs)
+    }
+
+    /// [`TimeoutSettings::aws_attempt_secs`].
+    pub fn aws_attempt(&self) -> Duration {
+        Duration::from_secs(self.aws_attempt_secs)
+    }
+
+    /// [`TimeoutSettings::aws_operation_secs`].
+    pub fn aws_operation(&self) -> Duration {
+        Duration::from_secs(self.aws_operation_secs)
+    }
+
+    fn validate(&self, state: Option<&StateSettings>) -> Result<(), ConfigError> {
+        for (key, secs, max) in [
+            ("timeouts.slack_secs", self.slack_secs, 120),
+            ("timeouts.github_secs", self.github_secs, 120),
+            ("timeouts.aws_connect_secs", self.aws_connect_secs, 60),
+            ("timeouts.aws_attempt_secs", self.aws_attempt_secs, 300),
+            ("timeouts.aws_operation_secs", self.aws_operation_secs, 900),
+        ] {
+            if !(1..=max).contains(&secs) {
+                return Err(ConfigError::key(
+                    key,
+                    format!("must be between 1 and {max}"),
+                ));
+            }
+        }
+        if self.aws_operation_secs < self.aws_attempt_secs {
+            return Err(ConfigError::key(
+                "timeouts.aws_operation_secs",
+                "must be at least timeouts.aws_attempt_secs",
+            ));
+        }
+        // A claim is held across one PutApprovalResult (all its attempts) and a Slack post: it
+        // must not lapse while both may still be running, or another process takes it over.
+        if let Some(state) = state {
+            if state.claim_secs <= self.aws_operation_secs + self.slack_secs {
+                return Err(ConfigError::key(
+                    "state.claim_secs",
+                    "must be longer than timeouts.aws_operation_secs + timeouts.slack_secs",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The shared state store (DynamoDB): what several processes of the bot must agree on.
@@ -100,7 +195,8 @@ pub struct HealthSettings {
 #[serde(deny_unknown_fields)]
 pub struct AwsSettings {
     pub region: String,
-    /// Endpoint for every AWS client (a local emulator such as ministack).
+    /// Endpoint for every AWS client (a local emulator such as ministack). `http://` only to a
+    /// loopback host, which also gets static test credentials.
     pub endpoint_url: Option<String>,
     /// Endpoint for CodePipeline only; wins over `endpoint_url`.
     pub codepipeline_endpoint_url: Option<String>,
@@ -110,7 +206,8 @@ pub struct AwsSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SlackSettings {
-    /// Web API base URL without trailing slash; unset means `https://slack.com/api`.
+    /// Web API base URL without trailing slash; unset means `https://slack.com/api`. `http://`
+    /// only to a loopback host (an emulator).
     pub api_url: Option<String>,
     /// Socket Mode connections held at once (Slack allows 10; two survive a refresh).
     pub socket_connections: u32,
@@ -511,6 +608,7 @@ impl Settings {
             redshift.validate()?;
         }
         self.deploy.validate()?;
+        self.timeouts.validate(self.state.as_ref())?;
         Ok(())
     }
 
@@ -539,12 +637,48 @@ impl Settings {
     }
 }
 
-fn check_url(key: &str, url: &str) -> Result<(), ConfigError> {
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(())
-    } else {
-        Err(ConfigError::key(key, "must be an http:// or https:// URL"))
+/// Checks a URL setting: `https://` to any host, `http://` only to a loopback host (a local
+/// emulator: nothing else may receive a token or a request in clear text), no user name or
+/// password in it.
+fn check_url(key: &str, raw: &str) -> Result<(), ConfigError> {
+    let url = url::Url::parse(raw).map_err(|e| ConfigError::key(key, format!("not a URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::key(
+            key,
+            "must not carry a user name or password",
+        ));
     }
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err(ConfigError::key(
+            key,
+            "http:// is allowed only to a loopback host (127.0.0.0/8, ::1, localhost); \
+             any other host needs https://",
+        )),
+        _ => Err(ConfigError::key(
+            key,
+            "must be an https:// URL (or http:// to a loopback host)",
+        )),
+    }
+}
+
+/// Whether `url`'s host is this machine: an IPv4 address in 127.0.0.0/8, `::1`, or
+/// `localhost`. The host as the URL parser reads it, so `http://127.0.0.1.example.com` and
+/// `http://127.0.0.1@example.com` are not.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Whether plain `http://` may be used for `url`: a loopback `http://` URL (what
+/// [`Settings`] accepts besides `https://`).
+pub fn is_loopback_http(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && is_loopback(&u))
 }
 
 /// Sets `SECTION__KEY` (case-insensitive) in `table`. The value is read as a TOML literal when
@@ -706,6 +840,137 @@ mod tests {
             let err = parse(&state(bad), &[]).expect_err(bad).to_string();
             assert!(err.contains("state.audit_days"), "{err}");
         }
+    }
+
+    /// The error `CHATOPS__SLACK__API_URL=<url>` gets, if any.
+    fn slack_api_url_error(url: &str) -> Option<String> {
+        parse(MINIMAL, &[("CHATOPS__SLACK__API_URL", url)])
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn plain_http_to_a_loopback_host_is_accepted_ipv4_ipv6_and_localhost() {
+        for url in [
+            "http://127.0.0.1:3000/api",
+            "http://127.1.2.3/api",
+            "http://[::1]:3000/api",
+            "http://localhost:3000/api",
+            "http://LOCALHOST/api",
+        ] {
+            assert_eq!(slack_api_url_error(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn https_to_any_host_is_accepted() {
+        for url in ["https://slack.com/api", "https://203.0.113.9:8443/api"] {
+            assert_eq!(slack_api_url_error(url), None, "{url}");
+        }
+    }
+
+    #[test]
+    fn an_environment_override_to_plain_http_elsewhere_is_refused_naming_the_key() {
+        let err = slack_api_url_error("http://example.com/api").expect("refused");
+        assert!(err.contains("slack.api_url"), "{err}");
+        assert!(err.contains("needs https://"), "{err}");
+    }
+
+    #[test]
+    fn a_host_that_only_looks_like_loopback_gets_no_plain_http() {
+        for url in [
+            // A domain whose first labels read as the address.
+            "http://127.0.0.1.evil.com/api",
+            "http://localhost.evil.com/api",
+            // The address as a user name: the host is evil.com.
+            "http://127.0.0.1@evil.com/api",
+            "http://localhost:3000@evil.com/api",
+            // Neither loopback nor anything like it.
+            "http://10.0.0.1/api",
+            "http://[::2]/api",
+        ] {
+            let err = slack_api_url_error(url).unwrap_or_else(|| panic!("{url} accepted"));
+            assert!(err.contains("slack.api_url"), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_url_with_credentials_or_another_scheme_is_refused() {
+        for url in [
+            "https://user:secret@slack.example.com/api",
+            "http://user@127.0.0.1/api",
+            "ftp://127.0.0.1/api",
+            "127.0.0.1:3000/api",
+        ] {
+            assert!(slack_api_url_error(url).is_some(), "{url} accepted");
+        }
+    }
+
+    #[test]
+    fn every_url_setting_follows_the_loopback_rule() {
+        let text = format!(
+            "{MINIMAL}\n[approvals.revision_authors]\nusers = {{}}\n[events]\nqueue_url = \"https://sqs.eu-west-1.amazonaws.com/1/events\"\n"
+        );
+        assert!(parse(&text, &[]).is_ok());
+        for key in [
+            "aws.endpoint_url",
+            "aws.codepipeline_endpoint_url",
+            "slack.api_url",
+            "approvals.queue_url",
+            "approvals.revision_authors.github_api_url",
+            "events.queue_url",
+        ] {
+            let var = format!("CHATOPS__{}", key.replace('.', "__").to_uppercase());
+            let err = parse(&text, &[(var.as_str(), "http://example.com")])
+                .expect_err(key)
+                .to_string();
+            assert!(err.contains(key), "{key}: {err}");
+            let local = parse(&text, &[(var.as_str(), "http://127.0.0.1:9")]);
+            assert!(local.is_ok(), "{key}: {:?}", local.err());
+        }
+    }
+
+    #[test]
+    fn every_outbound_call_has_a_timeout_by_default_and_zero_is_refused() {
+        let s = parse(MINIMAL, &[]).expect("valid");
+        assert_eq!(s.timeouts.slack(), Duration::from_secs(10));
+        assert_eq!(s.timeouts.github(), Duration::from_secs(10));
+        assert_eq!(s.timeouts.aws_connect(), Duration::from_secs(3));
+        assert_eq!(s.timeouts.aws_attempt(), Duration::from_secs(10));
+        assert_eq!(s.timeouts.aws_operation(), Duration::from_secs(30));
+        for key in [
+            "SLACK_SECS",
+            "GITHUB_SECS",
+            "AWS_CONNECT_SECS",
+            "AWS_ATTEMPT_SECS",
+            "AWS_OPERATION_SECS",
+        ] {
+            let var = format!("CHATOPS__TIMEOUTS__{key}");
+            let err = parse(MINIMAL, &[(var.as_str(), "0")])
+                .expect_err(key)
+                .to_string();
+            assert!(err.contains(&key.to_lowercase()), "{err}");
+        }
+        let err = parse(
+            MINIMAL,
+            &[
+                ("CHATOPS__TIMEOUTS__AWS_ATTEMPT_SECS", "20"),
+                ("CHATOPS__TIMEOUTS__AWS_OPERATION_SECS", "15"),
+            ],
+        )
+        .expect_err("an operation shorter than its attempt")
+        .to_string();
+        assert!(err.contains("timeouts.aws_operation_secs"), "{err}");
+    }
+
+    #[test]
+    fn a_claim_shorter_than_an_approval_s_calls_is_refused() {
+        let text = format!("{MINIMAL}\n[state]\ntable = \"chatops-state\"\nclaim_secs = 60\n");
+        assert!(parse(&text, &[]).is_ok());
+        let err = parse(&text, &[("CHATOPS__TIMEOUTS__AWS_OPERATION_SECS", "55")])
+            .expect_err("60 s claim, 55 + 10 s of calls")
+            .to_string();
+        assert!(err.contains("state.claim_secs"), "{err}");
     }
 
     #[test]

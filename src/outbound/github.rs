@@ -2,7 +2,8 @@
 //! /repos/{owner}/{repo}/git/commits/{sha}` (the Git database API, a small answer whatever
 //! the commit's size) on github.com or a GitHub Enterprise Server (`https://HOST/api/v3`).
 //! The token, when Parameter Store has one, is sent as `Authorization: Bearer …` and marked
-//! sensitive; it never appears in an error. GitHub refusing it re-reads Parameter Store.
+//! sensitive; it never appears in an error. GitHub refusing it re-reads Parameter Store. A
+//! request not answered (its body read) within `[timeouts] github_secs` fails.
 
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
@@ -11,6 +12,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::time::Duration;
 
 use crate::outbound::parameter_store::TokenStore;
 use crate::secret::Secret;
@@ -28,6 +30,7 @@ pub enum GitHubError {
     /// without a token, 401 for a bad token, 403 when rate-limited).
     #[error("GitHub answered {status}: {message}")]
     Status { status: u16, message: String },
+    /// Network failure, or no answer in time.
     #[error("GitHub could not be reached: {0}")]
     Transport(String),
     #[error("GitHub's answer could not be read: {0}")]
@@ -40,19 +43,23 @@ pub struct GitHub {
     client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
     api_url: String,
     tokens: TokenStore,
+    /// The longest one request may take, its answer read.
+    timeout: Duration,
 }
 
 impl GitHub {
-    /// A client of the API at `api_url` (no trailing `/`), with the token of `tokens`.
+    /// A client of the API at `api_url` (no trailing `/`), with the token of `tokens`; a
+    /// request not answered within `timeout` fails.
     ///
     /// # Errors
     /// The system's root certificates cannot be loaded.
-    pub fn new(api_url: &str, tokens: TokenStore) -> std::io::Result<Self> {
-        let https = super::https_connector(api_url.starts_with("http://"))?;
+    pub fn new(api_url: &str, tokens: TokenStore, timeout: Duration) -> std::io::Result<Self> {
+        let https = super::https_connector(Some(api_url))?;
         Ok(Self {
             client: Client::builder(TokioExecutor::new()).build(https),
             api_url: api_url.to_owned(),
             tokens,
+            timeout,
         })
     }
 
@@ -119,8 +126,24 @@ impl GitHub {
         }
     }
 
-    /// One `GET {api_url}{path}` with `token`.
+    /// One `GET {api_url}{path}` with `token`, within the timeout.
     async fn send(
+        &self,
+        path: &str,
+        token: Option<&Secret>,
+    ) -> Result<serde_json::Value, GitHubError> {
+        tokio::time::timeout(self.timeout, self.exchange(path, token))
+            .await
+            .unwrap_or_else(|_| {
+                Err(GitHubError::Transport(format!(
+                    "timed out: no answer within {} s",
+                    self.timeout.as_secs_f32()
+                )))
+            })
+    }
+
+    /// The request and its answer, unbounded.
+    async fn exchange(
         &self,
         path: &str,
         token: Option<&Secret>,
@@ -183,6 +206,23 @@ fn is_commit(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outbound::testing::{silent_server, tokens};
+
+    #[tokio::test]
+    async fn a_request_github_does_not_answer_fails_saying_it_timed_out() {
+        let api = silent_server().await;
+        let github = GitHub::new(&api, tokens(), Duration::from_millis(200)).expect("client");
+
+        let err = github
+            .commit_author_email("acme/web", "3f7c1e2a")
+            .await
+            .expect_err("no answer");
+
+        assert!(
+            matches!(&err, GitHubError::Transport(m) if m.contains("timed out")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn only_a_repository_and_a_hex_commit_reach_the_url() {

@@ -22,21 +22,54 @@ pub struct Clients {
     pub github: Option<github::GitHub>,
 }
 
-/// The HTTPS connector of the bot's own HTTP clients (Slack, GitHub): rustls with the system's
-/// roots, HTTP/1.1 and HTTP/2; plain HTTP only when `allow_http` (an emulator's endpoint).
+/// The HTTPS connector of the bot's own HTTP clients (Slack, GitHub) for the API at `endpoint`
+/// (`None`: the public one): rustls with the system's roots, HTTP/1.1 and HTTP/2; plain HTTP
+/// only when `endpoint` is an `http://` URL to a loopback host (an emulator), the one plain
+/// URL the configuration accepts.
 ///
 /// # Errors
 /// The system's root certificates cannot be loaded.
 pub fn https_connector(
-    allow_http: bool,
+    endpoint: Option<&str>,
 ) -> std::io::Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>
 {
     let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())?;
-    let builder = if allow_http {
+    let builder = if endpoint.is_some_and(crate::config::is_loopback_http) {
         builder.https_or_http()
     } else {
         builder.https_only()
     };
     Ok(builder.enable_http1().enable_http2().build())
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::parameter_store::{TokenStore, Tokens};
+    use crate::secret::Secret;
+
+    /// A server on 127.0.0.1 that accepts connections and never answers (a hung API); its
+    /// `http://` base URL. It lives as long as the test's runtime.
+    pub async fn silent_server() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port on 127.0.0.1");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        url
+    }
+
+    /// Fixed tokens, as from the environment.
+    pub fn tokens() -> TokenStore {
+        TokenStore::fixed(Tokens {
+            bot: Secret::new("xoxb-test"),
+            app: Secret::new("xapp-test"),
+            github: Some(Secret::new("ghp-test")),
+        })
+    }
 }

@@ -6,6 +6,7 @@ mod approvals;
 mod cli;
 mod commands;
 mod deploy;
+mod faults;
 mod going_live;
 mod health;
 mod history;

@@ -4,7 +4,9 @@
 //!
 //! Every call takes the current bot token from the [`TokenStore`]; when Slack answers
 //! `invalid_auth` or `token_revoked` the store re-reads Parameter Store and the call is tried once
-//! more with the new token.
+//! more with the new token. Every call is cut off after `[timeouts] slack_secs` (the HTTP client
+//! has no deadline of its own): a Slack that does not answer is a [`SlackError::Transport`]
+//! saying so, never a caller waiting forever.
 
 pub mod mrkdwn;
 
@@ -33,7 +35,8 @@ pub enum SlackError {
     /// HTTP 429: wait before calling again.
     #[error("Slack rate limit (retry after {retry_after:?})")]
     RateLimited { retry_after: Option<Duration> },
-    /// Network, HTTP status or decoding failure.
+    /// Network, HTTP status or decoding failure, or no answer in time: the call may have taken
+    /// effect.
     #[error("Slack call failed: {0}")]
     Transport(String),
 }
@@ -74,13 +77,14 @@ impl From<SlackClientError> for SlackError {
     }
 }
 
-/// Builds the slack-morphism client: plain `https` against slack.com; `http` allowed too when an
-/// emulator URL is configured (slack-morphism's own connector is HTTPS-only).
+/// Builds the slack-morphism client: `https` against slack.com; `http` allowed too when the
+/// API is an emulator's on a loopback `http://` URL (slack-morphism's own connector is
+/// HTTPS-only).
 ///
 /// # Errors
 /// The system's root certificates cannot be loaded.
 pub fn build_client(api_url: Option<&str>) -> std::io::Result<Arc<Client>> {
-    let https = super::https_connector(api_url.is_some())?;
+    let https = super::https_connector(api_url)?;
     let mut connector = SlackClientHyperConnector::with_connector(https);
     if let Some(url) = api_url {
         connector = connector.with_slack_api_url(url);
@@ -88,21 +92,21 @@ pub fn build_client(api_url: Option<&str>) -> std::io::Result<Arc<Client>> {
     Ok(Arc::new(SlackClient::new(connector)))
 }
 
-/// Runs `$call` (using the session `$s`) with the current bot token; after an auth error that a
-/// Parameter Store refresh cures, runs it once more with the new token. (A macro, not a closure
-/// taking the session: the session borrows the token, which a closure's future cannot express
-/// while staying `Send`.)
+/// Runs `$call` (using the session `$s`) with the current bot token, within the call timeout;
+/// after an auth error that a Parameter Store refresh cures, runs it once more with the new
+/// token. (A macro, not a closure taking the session: the session borrows the token, which a
+/// closure's future cannot express while staying `Send`.)
 macro_rules! with_bot_token {
     ($self:ident, |$s:ident| $call:expr) => {{
         let tokens = $self.tokens.current();
         let token = SlackApiToken::new(tokens.bot.expose().to_owned().into());
         let $s = $self.client.open_session(&token);
-        match $call.await.map_err(SlackError::from) {
+        match $self.bounded($call).await {
             Err(e) if $self.refreshed_after(&e, &tokens).await => {
                 let tokens = $self.tokens.current();
                 let token = SlackApiToken::new(tokens.bot.expose().to_owned().into());
                 let $s = $self.client.open_session(&token);
-                $call.await.map_err(SlackError::from)
+                $self.bounded($call).await
             }
             other => other,
         }
@@ -114,6 +118,8 @@ macro_rules! with_bot_token {
 pub struct SlackWeb {
     client: Arc<Client>,
     tokens: TokenStore,
+    /// The longest one call may take.
+    timeout: Duration,
 }
 
 /// A file to share with [`SlackWeb::upload_file`].
@@ -225,9 +231,29 @@ pub struct Identity {
 }
 
 impl SlackWeb {
-    /// Wraps `client`, authenticating with the bot token of `tokens`.
-    pub fn new(client: Arc<Client>, tokens: TokenStore) -> Self {
-        Self { client, tokens }
+    /// Wraps `client`, authenticating with the bot token of `tokens`; a call not answered
+    /// within `timeout` fails.
+    pub fn new(client: Arc<Client>, tokens: TokenStore, timeout: Duration) -> Self {
+        Self {
+            client,
+            tokens,
+            timeout,
+        }
+    }
+
+    /// `call`'s answer, or a [`SlackError::Transport`] when it has none within the timeout
+    /// (dropping `call` closes its connection).
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, SlackError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(answer) => answer.map_err(SlackError::from),
+            Err(_) => Err(SlackError::Transport(format!(
+                "timed out: no answer within {} s",
+                self.timeout.as_secs_f32()
+            ))),
+        }
     }
 
     /// Whether a call that failed with `error` under `used` should be tried again: an auth
@@ -382,11 +408,13 @@ impl SlackWeb {
             tracing_span: &span,
             is_sensitive_url: true,
         };
-        self.client
-            .http_api
-            .connector
-            .http_post_uri::<_, SlackApiPostWebhookMessageResponse>(url, response, context)
-            .await?;
+        self.bounded(
+            self.client
+                .http_api
+                .connector
+                .http_post_uri::<_, SlackApiPostWebhookMessageResponse>(url, response, context),
+        )
+        .await?;
         Ok(())
     }
 
@@ -447,5 +475,40 @@ impl SlackWeb {
             team: resp.team,
             user_id: resp.user_id.0,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::testing::{silent_server, tokens};
+
+    #[tokio::test]
+    async fn a_call_slack_does_not_answer_fails_saying_it_timed_out() {
+        let api = format!("{}/api", silent_server().await);
+        let client = build_client(Some(&api)).expect("client");
+        let web = SlackWeb::new(client, tokens(), Duration::from_millis(200));
+
+        let err = web.auth_test().await.err().expect("no answer");
+
+        assert!(
+            matches!(&err, SlackError::Transport(m) if m.contains("timed out")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_response_url_post_slack_does_not_answer_fails_saying_it_timed_out() {
+        let base = silent_server().await;
+        let client = build_client(Some(&base)).expect("client");
+        let web = SlackWeb::new(client, tokens(), Duration::from_millis(200));
+        let reply = Response::ephemeral(SlackMessageContent::new().with_text("hi".into()));
+
+        let err = web
+            .respond(&format!("{base}/actions/T1/1/x"), &reply)
+            .await
+            .expect_err("no answer");
+
+        assert!(err.to_string().contains("timed out"), "{err}");
     }
 }

@@ -333,6 +333,7 @@ impl Bot {
                 app: Secret::new(self.aws.app_token.clone()),
                 github: None,
             }),
+            Duration::from_secs(10),
         )
     }
 
