@@ -1,8 +1,10 @@
 //! Faults of the services the bot calls: a Slack that hangs costs a call its timeout
-//! (`[timeouts] slack_secs`), not the bot its approvals.
+//! (`[timeouts] slack_secs`), not the bot its approvals; a Slack that says "slow down" is
+//! obeyed for as long as it said.
 
 use emulators::slack::Failure;
 use emulators::testing::eventually;
+use std::time::Duration;
 
 use crate::support::approvals::APPROVE;
 use crate::support::{Bot, Options, ALICE, DEADLINE};
@@ -32,6 +34,34 @@ async fn a_prompt_post_that_hangs_times_out_and_the_redelivered_message_posts_it
         (bot.aws.queue_depth().await == 0).then_some(())
     })
     .await;
+    assert_eq!(bot.prompts().len(), 1, "exactly one prompt");
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
+}
+
+#[tokio::test]
+async fn after_a_429_the_bot_waits_as_long_as_slack_said_before_posting_again() {
+    let bot = Bot::spawn(Options::default()).await;
+    bot.slack.fail_next(
+        "chat.postMessage",
+        Failure::RateLimited {
+            retry_after_secs: 2,
+        },
+        1,
+    );
+
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    let posts = bot.slack.call_times("chat.postMessage");
+    assert!(
+        posts.len() >= 2,
+        "the refused post, then the one that landed"
+    );
+    let waited = posts[1].duration_since(posts[0]);
+    assert!(
+        waited >= Duration::from_secs(2),
+        "the next post came {waited:?} after the 429 that said 2 s"
+    );
     assert_eq!(bot.prompts().len(), 1, "exactly one prompt");
     bot.click(&prompt.ts, APPROVE, ALICE).await;
     bot.wait_for_restamp(&prompt.ts, "*Approved*").await;

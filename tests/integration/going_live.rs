@@ -50,11 +50,23 @@ fn sdk_operations() -> BTreeSet<String> {
                 && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
                 && !name.ends_with("_paginator")
             {
-                ops.insert(pascal(name));
+                ops.insert(iam_action(pascal(name)));
             }
         }
     }
     ops
+}
+
+/// The IAM action an operation needs: SQS's batch operations are authorised by their single
+/// counterparts (`DeleteMessageBatch` needs `sqs:DeleteMessage`:
+/// <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-api-permissions-reference.html>).
+fn iam_action(operation: String) -> String {
+    match operation.strip_suffix("Batch") {
+        Some(single) if single.ends_with("Message") || single.ends_with("Visibility") => {
+            single.to_owned()
+        }
+        _ => operation,
+    }
 }
 
 fn pascal(snake: &str) -> String {

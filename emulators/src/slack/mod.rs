@@ -175,6 +175,16 @@ impl SlackEmulator {
         self.shared.lock().calls.get(method).copied().unwrap_or(0)
     }
 
+    /// When each call that reached `method` arrived, in order (failed ones included).
+    pub fn call_times(&self, method: &str) -> Vec<std::time::Instant> {
+        self.shared
+            .lock()
+            .call_times
+            .get(method)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// Views opened with `views.open`, as answered (with their `id`), in order.
     pub fn views_opened(&self) -> Vec<Value> {
         self.shared.lock().views.clone()

@@ -169,6 +169,8 @@ pub(super) struct Inner {
     pub(super) ephemerals: Vec<(String, Message)>,
     pub(super) failures: HashMap<String, VecDeque<Failure>>,
     pub(super) calls: HashMap<String, usize>,
+    /// When each call of a method arrived, in order.
+    pub(super) call_times: HashMap<String, Vec<std::time::Instant>>,
     pub(super) tickets: HashSet<String>,
     /// Trigger ids handed out in envelopes; `true` once `views.open` used one.
     pub(super) triggers: HashMap<String, bool>,
@@ -249,6 +251,7 @@ impl Shared {
             ephemerals: Vec::new(),
             failures: HashMap::new(),
             calls: HashMap::new(),
+            call_times: HashMap::new(),
             tickets: HashSet::new(),
             triggers: HashMap::new(),
             views: Vec::new(),

@@ -48,6 +48,12 @@ async fn call_method(
     let injected = {
         let mut inner = shared.lock();
         *inner.calls.entry(method.clone()).or_default() += 1;
+        let now = std::time::Instant::now();
+        inner
+            .call_times
+            .entry(method.clone())
+            .or_default()
+            .push(now);
         inner
             .failures
             .get_mut(&method)

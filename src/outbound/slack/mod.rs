@@ -9,6 +9,7 @@
 //! saying so, never a caller waiting forever.
 
 pub mod mrkdwn;
+mod pace;
 
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -120,6 +121,8 @@ pub struct SlackWeb {
     tokens: TokenStore,
     /// The longest one call may take.
     timeout: Duration,
+    /// Methods (and channels) Slack told us to leave alone for a while.
+    pauses: pace::Pauses,
 }
 
 /// A file to share with [`SlackWeb::upload_file`].
@@ -224,6 +227,9 @@ impl ListedMessage {
     }
 }
 
+/// Tries of one call that Slack answers `429` (each after the pause it asked for).
+const RATE_LIMITED_TRIES: u32 = 3;
+
 /// What `auth.test` says about the bot.
 pub struct Identity {
     pub team: String,
@@ -238,6 +244,32 @@ impl SlackWeb {
             client,
             tokens,
             timeout,
+            pauses: pace::Pauses::default(),
+        }
+    }
+
+    /// Runs `call` once `key` is not paused; after a `429` pauses `key` as long as Slack said
+    /// (1 s when it did not say) and tries again, [`RATE_LIMITED_TRIES`] times in all.
+    async fn paced<T, F>(&self, key: String, call: impl Fn() -> F) -> Result<T, SlackError>
+    where
+        F: std::future::Future<Output = Result<T, SlackError>>,
+    {
+        let mut tries = 1;
+        loop {
+            self.pauses.wait(&key).await;
+            match call().await {
+                Err(SlackError::RateLimited { retry_after }) if tries < RATE_LIMITED_TRIES => {
+                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                    tracing::warn!(
+                        call = %key,
+                        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                        "Slack rate limit: pausing this method"
+                    );
+                    self.pauses.pause(&key, wait);
+                    tries += 1;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -274,7 +306,13 @@ impl SlackWeb {
     ) -> Result<String, SlackError> {
         let mut req = SlackApiChatPostMessageRequest::new(channel.as_str().into(), content);
         req.thread_ts = thread_ts.map(|ts| SlackTs::new(ts.to_owned()));
-        let resp = with_bot_token!(self, |s| s.chat_post_message(&req))?;
+        let req = &req;
+        let key = pace::key("chat.postMessage", Some(channel.as_str()));
+        let resp = self
+            .paced(key, || async move {
+                with_bot_token!(self, |s| s.chat_post_message(req))
+            })
+            .await?;
         Ok(resp.ts.0)
     }
 
@@ -360,7 +398,11 @@ impl SlackWeb {
             content,
             SlackTs::new(ts.to_owned()),
         );
-        with_bot_token!(self, |s| s.chat_update(&req))?;
+        let req = &req;
+        self.paced(pace::key("chat.update", None), || async move {
+            with_bot_token!(self, |s| s.chat_update(req))
+        })
+        .await?;
         Ok(())
     }
 
@@ -379,7 +421,11 @@ impl SlackWeb {
             user.as_str().into(),
             SlackMessageContent::new().with_text(text.to_owned()),
         );
-        with_bot_token!(self, |s| s.chat_post_ephemeral(&req))?;
+        let req = &req;
+        self.paced(pace::key("chat.postEphemeral", None), || async move {
+            with_bot_token!(self, |s| s.chat_post_ephemeral(req))
+        })
+        .await?;
         Ok(())
     }
 
