@@ -26,6 +26,7 @@ use crate::outbound::parameter_store::{StringList, TokenStore, Tokens};
 use crate::outbound::records::Records;
 use crate::outbound::slack::{self, SlackWeb};
 use crate::outbound::Clients;
+use crate::signing::Signer;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// One DynamoDB attempt (a single-item read or write answers in milliseconds).
@@ -109,6 +110,7 @@ impl App {
                 Some(state) => Records::dynamodb(dynamodb_client(&aws), &state.table),
                 None => Records::memory(),
             },
+            signer: Signer::new(tokens.clone()),
             github: match &settings.approvals.revision_authors {
                 Some(a) => Some(
                     GitHub::new(&a.github_api_url, tokens.clone()).map_err(BuildError::TlsRoots)?,

@@ -10,6 +10,8 @@
 //! | `open` / `<token>` | a posted prompt not closed yet, for the reconcile loop | as the prompt |
 //! | `execution#<id>` / `starter` | who started the execution from `/deploy` | 8 days |
 //! | `execution#<id>` / `thread` | the thread that follows the execution | 8 days |
+//! | `refused#<token>` / `thread` | a refusal's audit line went into the prompt's thread | the burst window |
+//! | `refused#<token>` / `user#<id>#<outcome>` | the person was told of this refusal | the burst window |
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -286,6 +288,49 @@ impl ApprovalRecords {
             }
         }
         Err(StoreError::contended())
+    }
+
+    /// Whether a refusal on `token` may go into the prompt's thread: once per `window` across
+    /// processes. Without the store, no (refusals fail quiet; the trail has every attempt).
+    pub async fn refusal_in_thread(&self, token: &ApprovalToken, window: Duration) -> bool {
+        match self.claim_refusal(token, "thread", window).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim the refusal's thread window; saying nothing in the thread");
+                false
+            }
+        }
+    }
+
+    /// Whether `user` may be told of a refusal (`outcome`) on `token`: once per `window`
+    /// across processes. Without the store, yes: they must learn that nothing was done.
+    pub async fn refusal_to_person(
+        &self,
+        token: &ApprovalToken,
+        user: &UserId,
+        outcome: &str,
+        window: Duration,
+    ) -> bool {
+        let sk = format!("user#{user}#{outcome}");
+        match self.claim_refusal(token, &sk, window).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim the refusal's window; telling the person anyway");
+                true
+            }
+        }
+    }
+
+    async fn claim_refusal(
+        &self,
+        token: &ApprovalToken,
+        sk: &str,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        let until = epoch(Utc::now(), window);
+        let pk = format!("refused#{token}");
+        let put = self.records.put(&pk, sk, Expect::Absent, "{}", until);
+        Ok(put.await?.is_some())
     }
 
     /// Forgets `token`'s prompt as open (it was closed).

@@ -1,6 +1,6 @@
-//! Slack tokens from SSM Parameter Store: `GetParametersByPath` (recursive, decrypted, every
-//! page) under one hierarchical path, held in memory, refreshed on an interval and at once when
-//! Slack rejects the token. Also [`StringList`]: one plain list parameter (the Redshift cluster
+//! Slack tokens and the button-signing keys from SSM Parameter Store: `GetParametersByPath`
+//! (recursive, decrypted, every page) under one hierarchical path, held in memory, refreshed on
+//! an interval and at once when Slack rejects the token. Also [`StringList`]: one plain list parameter (the Redshift cluster
 //! list), read by name and refreshed on the same interval.
 
 use aws_sdk_ssm::error::DisplayErrorContext;
@@ -19,11 +19,20 @@ pub const BOT_TOKEN: &str = "slack/bot_token";
 pub const APP_TOKEN: &str = "slack/app_token";
 /// Name of the optional GitHub token (revision authors of private repositories).
 pub const GITHUB_TOKEN: &str = "github/token";
+/// Name of the key that signs button values and modal metadata ([`crate::signing`]).
+pub const BUTTON_KEY: &str = "buttons/signing_key";
+/// Name of the optional key signed with before the last rotation: still verified.
+pub const PREVIOUS_BUTTON_KEY: &str = "buttons/previous_signing_key";
+/// The shortest signing key accepted: 32 characters (`openssl rand -base64 32` gives 44).
+const MIN_BUTTON_KEY: usize = 32;
+/// Keys replaced while this process ran, still verified (beside the parameters'): enough for
+/// a rotation or two between restarts.
+const REMEMBERED_KEYS: usize = 2;
 /// A forced refresh is skipped when the last forced one is younger than this (no stampede on a
 /// burst of `invalid_auth`).
 const MIN_FORCED_REFRESH: Duration = Duration::from_secs(5);
 
-/// The two Slack tokens, and GitHub's when there is one.
+/// The two Slack tokens, GitHub's when there is one, and the button-signing keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tokens {
     /// `xoxb-…`: Web API calls.
@@ -32,6 +41,55 @@ pub struct Tokens {
     pub app: Secret,
     /// Reads commit authors of private GitHub repositories; optional.
     pub github: Option<Secret>,
+    /// Sign and verify button values ([`crate::signing`]).
+    pub buttons: ButtonKeys,
+}
+
+/// The keys of [`crate::signing`]: the current one signs; it and the previous ones verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ButtonKeys {
+    pub current: Secret,
+    /// Keys signed with before a rotation: [`PREVIOUS_BUTTON_KEY`], and the keys this process
+    /// saw replaced (so a prompt posted just before a rotation still works).
+    pub previous: Vec<Secret>,
+}
+
+impl ButtonKeys {
+    /// `current` signs; `current` and `previous` verify.
+    pub fn new(current: Secret, previous: Vec<Secret>) -> Self {
+        Self { current, previous }
+    }
+
+    /// A random key for this process only: local development, where a restart may break the
+    /// buttons posted before it.
+    pub fn ephemeral() -> Self {
+        let random = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Self::new(Secret::new(random), Vec::new())
+    }
+
+    /// Every key a signature is checked against, the current one first.
+    pub fn verifying(&self) -> impl Iterator<Item = &Secret> {
+        std::iter::once(&self.current).chain(&self.previous)
+    }
+
+    /// These keys as read from Parameter Store, remembering the keys of `before` that were
+    /// replaced since (the newest first, at most [`REMEMBERED_KEYS`]).
+    fn remembering(mut self, before: &Self) -> Self {
+        let replaced = before.verifying().filter(|k| **k != self.current);
+        let mut remembered: Vec<Secret> = Vec::new();
+        for key in replaced {
+            if !self.previous.contains(key) && !remembered.contains(key) {
+                remembered.push(key.clone());
+            }
+        }
+        remembered.truncate(REMEMBERED_KEYS);
+        self.previous.extend(remembered);
+        self
+    }
 }
 
 /// Why the tokens could not be read.
@@ -41,6 +99,8 @@ pub enum SecretsError {
     Missing(String),
     #[error("parameter {0} is empty")]
     Empty(String),
+    #[error("parameter {name} is shorter than {min} characters")]
+    TooShort { name: String, min: usize },
     #[error("parameter {name} does not hold a {expected} token")]
     WrongKind {
         name: String,
@@ -143,9 +203,10 @@ impl TokenStore {
             }
         };
         match read(ssm, path).await {
-            Ok(tokens) => {
+            Ok(mut tokens) => {
                 self.read.now();
                 self.current.send_if_modified(|current| {
+                    tokens.buttons = tokens.buttons.clone().remembering(&current.buttons);
                     let changed = **current != tokens;
                     if changed {
                         tracing::info!("tokens changed in Parameter Store");
@@ -201,6 +262,23 @@ async fn read(ssm: &aws_sdk_ssm::Client, path: &str) -> Result<Tokens, SecretsEr
         }
     };
     let github = format!("{path}/{GITHUB_TOKEN}");
+    let key = |suffix: &str| {
+        let name = format!("{path}/{suffix}");
+        match values.get(&name) {
+            None => Ok(None),
+            Some(v) if v.expose().trim().chars().count() < MIN_BUTTON_KEY => {
+                Err(SecretsError::TooShort {
+                    name,
+                    min: MIN_BUTTON_KEY,
+                })
+            }
+            Some(v) => Ok(Some(v.clone())),
+        }
+    };
+    // Fail closed, like a missing bot token: without the key no click could be trusted.
+    let current =
+        key(BUTTON_KEY)?.ok_or_else(|| SecretsError::Missing(format!("{path}/{BUTTON_KEY}")))?;
+    let previous = key(PREVIOUS_BUTTON_KEY)?.into_iter().collect();
     Ok(Tokens {
         bot: take(BOT_TOKEN, "xoxb-")?,
         app: take(APP_TOKEN, "xapp-")?,
@@ -208,6 +286,7 @@ async fn read(ssm: &aws_sdk_ssm::Client, path: &str) -> Result<Tokens, SecretsEr
             Some(v) if v.expose().trim().is_empty() => return Err(SecretsError::Empty(github)),
             v => v,
         },
+        buttons: ButtonKeys::new(current, previous),
     })
 }
 
