@@ -10,7 +10,7 @@ use super::audit::AuditRecord;
 use super::check::{closed_text, store_refusal, Refusal};
 use super::modal::Reason;
 use super::quorum::{self, Ballot, Claim, TokenState, Vote};
-use super::refusals::BURST;
+use super::refusals::{BURST, THREAD_LINES};
 use super::stamp::Target;
 use super::Outcome;
 use super::{ApprovalRef, Approvals, Decision, Press};
@@ -320,7 +320,11 @@ impl Approvals {
             .audit_attempt(a, refusal.outcome, &refusal.text, None)
             .await;
         let token = &a.approval.token;
-        if self.records.refusal_in_thread(token, BURST).await {
+        let in_thread = self
+            .records
+            .refusal_in_thread(token, &a.user, THREAD_LINES, BURST)
+            .await;
+        if in_thread {
             self.post_audit(&record, &a.target.channel, &a.target.ts)
                 .await;
         }

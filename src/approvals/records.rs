@@ -10,7 +10,8 @@
 //! | `open` / `<token>` | a posted prompt not closed yet, for the reconcile loop | as the prompt |
 //! | `execution#<id>` / `starter` | who started the execution from `/deploy` | 8 days |
 //! | `execution#<id>` / `thread` | the thread that follows the execution | 8 days |
-//! | `refused#<token>` / `thread` | a refusal's audit line went into the prompt's thread | the burst window |
+//! | `refused#<token>` / `thread#user#<id>` | the person's refusal went into the prompt's thread | the burst window |
+//! | `refused#<token>` / `thread#<n>` | the prompt's thread took its `n`th refusal line | the burst window |
 //! | `refused#<token>` / `user#<id>#<outcome>` | the person was told of this refusal | the burst window |
 
 use chrono::{DateTime, Utc};
@@ -290,10 +291,34 @@ impl ApprovalRecords {
         Err(StoreError::contended())
     }
 
-    /// Whether a refusal on `token` may go into the prompt's thread: once per `window` across
-    /// processes. Without the store, no (refusals fail quiet; the trail has every attempt).
-    pub async fn refusal_in_thread(&self, token: &ApprovalToken, window: Duration) -> bool {
-        match self.claim_refusal(token, "thread", window).await {
+    /// Whether `user`'s refusal on `token` may go into the prompt's thread: once per person
+    /// and at most `lines` times per `window`, across processes. Without the store, no
+    /// (refusals fail quiet; the audit trail has every attempt).
+    pub async fn refusal_in_thread(
+        &self,
+        token: &ApprovalToken,
+        user: &UserId,
+        lines: usize,
+        window: Duration,
+    ) -> bool {
+        let claimed = async {
+            if !self
+                .claim_refusal(token, &format!("thread#user#{user}"), window)
+                .await?
+            {
+                return Ok(false);
+            }
+            for n in 0..lines {
+                if self
+                    .claim_refusal(token, &format!("thread#{n}"), window)
+                    .await?
+                {
+                    return Ok(true);
+                }
+            }
+            Ok::<_, StoreError>(false)
+        };
+        match claimed.await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim the refusal's thread window; saying nothing in the thread");

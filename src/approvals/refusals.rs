@@ -1,7 +1,8 @@
-//! Refused clicks are said once per burst, not once per click: a refusal's audit line goes
-//! into the prompt's thread at most once per [`BURST`] for each prompt, and the person hears
-//! of it at most once per [`BURST`] for each prompt and reason, claimed in the shared records
-//! so that every process agrees ([`super::records::ApprovalRecords::refusal_in_thread`]).
+//! Refused clicks are said once per burst, not once per click. Within a [`BURST`], for each
+//! prompt: a person's refusal goes into the prompt's thread once, and the thread takes at most
+//! [`THREAD_LINES`] refusal lines in all; the person hears of a refusal once per reason.
+//! Claimed in the shared records, so every process agrees
+//! ([`super::records::ApprovalRecords::refusal_in_thread`]).
 //! Every attempt is still logged and appended to the audit trail. A click on a button the bot
 //! did not sign is answered from this process's memory only (it may not write to the store),
 //! at most once per [`BURST`] for each person and message.
@@ -16,6 +17,9 @@ use crate::sync::lock;
 
 /// How long one refusal stands for the ones that follow it.
 pub const BURST: Duration = Duration::from_secs(60);
+
+/// Refusal lines a prompt's thread takes per [`BURST`], whoever clicks.
+pub const THREAD_LINES: usize = 3;
 
 /// Windows this process remembers for unsigned clicks; beyond it, such clicks get no reply
 /// until the oldest windows end (a flood is answered with silence, never with memory).

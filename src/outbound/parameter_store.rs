@@ -49,15 +49,21 @@ pub struct Tokens {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ButtonKeys {
     pub current: Secret,
-    /// Keys signed with before a rotation: [`PREVIOUS_BUTTON_KEY`], and the keys this process
-    /// saw replaced (so a prompt posted just before a rotation still works).
+    /// Keys signed with before a rotation ([`PREVIOUS_BUTTON_KEY`]).
     pub previous: Vec<Secret>,
+    /// Keys this process saw replaced at a refresh (so a prompt posted just before a rotation
+    /// that left no previous key still works), newest first; forgotten at a restart.
+    remembered: Vec<Secret>,
 }
 
 impl ButtonKeys {
     /// `current` signs; `current` and `previous` verify.
     pub fn new(current: Secret, previous: Vec<Secret>) -> Self {
-        Self { current, previous }
+        Self {
+            current,
+            previous,
+            remembered: Vec::new(),
+        }
     }
 
     /// A random key for this process only: local development, where a restart may break the
@@ -73,21 +79,22 @@ impl ButtonKeys {
 
     /// Every key a signature is checked against, the current one first.
     pub fn verifying(&self) -> impl Iterator<Item = &Secret> {
-        std::iter::once(&self.current).chain(&self.previous)
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .chain(&self.remembered)
     }
 
-    /// These keys as read from Parameter Store, remembering the keys of `before` that were
-    /// replaced since (the newest first, at most [`REMEMBERED_KEYS`]).
+    /// These keys as read from Parameter Store, remembering `before`'s current key if it was
+    /// replaced, and what `before` remembered (at most [`REMEMBERED_KEYS`], newest first). A
+    /// previous-key parameter that is deleted stops verifying at the next refresh.
     fn remembering(mut self, before: &Self) -> Self {
-        let replaced = before.verifying().filter(|k| **k != self.current);
-        let mut remembered: Vec<Secret> = Vec::new();
+        let replaced = std::iter::once(&before.current).chain(&before.remembered);
         for key in replaced {
-            if !self.previous.contains(key) && !remembered.contains(key) {
-                remembered.push(key.clone());
+            if *key != self.current && !self.remembered.contains(key) {
+                self.remembered.push(key.clone());
             }
         }
-        remembered.truncate(REMEMBERED_KEYS);
-        self.previous.extend(remembered);
+        self.remembered.truncate(REMEMBERED_KEYS);
         self
     }
 }
@@ -368,5 +375,53 @@ async fn every<F: std::future::Future<Output = ()>>(
             () = tokio::time::sleep(interval) => {}
         }
         tick().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(current: &str, previous: &[&str]) -> ButtonKeys {
+        ButtonKeys::new(
+            Secret::new(current),
+            previous.iter().map(|k| Secret::new(*k)).collect(),
+        )
+    }
+
+    fn verifying(keys: &ButtonKeys) -> Vec<&str> {
+        keys.verifying().map(Secret::expose).collect()
+    }
+
+    #[test]
+    fn a_key_replaced_at_a_refresh_is_still_verified_until_two_more_replace_it() {
+        let after = keys("b", &[]).remembering(&keys("a", &[]));
+        assert_eq!(verifying(&after), ["b", "a"]);
+        let after = keys("c", &[]).remembering(&after);
+        assert_eq!(verifying(&after), ["c", "b", "a"]);
+        let after = keys("c", &[]).remembering(&after);
+        assert_eq!(
+            verifying(&after),
+            ["c", "b", "a"],
+            "an unchanged read keeps them"
+        );
+        let after = keys("d", &[]).remembering(&after);
+        assert_eq!(verifying(&after), ["d", "c", "b"], "at most two remembered");
+    }
+
+    #[test]
+    fn a_deleted_previous_key_parameter_stops_verifying_at_the_next_refresh() {
+        let before = keys("b", &["a"]).remembering(&keys("b", &["a"]));
+        assert_eq!(verifying(&before), ["b", "a"]);
+        let after = keys("b", &[]).remembering(&before);
+        assert_eq!(verifying(&after), ["b"]);
+    }
+
+    #[test]
+    fn an_ephemeral_key_is_long_random_and_never_shown() {
+        let (a, b) = (ButtonKeys::ephemeral(), ButtonKeys::ephemeral());
+        assert!(a.current.expose().len() >= MIN_BUTTON_KEY);
+        assert_ne!(a, b);
+        assert!(!format!("{a:?}").contains(a.current.expose()));
     }
 }
