@@ -377,9 +377,22 @@ async fn a_prompt_signed_before_a_key_rotation_is_decided_after_a_restart() {
 async fn a_key_replaced_while_the_bot_runs_still_verifies_the_prompts_signed_with_it() {
     let bot = Bot::spawn(Options::default()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    // A copy whose value only the next key signs (posted while the bot token still works).
+    let new_key = format!("the-rotated-key-{}", bot.aws.id.repeat(3));
+    let new_signer = chatops::signing::Signer::new(TokenStore::fixed(Tokens {
+        bot: Secret::new(bot.aws.bot_token.clone()),
+        app: Secret::new(bot.aws.app_token.clone()),
+        github: None,
+        buttons: ButtonKeys::new(Secret::new(new_key.clone()), Vec::new()),
+    }));
+    let copy = post_with_approve_value(&bot, &prompt, |v| {
+        let other = unsigned(v).replace(&bot.pipeline, "other-pipeline");
+        new_signer.sign_button(APPROVE, &other).expect("fits")
+    })
+    .await;
+
     // The key is overwritten (no previous-key parameter); the bot re-reads its parameters at
     // the next invalid_auth, which the bot token's rotation brings.
-    let new_key = format!("the-rotated-key-{}", bot.aws.id.repeat(3));
     bot.aws.put_parameter(BUTTON_KEY, &new_key).await;
     let rotated = format!("xoxb-rotated-{}", bot.aws.id);
     bot.aws.put_parameter("slack/bot_token", &rotated).await;
@@ -387,22 +400,11 @@ async fn a_key_replaced_while_the_bot_runs_still_verifies_the_prompts_signed_wit
     bot.click(&prompt.ts, APPROVE, MALLORY).await;
     bot.wait_for_ephemeral(MALLORY, "not an approver").await;
 
-    // A value signed with the new key only is read: the parameters were re-read.
-    let new_signer = chatops::signing::Signer::new(TokenStore::fixed(Tokens {
-        bot: Secret::new(rotated.clone()),
-        app: Secret::new(bot.aws.app_token.clone()),
-        github: None,
-        buttons: ButtonKeys::new(Secret::new(new_key), Vec::new()),
-    }));
-    let ts = post_with_approve_value(&bot, &prompt, |v| {
-        let other = unsigned(v).replace(&bot.pipeline, "other-pipeline");
-        new_signer.sign_button(APPROVE, &other).expect("fits")
-    })
-    .await;
-    bot.click(&ts, APPROVE, ALICE).await;
+    // The new key verifies now: the parameters were re-read.
+    bot.click(&copy, APPROVE, ALICE).await;
     bot.wait_for_ephemeral(ALICE, "not served by this bot")
         .await;
-
+    // And the replaced key still does, for the prompt signed with it.
     bot.click(&prompt.ts, APPROVE, ALICE).await;
     bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
         .await;
