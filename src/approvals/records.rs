@@ -587,4 +587,39 @@ mod tests {
             "a takeover's release keeps the earlier post's possibility"
         );
     }
+
+    #[tokio::test]
+    async fn refusals_are_said_once_per_person_and_a_few_times_per_prompt_in_a_window() {
+        let records = Records::memory();
+        let (a, b) = (process(&records, CLAIM), process(&records, CLAIM));
+        let user = |id: &str| UserId::parse(id).expect("user");
+        let (t, w) = (token(), Duration::from_secs(60));
+        // The same person, through two processes: one line, one reply per reason.
+        assert!(a.refusal_in_thread(&t, &user("U0ONE"), 2, w).await);
+        assert!(!b.refusal_in_thread(&t, &user("U0ONE"), 2, w).await);
+        assert!(
+            a.refusal_to_person(&t, &user("U0ONE"), "not_an_approver", w)
+                .await
+        );
+        assert!(
+            !b.refusal_to_person(&t, &user("U0ONE"), "not_an_approver", w)
+                .await
+        );
+        assert!(b.refusal_to_person(&t, &user("U0ONE"), "closed", w).await);
+        // Others: their own line until the prompt's lines are used up; always their reply.
+        assert!(b.refusal_in_thread(&t, &user("U0TWO"), 2, w).await);
+        assert!(!a.refusal_in_thread(&t, &user("U0THREE"), 2, w).await);
+        assert!(
+            a.refusal_to_person(&t, &user("U0THREE"), "not_an_approver", w)
+                .await
+        );
+        // Another prompt has its own windows; a window that has passed is claimed again.
+        let other = ApprovalToken::parse("2a2b3c4d-573f-4ea7-a67e-0123456789ab").expect("uuid");
+        for _ in 0..3 {
+            assert!(
+                a.refusal_in_thread(&other, &user("U0ONE"), 1, Duration::ZERO)
+                    .await
+            );
+        }
+    }
 }

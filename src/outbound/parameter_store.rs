@@ -1,7 +1,7 @@
 //! Slack tokens and the button-signing keys from SSM Parameter Store: `GetParametersByPath`
 //! (recursive, decrypted, every page) under one hierarchical path, held in memory, refreshed on
-//! an interval and at once when Slack rejects the token. Also [`StringList`]: one plain list parameter (the Redshift cluster
-//! list), read by name and refreshed on the same interval.
+//! an interval and at once when Slack rejects the token. Also [`StringList`]: one plain list
+//! parameter (the Redshift cluster list), read by name and refreshed on the same interval.
 
 use aws_sdk_ssm::error::DisplayErrorContext;
 use std::collections::HashMap;
