@@ -26,6 +26,7 @@ use crate::outbound::parameter_store::{StringList, TokenStore, Tokens};
 use crate::outbound::records::Records;
 use crate::outbound::slack::{self, SlackWeb};
 use crate::outbound::Clients;
+use crate::signing::Signer;
 
 /// One DynamoDB attempt (a single-item read or write answers in milliseconds).
 const STATE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -112,6 +113,7 @@ impl App {
                 }
                 None => Records::memory(),
             },
+            signer: Signer::new(tokens.clone()),
             github: match &settings.approvals.revision_authors {
                 Some(a) => Some(
                     GitHub::new(

@@ -13,6 +13,8 @@
 //! - [`commands`]: the slash-command registry (`/deploy`, `/redshift-alerts`).
 //! - [`audit`]: the shared audit trail both write (decisions, starts, stops) and `/deploy
 //!   history` reads.
+//! - [`signing`]: button values and modal metadata signed with a key from Parameter Store, and
+//!   checked before any click is routed.
 //! - [`outbound`]: the Slack Web API, CodePipeline, Parameter Store, Block Kit rendering.
 
 pub mod app;
@@ -28,5 +30,6 @@ pub mod interaction;
 pub mod metrics;
 pub mod outbound;
 pub mod secret;
+pub mod signing;
 pub mod sync;
 pub mod telemetry;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use chatops::app::{self, App};
 use chatops::config::Settings;
-use chatops::outbound::parameter_store::Tokens;
+use chatops::outbound::parameter_store::{ButtonKeys, Tokens};
 use chatops::secret::Secret;
 use chatops::telemetry::{self, LogFormat};
 
@@ -117,6 +117,8 @@ fn dev_tokens() -> Option<Tokens> {
         bot: Secret::new(bot),
         app: Secret::new(app),
         github: None,
+        // Local development: a key for this process only.
+        buttons: ButtonKeys::ephemeral(),
     })
 }
 

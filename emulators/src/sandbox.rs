@@ -74,6 +74,11 @@ impl Sandbox {
         for (name, value) in [
             ("slack/bot_token", BOT_TOKEN),
             ("slack/app_token", APP_TOKEN),
+            // Signs the bot's button values (the sandbox's own, not a secret anywhere else).
+            (
+                "buttons/signing_key",
+                "sandbox-button-signing-key-0123456789abcdef",
+            ),
         ] {
             ssm.put_parameter()
                 .name(format!("{PARAMETER_PATH}/{name}"))
@@ -82,7 +87,7 @@ impl Sandbox {
                 .overwrite(true)
                 .send()
                 .await
-                .context("seeding the Slack tokens in Parameter Store")?;
+                .context("seeding the Slack tokens and the signing key in Parameter Store")?;
         }
         // The fixtures end today (UTC), so the default window of the last 24 hours shows data.
         redshift_exports()

@@ -185,7 +185,8 @@ impl Approvals {
             starter: starter.as_ref(),
             authors: &authors,
         };
-        let content = render::approval_prompt(&req, context.as_ref(), options)?;
+        let content =
+            render::approval_prompt(&req, context.as_ref(), options, &self.clients.signer)?;
         let (channel, thread_ts) = match &thread {
             Some(t) => (&t.channel, Some(t.ts.as_str())),
             None => (&pipeline.channel, None),
@@ -274,9 +275,14 @@ impl Approvals {
     pub fn status_prompt(&self, approval: &ApprovalRef) -> Option<SlackMessageContent> {
         let pipeline = self.settings.pipeline(approval.pipeline.as_str())?;
         let one_click = Policy::of(pipeline, approval).one_click_approve;
-        render::bare_prompt(approval, &self.settings.aws.region, one_click)
-            .inspect_err(|e| tracing::error!(error = %e, "cannot render the status prompt"))
-            .ok()
+        render::bare_prompt(
+            approval,
+            &self.settings.aws.region,
+            one_click,
+            &self.clients.signer,
+        )
+        .inspect_err(|e| tracing::error!(error = %e, "cannot render the status prompt"))
+        .ok()
     }
 
     /// The execution behind `req`, or `None` when CodePipeline cannot say in time: the prompt

@@ -10,6 +10,7 @@ use super::audit::AuditRecord;
 use super::check::{closed_text, store_refusal, Refusal};
 use super::modal::Reason;
 use super::quorum::{self, Ballot, Claim, TokenState, Vote};
+use super::refusals::{BURST, THREAD_LINES};
 use super::stamp::Target;
 use super::Outcome;
 use super::{ApprovalRef, Approvals, Decision, Press};
@@ -60,12 +61,18 @@ impl Approvals {
         if press != Press::Approve {
             // A decided approval is answered at the click, before anyone types a reason.
             let closed = match self.records.state(&approval.token).await {
-                Ok(Some(TokenState::Closed(outcome))) => Some(closed_text(&outcome)),
+                Ok(Some(TokenState::Closed(outcome))) => Some(("closed", closed_text(&outcome))),
                 Ok(_) => None,
-                Err(e) => Some(store_refusal(&e).text),
+                Err(e) => Some(("store_unavailable", store_refusal(&e).text)),
             };
-            if let Some(text) = closed {
-                self.tell(&click.channel, &click.user, &text).await;
+            if let Some((outcome, text)) = closed {
+                let window = self
+                    .records
+                    .refusal_to_person(&approval.token, &click.user, outcome, BURST)
+                    .await;
+                if window {
+                    self.tell(&click.channel, &click.user, &text).await;
+                }
                 return;
             }
             let opened = self
@@ -306,13 +313,28 @@ impl Approvals {
         }
     }
 
+    /// Audits a refused attempt; says it in the thread and to the person once per burst
+    /// ([`super::refusals`]).
     async fn refuse(&self, a: &Attempt, refusal: Refusal) {
         let record = self
             .audit_attempt(a, refusal.outcome, &refusal.text, None)
             .await;
-        self.post_audit(&record, &a.target.channel, &a.target.ts)
+        let token = &a.approval.token;
+        let in_thread = self
+            .records
+            .refusal_in_thread(token, &a.user, THREAD_LINES, BURST)
             .await;
-        self.tell(&a.target.channel, &a.user, &refusal.text).await;
+        if in_thread {
+            self.post_audit(&record, &a.target.channel, &a.target.ts)
+                .await;
+        }
+        let tell = self
+            .records
+            .refusal_to_person(token, &a.user, refusal.outcome, BURST)
+            .await;
+        if tell {
+            self.tell(&a.target.channel, &a.user, &refusal.text).await;
+        }
     }
 
     /// Logs the attempt's audit record and appends it to the trail; the record, for the
@@ -341,7 +363,7 @@ impl Approvals {
     }
 
     /// An ephemeral reply.
-    async fn tell(&self, channel: &ChannelId, user: &UserId, text: &str) {
+    pub(super) async fn tell(&self, channel: &ChannelId, user: &UserId, text: &str) {
         if let Err(e) = self.clients.slack.ephemeral(channel, user, text).await {
             tracing::warn!(error = %e, "cannot send an ephemeral reply");
         }

@@ -3,7 +3,8 @@
 //!
 //! `notification` parses what arrives from SQS (pure), `announce` posts the prompt, `decide`
 //! handles a click or a reason modal's submission, `policy` and `access` say who may decide,
-//! `quorum` counts votes per token, `audit` records every attempt, `reconcile` keeps open
+//! `quorum` counts votes per token, `audit` records every attempt, `refusals` says a burst of
+//! refused clicks once, `reconcile` keeps open
 //! prompts true (on [`crate::events`] or by polling), and `render` builds the prompt, its
 //! outcome and the reason modal (pure).
 
@@ -20,6 +21,7 @@ pub mod policy;
 pub mod quorum;
 pub mod reconcile;
 pub mod records;
+mod refusals;
 pub mod render;
 mod stamp;
 
@@ -49,6 +51,8 @@ pub struct Approvals {
     records: ApprovalRecords,
     /// Every decision and refused attempt, shared with `/deploy`'s starts and stops.
     audit_log: AuditLog,
+    /// Replies to clicks on buttons the bot did not sign, once per burst (this process).
+    unsigned: refusals::Throttle,
 }
 
 impl Approvals {
@@ -80,6 +84,7 @@ impl Approvals {
             access,
             records,
             audit_log,
+            unsigned: refusals::Throttle::default(),
         }
     }
 }

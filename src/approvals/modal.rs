@@ -109,6 +109,11 @@ impl Approvals {
             decision,
         };
         let metadata = serde_json::to_string(&metadata)?;
+        // Checked by the registry when the modal is submitted, like a button's value.
+        let metadata = self
+            .clients
+            .signer
+            .sign_metadata(REASON_CALLBACK, &metadata)?;
         let view = render::reason_modal(decision, approval, &metadata)?;
         self.clients.slack.open_view(trigger_id, view).await?;
         Ok(())

@@ -10,6 +10,9 @@
 //! | `open` / `<token>` | a posted prompt not closed yet, for the reconcile loop | as the prompt |
 //! | `execution#<id>` / `starter` | who started the execution from `/deploy` | 8 days |
 //! | `execution#<id>` / `thread` | the thread that follows the execution | 8 days |
+//! | `refused#<token>` / `thread#user#<id>` | the person's refusal went into the prompt's thread | the burst window |
+//! | `refused#<token>` / `thread#<n>` | the prompt's thread took its `n`th refusal line | the burst window |
+//! | `refused#<token>` / `user#<id>#<outcome>` | the person was told of this refusal | the burst window |
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -288,6 +291,73 @@ impl ApprovalRecords {
         Err(StoreError::contended())
     }
 
+    /// Whether `user`'s refusal on `token` may go into the prompt's thread: once per person
+    /// and at most `lines` times per `window`, across processes. Without the store, no
+    /// (refusals fail quiet; the audit trail has every attempt).
+    pub async fn refusal_in_thread(
+        &self,
+        token: &ApprovalToken,
+        user: &UserId,
+        lines: usize,
+        window: Duration,
+    ) -> bool {
+        let claimed = async {
+            if !self
+                .claim_refusal(token, &format!("thread#user#{user}"), window)
+                .await?
+            {
+                return Ok(false);
+            }
+            for n in 0..lines {
+                if self
+                    .claim_refusal(token, &format!("thread#{n}"), window)
+                    .await?
+                {
+                    return Ok(true);
+                }
+            }
+            Ok::<_, StoreError>(false)
+        };
+        match claimed.await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim the refusal's thread window; saying nothing in the thread");
+                false
+            }
+        }
+    }
+
+    /// Whether `user` may be told of a refusal (`outcome`) on `token`: once per `window`
+    /// across processes. Without the store, yes: they must learn that nothing was done.
+    pub async fn refusal_to_person(
+        &self,
+        token: &ApprovalToken,
+        user: &UserId,
+        outcome: &str,
+        window: Duration,
+    ) -> bool {
+        let sk = format!("user#{user}#{outcome}");
+        match self.claim_refusal(token, &sk, window).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot claim the refusal's window; telling the person anyway");
+                true
+            }
+        }
+    }
+
+    async fn claim_refusal(
+        &self,
+        token: &ApprovalToken,
+        sk: &str,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        let until = epoch(Utc::now(), window);
+        let pk = format!("refused#{token}");
+        let put = self.records.put(&pk, sk, Expect::Absent, "{}", until);
+        Ok(put.await?.is_some())
+    }
+
     /// Forgets `token`'s prompt as open (it was closed).
     ///
     /// # Errors
@@ -516,5 +586,40 @@ mod tests {
             mine(&p).await.taken_over,
             "a takeover's release keeps the earlier post's possibility"
         );
+    }
+
+    #[tokio::test]
+    async fn refusals_are_said_once_per_person_and_a_few_times_per_prompt_in_a_window() {
+        let records = Records::memory();
+        let (a, b) = (process(&records, CLAIM), process(&records, CLAIM));
+        let user = |id: &str| UserId::parse(id).expect("user");
+        let (t, w) = (token(), Duration::from_secs(60));
+        // The same person, through two processes: one line, one reply per reason.
+        assert!(a.refusal_in_thread(&t, &user("U0ONE"), 2, w).await);
+        assert!(!b.refusal_in_thread(&t, &user("U0ONE"), 2, w).await);
+        assert!(
+            a.refusal_to_person(&t, &user("U0ONE"), "not_an_approver", w)
+                .await
+        );
+        assert!(
+            !b.refusal_to_person(&t, &user("U0ONE"), "not_an_approver", w)
+                .await
+        );
+        assert!(b.refusal_to_person(&t, &user("U0ONE"), "closed", w).await);
+        // Others: their own line until the prompt's lines are used up; always their reply.
+        assert!(b.refusal_in_thread(&t, &user("U0TWO"), 2, w).await);
+        assert!(!a.refusal_in_thread(&t, &user("U0THREE"), 2, w).await);
+        assert!(
+            a.refusal_to_person(&t, &user("U0THREE"), "not_an_approver", w)
+                .await
+        );
+        // Another prompt has its own windows; a window that has passed is claimed again.
+        let other = ApprovalToken::parse("2a2b3c4d-573f-4ea7-a67e-0123456789ab").expect("uuid");
+        for _ in 0..3 {
+            assert!(
+                a.refusal_in_thread(&other, &user("U0ONE"), 1, Duration::ZERO)
+                    .await
+            );
+        }
     }
 }

@@ -32,6 +32,7 @@ use crate::ids::{ChannelId, TeamId, UserId};
 use crate::interaction::{ButtonClick, ViewSubmission};
 use crate::outbound::parameter_store::StringList;
 use crate::outbound::Clients;
+use crate::signing::Signer;
 
 /// The registry: one line per command.
 pub const REGISTRY: &[Entry] = &[
@@ -158,6 +159,8 @@ impl Accepted {
 pub struct Registry {
     commands: Vec<(&'static Spec, Arc<dyn SlashCommand>)>,
     approvals: Arc<Approvals>,
+    /// Checks every button value and modal metadata before anything reads it.
+    signer: Signer,
 }
 
 impl Registry {
@@ -169,6 +172,7 @@ impl Registry {
                 .map(|e| (e.spec, (e.build)(context)))
                 .collect(),
             approvals: context.approvals.clone(),
+            signer: context.clients.signer.clone(),
         }
     }
 
@@ -189,8 +193,25 @@ impl Registry {
     }
 
     /// The work a button click leads to, routed by its `action_id` prefix; `None` for buttons
-    /// that are not ours.
-    pub fn click(&self, click: ButtonClick) -> Option<BoxFuture<'static, ()>> {
+    /// that are not ours. The value's signature is checked first, for every button: a value
+    /// the bot did not issue goes no further (no AWS call, no record written), and its owner
+    /// reads the value without the signature.
+    pub fn click(&self, mut click: ButtonClick) -> Option<BoxFuture<'static, ()>> {
+        match self.signer.verify_button(&click.action_id, &click.value) {
+            Ok(value) => click.value = value.to_owned(),
+            Err(reason) => {
+                tracing::warn!(
+                    user = %click.user,
+                    action_id = %crate::ids::shorten(&click.action_id),
+                    %reason,
+                    "refused a click on a button this bot did not issue"
+                );
+                let approvals = self.approvals.clone();
+                return Some(Box::pin(
+                    async move { approvals.refuse_unsigned(click).await },
+                ));
+            }
+        }
         if click.action_id.starts_with(crate::approvals::ACTION_PREFIX) {
             let approvals = self.approvals.clone();
             return Some(Box::pin(async move { approvals.click(click).await }));
@@ -203,14 +224,32 @@ impl Registry {
     }
 
     /// A modal's submission, routed by its `callback_id`: checked here (pure) so its errors go
-    /// back in the ack, then the work after the ack. `Ok(None)`: not ours.
+    /// back in the ack, then the work after the ack. `Ok(None)`: not ours. Its metadata's
+    /// signature is checked first: metadata the bot did not issue is dropped, and the modal's
+    /// owner answers that the form is no longer valid.
     ///
     /// # Errors
     /// The messages to show in the modal, by `block_id`.
     pub fn submit(
         &self,
-        submission: ViewSubmission,
+        mut submission: ViewSubmission,
     ) -> Result<Option<BoxFuture<'static, ()>>, HashMap<String, String>> {
+        let callback_id = submission.callback_id.clone().unwrap_or_default();
+        submission.private_metadata = match submission.private_metadata.take() {
+            Some(signed) => match self.signer.verify_metadata(&callback_id, &signed) {
+                Ok(metadata) => Some(metadata.to_owned()),
+                Err(reason) => {
+                    tracing::warn!(
+                        user = %submission.user,
+                        callback_id = %crate::ids::shorten(&callback_id),
+                        %reason,
+                        "refused a modal's metadata this bot did not issue"
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
         let Some(reason) = modal::validate(submission)? else {
             return Ok(None);
         };

@@ -20,6 +20,8 @@ pub struct Clients {
     pub records: records::Records,
     /// Present when revision authors are matched (`[approvals.revision_authors]`).
     pub github: Option<github::GitHub>,
+    /// Signs button values and checks them on every click (keys from the [`parameter_store`]).
+    pub signer: crate::signing::Signer,
 }
 
 /// The HTTPS connector of the bot's own HTTP clients (Slack, GitHub) for the API at `endpoint`

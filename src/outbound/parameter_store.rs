@@ -1,7 +1,7 @@
-//! Slack tokens from SSM Parameter Store: `GetParametersByPath` (recursive, decrypted, every
-//! page) under one hierarchical path, held in memory, refreshed on an interval and at once when
-//! Slack rejects the token. Also [`StringList`]: one plain list parameter (the Redshift cluster
-//! list), read by name and refreshed on the same interval.
+//! Slack tokens and the button-signing keys from SSM Parameter Store: `GetParametersByPath`
+//! (recursive, decrypted, every page) under one hierarchical path, held in memory, refreshed on
+//! an interval and at once when Slack rejects the token. Also [`StringList`]: one plain list
+//! parameter (the Redshift cluster list), read by name and refreshed on the same interval.
 
 use aws_sdk_ssm::error::DisplayErrorContext;
 use std::collections::HashMap;
@@ -19,11 +19,20 @@ pub const BOT_TOKEN: &str = "slack/bot_token";
 pub const APP_TOKEN: &str = "slack/app_token";
 /// Name of the optional GitHub token (revision authors of private repositories).
 pub const GITHUB_TOKEN: &str = "github/token";
+/// Name of the key that signs button values and modal metadata ([`crate::signing`]).
+pub const BUTTON_KEY: &str = "buttons/signing_key";
+/// Name of the optional key signed with before the last rotation: still verified.
+pub const PREVIOUS_BUTTON_KEY: &str = "buttons/previous_signing_key";
+/// The shortest signing key accepted: 32 characters (`openssl rand -base64 32` gives 44).
+const MIN_BUTTON_KEY: usize = 32;
+/// Keys replaced while this process ran, still verified (beside the parameters'): enough for
+/// a rotation or two between restarts.
+const REMEMBERED_KEYS: usize = 2;
 /// A forced refresh is skipped when the last forced one is younger than this (no stampede on a
 /// burst of `invalid_auth`).
 const MIN_FORCED_REFRESH: Duration = Duration::from_secs(5);
 
-/// The two Slack tokens, and GitHub's when there is one.
+/// The two Slack tokens, GitHub's when there is one, and the button-signing keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tokens {
     /// `xoxb-…`: Web API calls.
@@ -32,6 +41,62 @@ pub struct Tokens {
     pub app: Secret,
     /// Reads commit authors of private GitHub repositories; optional.
     pub github: Option<Secret>,
+    /// Sign and verify button values ([`crate::signing`]).
+    pub buttons: ButtonKeys,
+}
+
+/// The keys of [`crate::signing`]: the current one signs; it and the previous ones verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ButtonKeys {
+    pub current: Secret,
+    /// Keys signed with before a rotation ([`PREVIOUS_BUTTON_KEY`]).
+    pub previous: Vec<Secret>,
+    /// Keys this process saw replaced at a refresh (so a prompt posted just before a rotation
+    /// that left no previous key still works), newest first; forgotten at a restart.
+    remembered: Vec<Secret>,
+}
+
+impl ButtonKeys {
+    /// `current` signs; `current` and `previous` verify.
+    pub fn new(current: Secret, previous: Vec<Secret>) -> Self {
+        Self {
+            current,
+            previous,
+            remembered: Vec::new(),
+        }
+    }
+
+    /// A random key for this process only: local development, where a restart may break the
+    /// buttons posted before it.
+    pub fn ephemeral() -> Self {
+        let random = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        Self::new(Secret::new(random), Vec::new())
+    }
+
+    /// Every key a signature is checked against, the current one first.
+    pub fn verifying(&self) -> impl Iterator<Item = &Secret> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .chain(&self.remembered)
+    }
+
+    /// These keys as read from Parameter Store, remembering `before`'s current key if it was
+    /// replaced, and what `before` remembered (at most [`REMEMBERED_KEYS`], newest first). A
+    /// previous-key parameter that is deleted stops verifying at the next refresh.
+    fn remembering(mut self, before: &Self) -> Self {
+        let replaced = std::iter::once(&before.current).chain(&before.remembered);
+        for key in replaced {
+            if *key != self.current && !self.remembered.contains(key) {
+                self.remembered.push(key.clone());
+            }
+        }
+        self.remembered.truncate(REMEMBERED_KEYS);
+        self
+    }
 }
 
 /// Why the tokens could not be read.
@@ -41,6 +106,8 @@ pub enum SecretsError {
     Missing(String),
     #[error("parameter {0} is empty")]
     Empty(String),
+    #[error("parameter {name} is shorter than {min} characters")]
+    TooShort { name: String, min: usize },
     #[error("parameter {name} does not hold a {expected} token")]
     WrongKind {
         name: String,
@@ -143,9 +210,10 @@ impl TokenStore {
             }
         };
         match read(ssm, path).await {
-            Ok(tokens) => {
+            Ok(mut tokens) => {
                 self.read.now();
                 self.current.send_if_modified(|current| {
+                    tokens.buttons = tokens.buttons.clone().remembering(&current.buttons);
                     let changed = **current != tokens;
                     if changed {
                         tracing::info!("tokens changed in Parameter Store");
@@ -201,6 +269,23 @@ async fn read(ssm: &aws_sdk_ssm::Client, path: &str) -> Result<Tokens, SecretsEr
         }
     };
     let github = format!("{path}/{GITHUB_TOKEN}");
+    let key = |suffix: &str| {
+        let name = format!("{path}/{suffix}");
+        match values.get(&name) {
+            None => Ok(None),
+            Some(v) if v.expose().trim().chars().count() < MIN_BUTTON_KEY => {
+                Err(SecretsError::TooShort {
+                    name,
+                    min: MIN_BUTTON_KEY,
+                })
+            }
+            Some(v) => Ok(Some(v.clone())),
+        }
+    };
+    // Fail closed, like a missing bot token: without the key no click could be trusted.
+    let current =
+        key(BUTTON_KEY)?.ok_or_else(|| SecretsError::Missing(format!("{path}/{BUTTON_KEY}")))?;
+    let previous = key(PREVIOUS_BUTTON_KEY)?.into_iter().collect();
     Ok(Tokens {
         bot: take(BOT_TOKEN, "xoxb-")?,
         app: take(APP_TOKEN, "xapp-")?,
@@ -208,6 +293,7 @@ async fn read(ssm: &aws_sdk_ssm::Client, path: &str) -> Result<Tokens, SecretsEr
             Some(v) if v.expose().trim().is_empty() => return Err(SecretsError::Empty(github)),
             v => v,
         },
+        buttons: ButtonKeys::new(current, previous),
     })
 }
 
@@ -289,5 +375,53 @@ async fn every<F: std::future::Future<Output = ()>>(
             () = tokio::time::sleep(interval) => {}
         }
         tick().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(current: &str, previous: &[&str]) -> ButtonKeys {
+        ButtonKeys::new(
+            Secret::new(current),
+            previous.iter().map(|k| Secret::new(*k)).collect(),
+        )
+    }
+
+    fn verifying(keys: &ButtonKeys) -> Vec<&str> {
+        keys.verifying().map(Secret::expose).collect()
+    }
+
+    #[test]
+    fn a_key_replaced_at_a_refresh_is_still_verified_until_two_more_replace_it() {
+        let after = keys("b", &[]).remembering(&keys("a", &[]));
+        assert_eq!(verifying(&after), ["b", "a"]);
+        let after = keys("c", &[]).remembering(&after);
+        assert_eq!(verifying(&after), ["c", "b", "a"]);
+        let after = keys("c", &[]).remembering(&after);
+        assert_eq!(
+            verifying(&after),
+            ["c", "b", "a"],
+            "an unchanged read keeps them"
+        );
+        let after = keys("d", &[]).remembering(&after);
+        assert_eq!(verifying(&after), ["d", "c", "b"], "at most two remembered");
+    }
+
+    #[test]
+    fn a_deleted_previous_key_parameter_stops_verifying_at_the_next_refresh() {
+        let before = keys("b", &["a"]).remembering(&keys("b", &["a"]));
+        assert_eq!(verifying(&before), ["b", "a"]);
+        let after = keys("b", &[]).remembering(&before);
+        assert_eq!(verifying(&after), ["b"]);
+    }
+
+    #[test]
+    fn an_ephemeral_key_is_long_random_and_never_shown() {
+        let (a, b) = (ButtonKeys::ephemeral(), ButtonKeys::ephemeral());
+        assert!(a.current.expose().len() >= MIN_BUTTON_KEY);
+        assert_ne!(a, b);
+        assert!(!format!("{a:?}").contains(a.current.expose()));
     }
 }

@@ -387,3 +387,99 @@ async fn a_starter_unknown_at_the_prompt_is_read_at_the_click_and_an_approval_wa
     bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0BOB>")
         .await;
 }
+
+/// `user`'s entries in the shared audit trail of the test's pipeline (`[state]` on DynamoDB).
+async fn audited(bot: &Bot, user: &str) -> Vec<chatops::audit::AuditEntry> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(&crate::support::aws::sdk_config().await);
+    let records = chatops::outbound::records::Records::dynamodb(dynamodb, &bot.state_table());
+    let trail = chatops::audit::AuditLog::new(records, std::time::Duration::from_secs(3600));
+    let pipeline = chatops::ids::PipelineName::parse(&bot.pipeline).expect("name");
+    let entries = trail.latest(&pipeline, 100).await.expect("the audit trail");
+    entries.into_iter().filter(|e| e.user == user).collect()
+}
+
+/// Thread replies under `ts` that audit `user`'s attempts.
+fn audit_lines_of(bot: &Bot, ts: &str, user: &str) -> usize {
+    let by = format!("by <@{user}>");
+    bot.replies(ts)
+        .iter()
+        .filter(|m| m.text.as_deref().is_some_and(|t| t.contains(&by)))
+        .count()
+}
+
+/// Ephemeral replies to `user` containing `needle`.
+fn told(bot: &Bot, user: &str, needle: &str) -> usize {
+    bot.slack
+        .ephemerals(CHANNEL, user)
+        .iter()
+        .filter(|m| m.text.as_deref().is_some_and(|t| t.contains(needle)))
+        .count()
+}
+
+#[tokio::test]
+async fn a_burst_of_refused_clicks_is_said_once_in_the_thread_and_once_to_each_person() {
+    let bot = Bot::prepare(false)
+        .await
+        .with_shared_state()
+        .await
+        .start(Options::default())
+        .await;
+    // Two processes: the clicks go round robin over both processes' connections.
+    let replica = bot.start_replica(4, Vec::new()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+
+    for _ in 0..10 {
+        bot.click(&prompt.ts, APPROVE, MALLORY).await;
+    }
+    eventually(DEADLINE, "ten refusals in the audit trail", || async {
+        (audited(&bot, MALLORY).await.len() == 10).then_some(())
+    })
+    .await;
+    bot.wait_for_ephemeral(MALLORY, "not an approver").await;
+    bot.audit_record(&prompt.ts, "not_an_approver").await;
+
+    // Another person refused within the window hears of it, and is audited in the thread.
+    bot.click(&prompt.ts, APPROVE, CAROL).await;
+    bot.wait_for_ephemeral(CAROL, "not an approver").await;
+    eventually(DEADLINE, "Carol's audit line", || async {
+        (audit_lines_of(&bot, &prompt.ts, CAROL) == 1).then_some(())
+    })
+    .await;
+
+    assert_eq!(told(&bot, MALLORY, "not an approver"), 1, "one ephemeral");
+    assert_eq!(
+        audit_lines_of(&bot, &prompt.ts, MALLORY),
+        1,
+        "one thread line"
+    );
+    assert_eq!(bot.replies(&prompt.ts).len(), 2);
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+    replica.stop().await;
+}
+
+#[tokio::test]
+async fn a_reason_form_whose_metadata_the_bot_did_not_sign_is_refused_in_the_form() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let mut modal = bot.open_modal(&prompt.ts, REJECT, BOB).await;
+    let signed = modal["private_metadata"]
+        .as_str()
+        .expect("metadata")
+        .to_owned();
+    let (_, metadata) = signed.split_once('.').expect("signed metadata");
+    modal["private_metadata"] = json!(metadata);
+
+    let ack = bot.submit(&modal, BOB, Some("broken build")).await;
+
+    assert_eq!(
+        ack.payload,
+        Some(json!({"response_action": "errors", "errors": {"reason":
+            "This form is no longer valid; close it and press the button again."}}))
+    );
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+    modal["private_metadata"] = json!(signed);
+    let ack = bot.submit(&modal, BOB, Some("broken build")).await;
+    assert_eq!(ack.payload, None);
+    bot.wait_for_restamp(&prompt.ts, "*Rejected* by <@U0BOB>")
+        .await;
+}

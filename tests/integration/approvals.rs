@@ -1,7 +1,11 @@
 //! The approval loop end to end: CodePipeline simulator → SNS → SQS (ministack) → the bot →
 //! Slack emulator → click over Socket Mode → PutApprovalResult → restamped prompt.
 
-use emulators::slack::Failure;
+use chatops::outbound::parameter_store::{
+    ButtonKeys, TokenStore, Tokens, BUTTON_KEY, PREVIOUS_BUTTON_KEY,
+};
+use chatops::secret::Secret;
+use emulators::slack::{Failure, Message};
 use emulators::testing::eventually;
 use serde_json::json;
 
@@ -249,31 +253,162 @@ async fn a_refresh_requested_disconnect_loses_no_click() {
     bot.wait_for_restamp(&second.ts, "*Rejected*").await;
 }
 
-#[tokio::test]
-async fn a_tampered_button_value_is_refused_without_calling_codepipeline() {
-    let bot = Bot::spawn(Options::default()).await;
-    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+/// The prompt's blocks with the one-click "Approve" value replaced by `edit(value)`, posted
+/// as the bot in the channel; the copy's `ts`.
+async fn post_with_approve_value(
+    bot: &Bot,
+    prompt: &Message,
+    edit: impl FnOnce(&str) -> String,
+) -> String {
     let mut blocks = prompt.blocks.clone();
     let actions = blocks
         .as_array_mut()
         .and_then(|b| b.iter_mut().find(|b| b["type"] == "actions"))
         .expect("the buttons");
+    assert_eq!(actions["elements"][0]["action_id"], APPROVE);
     let value = &mut actions["elements"][0]["value"];
-    *value = json!(value
-        .as_str()
-        .unwrap_or_default()
-        .replace(&bot.pipeline, "other-pipeline"));
-    let content = serde_json::from_value(json!({"text": "tampered", "blocks": blocks}))
-        .expect("message content");
-    let web = bot.web();
+    *value = json!(edit(value.as_str().unwrap_or_default()));
+    let content =
+        serde_json::from_value(json!({"text": "copy", "blocks": blocks})).expect("message content");
     let channel = chatops::ids::ChannelId::parse(CHANNEL).expect("channel");
-    let ts = web.post(&channel, content, None).await.expect("post");
+    bot.web().post(&channel, content, None).await.expect("post")
+}
+
+/// The reference a signed button value carries (what comes after the tag).
+fn unsigned(value: &str) -> String {
+    value.split_once('.').expect("a signed value").1.to_owned()
+}
+
+#[tokio::test]
+async fn a_signed_value_of_another_pipeline_is_still_refused_without_calling_codepipeline() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let signer = bot.signer();
+    let ts = post_with_approve_value(&bot, &prompt, |value| {
+        let other = unsigned(value).replace(&bot.pipeline, "other-pipeline");
+        signer.sign_button(APPROVE, &other).expect("fits")
+    })
+    .await;
 
     bot.click(&ts, APPROVE, ALICE).await;
 
     bot.wait_for_ephemeral(ALICE, "not served by this bot")
         .await;
     assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_button_value_the_bot_did_not_sign_is_refused_even_when_it_names_the_real_approval() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let other_key = chatops::signing::Signer::new(TokenStore::fixed(Tokens {
+        bot: Secret::new("xoxb-other"),
+        app: Secret::new("xapp-other"),
+        github: None,
+        buttons: ButtonKeys::new(
+            Secret::new("another-key-another-key-0123456789"),
+            Vec::new(),
+        ),
+    }));
+    // The real, pending approval's reference: unsigned, signed with another key, and with the
+    // real tag over another pipeline's reference.
+    let forged = [
+        post_with_approve_value(&bot, &prompt, unsigned).await,
+        post_with_approve_value(&bot, &prompt, |v| {
+            other_key.sign_button(APPROVE, &unsigned(v)).expect("fits")
+        })
+        .await,
+        post_with_approve_value(&bot, &prompt, |v| {
+            v.replace(&bot.pipeline, "other-pipeline")
+        })
+        .await,
+    ];
+
+    for ts in &forged {
+        bot.click(ts, APPROVE, ALICE).await;
+    }
+
+    eventually(DEADLINE, "an ephemeral for each forged message", || async {
+        let told = bot.slack.ephemerals(CHANNEL, ALICE);
+        let told = told.iter().filter(|m| {
+            m.text
+                .as_deref()
+                .is_some_and(|t| t.contains("not issued by this bot"))
+        });
+        (told.count() == forged.len()).then_some(())
+    })
+    .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 0);
+    assert!(
+        has_buttons(&bot.message(&prompt.ts)),
+        "the prompt stays open"
+    );
+
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
+        .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_prompt_signed_before_a_key_rotation_is_decided_after_a_restart() {
+    let mut bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let old = bot.aws.button_key.clone();
+    bot.aws
+        .put_parameter(
+            BUTTON_KEY,
+            &format!("the-rotated-key-{}", bot.aws.id.repeat(3)),
+        )
+        .await;
+    bot.aws.put_parameter(PREVIOUS_BUTTON_KEY, &old).await;
+    bot.stop().await;
+    let replacement = bot.start_replica(2, Vec::new()).await;
+
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
+        .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1);
+    replacement.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_replaced_while_the_bot_runs_still_verifies_the_prompts_signed_with_it() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    // A copy whose value only the next key signs (posted while the bot token still works).
+    let new_key = format!("the-rotated-key-{}", bot.aws.id.repeat(3));
+    let new_signer = chatops::signing::Signer::new(TokenStore::fixed(Tokens {
+        bot: Secret::new(bot.aws.bot_token.clone()),
+        app: Secret::new(bot.aws.app_token.clone()),
+        github: None,
+        buttons: ButtonKeys::new(Secret::new(new_key.clone()), Vec::new()),
+    }));
+    let copy = post_with_approve_value(&bot, &prompt, |v| {
+        let other = unsigned(v).replace(&bot.pipeline, "other-pipeline");
+        new_signer.sign_button(APPROVE, &other).expect("fits")
+    })
+    .await;
+
+    // The key is overwritten (no previous-key parameter); the bot re-reads its parameters at
+    // the next invalid_auth, which the bot token's rotation brings.
+    bot.aws.put_parameter(BUTTON_KEY, &new_key).await;
+    let rotated = format!("xoxb-rotated-{}", bot.aws.id);
+    bot.aws.put_parameter("slack/bot_token", &rotated).await;
+    bot.slack.set_bot_token(&rotated);
+    bot.click(&prompt.ts, APPROVE, MALLORY).await;
+    bot.wait_for_ephemeral(MALLORY, "not an approver").await;
+
+    // The new key verifies now: the parameters were re-read.
+    bot.click(&copy, APPROVE, ALICE).await;
+    bot.wait_for_ephemeral(ALICE, "not served by this bot")
+        .await;
+    // And the replaced key still does, for the prompt signed with it.
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
+        .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1);
 }
 
 #[tokio::test]

@@ -294,7 +294,7 @@ async fn a_prompt_posted_by_a_process_that_died_before_recording_it_is_found_not
     let (bot, approval) = approval_waiting_for_a_bot().await;
     // The dead process claimed the prompt and Slack took its post; then it died.
     write_lapsed_claim(&bot, &approval).await;
-    let content = render::bare_prompt(&approval, aws::REGION, true).expect("prompt");
+    let content = render::bare_prompt(&approval, aws::REGION, true, &bot.signer()).expect("prompt");
     let channel = ChannelId::parse(CHANNEL).expect("channel");
     let ts = bot
         .web()

@@ -15,6 +15,7 @@ use crate::outbound::slack::mrkdwn::{
     content, cut, date, escape, escape_cut, labelled_field, link, plain, HEADER_MAX,
     SECTION_TEXT_MAX,
 };
+use crate::signing::Signer;
 
 mod modal;
 mod outcome;
@@ -50,6 +51,7 @@ pub fn approval_prompt(
     req: &ApprovalRequest,
     context: Option<&ExecutionContext>,
     options: PromptOptions<'_>,
+    signer: &Signer,
 ) -> Result<SlackMessageContent, RenderError> {
     let mut blocks = heading(&req.approval, &req.region);
     if let Some(context) = context {
@@ -74,7 +76,7 @@ pub fn approval_prompt(
     if !links.is_empty() {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": links.join("  ·  ")}]}));
     }
-    finish(&req.approval, blocks, options.one_click)
+    finish(&req.approval, blocks, options.one_click, signer)
 }
 
 /// The prompt of an approval known only by its ids (a `/deploy status` reply): what is waiting
@@ -86,8 +88,9 @@ pub fn bare_prompt(
     approval: &ApprovalRef,
     region: &str,
     one_click: bool,
+    signer: &Signer,
 ) -> Result<SlackMessageContent, RenderError> {
-    finish(approval, heading(approval, region), one_click)
+    finish(approval, heading(approval, region), one_click, signer)
 }
 
 /// The header and the pipeline / stage / action / region fields.
@@ -103,21 +106,37 @@ fn heading(a: &ApprovalRef, region: &str) -> Vec<Value> {
     ]
 }
 
-/// `blocks` with the buttons appended, as a message.
+/// `blocks` with the buttons appended, as a message. Each button's value is the reference
+/// signed for its own `action_id`.
 fn finish(
     a: &ApprovalRef,
     mut blocks: Vec<Value>,
     one_click: bool,
+    signer: &Signer,
 ) -> Result<SlackMessageContent, RenderError> {
     let what = format!("{} / {} / {}", a.pipeline, a.stage, a.action);
     let value = a.encode();
+    // A reference always fits (see `ApprovalRef::encode`): failing here is a template bug.
+    let signed = |press: Press| {
+        signer
+            .sign_button(press.action_id(), &value)
+            .map_err(|e| RenderError::from(<serde_json::Error as serde::ser::Error>::custom(e)))
+    };
     let mut buttons = Vec::new();
     if one_click {
-        buttons.push(one_click_button(&value, &what));
+        buttons.push(one_click_button(&signed(Press::Approve)?, &what));
     }
     let approve_style = (!one_click).then_some("primary");
-    buttons.push(button(Press::ApproveWithReason, approve_style, &value));
-    buttons.push(button(Press::RejectWithReason, Some("danger"), &value));
+    buttons.push(button(
+        Press::ApproveWithReason,
+        approve_style,
+        &signed(Press::ApproveWithReason)?,
+    ));
+    buttons.push(button(
+        Press::RejectWithReason,
+        Some("danger"),
+        &signed(Press::RejectWithReason)?,
+    ));
     blocks.push(json!({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": buttons}));
     content(&escape(&format!("Approval needed: {what}")), blocks)
 }

@@ -12,6 +12,10 @@ const OPTIONS: PromptOptions<'static> = PromptOptions {
     authors: &[],
 };
 
+fn signer() -> crate::signing::Signer {
+    crate::signing::tests::signer("a-render-test-key-that-is-long-enough-0123456789")
+}
+
 fn request(custom_data: Option<&str>) -> ApprovalRequest {
     let mut r = notification::parse(include_str!("../../../tests/fixtures/approval-raw.json"))
         .expect("fixture");
@@ -40,7 +44,7 @@ fn section_texts(c: &SlackMessageContent) -> Vec<String> {
 
 #[test]
 fn the_prompt_has_header_fields_links_expiry_and_three_buttons_the_one_click_confirmed() {
-    let c = approval_prompt(&request(Some("ship it")), None, OPTIONS).expect("render");
+    let c = approval_prompt(&request(Some("ship it")), None, OPTIONS, &signer()).expect("render");
     let blocks = json_blocks(&c);
     assert_eq!(blocks[0]["type"], "header");
     let fields = blocks[1]["fields"].as_array().expect("fields");
@@ -77,7 +81,9 @@ fn the_prompt_has_header_fields_links_expiry_and_three_buttons_the_one_click_con
     assert_eq!(buttons[2]["text"]["text"], "Reject…");
     assert!(buttons[0]["confirm"]["title"]["text"].as_str().is_some());
     for b in buttons {
-        let value = b["value"].as_str().expect("value");
+        let signed = b["value"].as_str().expect("value");
+        let action_id = b["action_id"].as_str().expect("action_id");
+        let value = signer().verify_button(action_id, signed).expect("signed");
         let back = crate::approvals::ApprovalRef::decode(value).expect("round trip");
         assert_eq!(back, request(None).approval);
     }
@@ -92,6 +98,7 @@ fn custom_data_is_escaped_so_it_cannot_mention_or_link() {
         &request(Some("<!channel> & <https://evil|Approve> *x*")),
         None,
         OPTIONS,
+        &signer(),
     )
     .expect("render");
     let texts = section_texts(&c);
@@ -108,8 +115,13 @@ fn custom_data_is_escaped_so_it_cannot_mention_or_link() {
 #[test]
 fn very_long_custom_data_is_cut_within_the_section_limit_with_an_ellipsis() {
     for unit in ["a", "&", "😀", "é", "<"] {
-        let c =
-            approval_prompt(&request(Some(&unit.repeat(10_000))), None, OPTIONS).expect("render");
+        let c = approval_prompt(
+            &request(Some(&unit.repeat(10_000))),
+            None,
+            OPTIONS,
+            &signer(),
+        )
+        .expect("render");
         let texts = section_texts(&c);
         let data = texts.iter().find(|t| t.ends_with('…')).expect("cut text");
         assert!(data.encode_utf16().count() <= SECTION_TEXT_MAX, "{unit}");
@@ -123,7 +135,7 @@ fn very_long_custom_data_is_cut_within_the_section_limit_with_an_ellipsis() {
 #[test]
 fn short_unicode_custom_data_is_kept_whole() {
     let text = "Déploiement 🚀 — 日本語 OK";
-    let c = approval_prompt(&request(Some(text)), None, OPTIONS).expect("render");
+    let c = approval_prompt(&request(Some(text)), None, OPTIONS, &signer()).expect("render");
     assert!(section_texts(&c).iter().any(|t| t == text));
 }
 
@@ -132,7 +144,7 @@ fn links_that_are_not_plain_http_urls_are_left_out() {
     let mut r = request(None);
     r.external_entity_link = Some("javascript:alert(1)".into());
     r.console_link = Some("https://x|<!channel>".into());
-    let c = approval_prompt(&r, None, OPTIONS).expect("render");
+    let c = approval_prompt(&r, None, OPTIONS, &signer()).expect("render");
     let context = json_blocks(&c)
         .into_iter()
         .find(|b| b["type"] == "context")
@@ -147,7 +159,8 @@ fn links_that_are_not_plain_http_urls_are_left_out() {
 
 #[test]
 fn restamping_replaces_the_buttons_with_the_outcome() {
-    let prompt = approval_prompt(&request(Some("notes")), None, OPTIONS).expect("render");
+    let prompt =
+        approval_prompt(&request(Some("notes")), None, OPTIONS, &signer()).expect("render");
     let blocks = prompt.blocks.clone().expect("blocks");
     let at = DateTime::from_timestamp(1_700_000_000, 0).expect("time");
     let outcome = Outcome::Decided {
@@ -194,7 +207,7 @@ fn the_execution_context_shows_id_starter_and_escaped_revisions() {
             })
             .collect(),
     };
-    let c = approval_prompt(&request(None), Some(&context), OPTIONS).expect("render");
+    let c = approval_prompt(&request(None), Some(&context), OPTIONS, &signer()).expect("render");
     let text = section_texts(&c)
         .into_iter()
         .find(|t| t.contains("*Execution*"))
@@ -223,7 +236,7 @@ fn without_one_click_the_prompt_offers_the_modal_buttons_only() {
         started_by: Some("arn:aws:iam::123:user/alice".into()),
         revisions: Vec::new(),
     };
-    let c = approval_prompt(&request(None), Some(&context), options).expect("render");
+    let c = approval_prompt(&request(None), Some(&context), options, &signer()).expect("render");
     let blocks = json_blocks(&c);
     let buttons = blocks.last().expect("actions")["elements"]
         .as_array()
@@ -240,7 +253,7 @@ fn without_one_click_the_prompt_offers_the_modal_buttons_only() {
 
 #[test]
 fn progress_sits_above_the_buttons_and_is_replaced_not_repeated() {
-    let prompt = approval_prompt(&request(None), None, OPTIONS).expect("render");
+    let prompt = approval_prompt(&request(None), None, OPTIONS, &signer()).expect("render");
     let blocks = prompt.blocks.clone().expect("blocks");
     let once = progress(&blocks, "Approval", "1 of 2 approvals: <@U0BOB>").expect("render");
     let twice = progress(
@@ -274,7 +287,7 @@ fn progress_sits_above_the_buttons_and_is_replaced_not_repeated() {
 
 #[test]
 fn a_decision_seen_elsewhere_names_the_principal_and_escapes_the_summary() {
-    let prompt = approval_prompt(&request(None), None, OPTIONS).expect("render");
+    let prompt = approval_prompt(&request(None), None, OPTIONS, &signer()).expect("render");
     let outcome = Outcome::DecidedElsewhere {
         decision: Decision::Approve,
         by: Some("arn:aws:iam::1:user/<bob>".into()),

@@ -63,12 +63,17 @@ fn is_token(n: &str) -> bool {
 
 /// The button value of a confirmation.
 fn encode<T: Serialize>(value: &Confirmed<T>) -> Result<String, Failure> {
-    encode_value(value).map_err(|e| match e {
+    encode_value(value).map_err(too_long)
+}
+
+/// What a value that does not fit a button (once signed) tells the user.
+fn too_long(e: ValueError) -> Failure {
+    match e {
         ValueError::TooLong(_) => {
             Failure::user("That request is too long to confirm; use fewer or shorter variables.")
         }
         ValueError::Unreadable(_) => Failure::internal(e),
-    })
+    }
 }
 
 impl Deploy {
@@ -91,6 +96,11 @@ impl Deploy {
         })?;
         let content =
             render::confirm_start(&start, source.as_deref(), &value).map_err(Failure::internal)?;
+        let content = self
+            .clients
+            .signer
+            .sign_buttons(content)
+            .map_err(too_long)?;
         self.respond(&inv.response_url, &Response::ephemeral(content))
             .await;
         Ok(())
@@ -127,6 +137,11 @@ impl Deploy {
             s: stop.clone(),
         })?;
         let content = render::confirm_stop(&stop, &running, &value).map_err(Failure::internal)?;
+        let content = self
+            .clients
+            .signer
+            .sign_buttons(content)
+            .map_err(too_long)?;
         self.respond(&inv.response_url, &Response::ephemeral(content))
             .await;
         Ok(())

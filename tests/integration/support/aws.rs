@@ -1,5 +1,5 @@
 //! Per-test AWS resources on ministack: an SNS topic, an SQS queue subscribed to it, and the
-//! Slack tokens as SecureString parameters, all under unique names.
+//! Slack tokens and the button-signing key as SecureString parameters, all under unique names.
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -25,6 +25,8 @@ pub struct Resources {
     pub parameter_path: String,
     pub bot_token: String,
     pub app_token: String,
+    /// The key the bot signs its buttons with (`buttons/signing_key`).
+    pub button_key: String,
 }
 
 impl Resources {
@@ -45,6 +47,10 @@ impl Resources {
         let resources = Resources {
             bot_token: format!("xoxb-test-{id}"),
             app_token: format!("xapp-test-{id}"),
+            button_key: format!(
+                "button-signing-key-for-test-{id}-{}",
+                uuid::Uuid::new_v4().simple()
+            ),
             endpoint: emulators::ministack::url_from_env(),
             id,
             sqs,
@@ -59,6 +65,12 @@ impl Resources {
             .await;
         resources
             .put_parameter("slack/app_token", &resources.app_token.clone())
+            .await;
+        resources
+            .put_parameter(
+                chatops::outbound::parameter_store::BUTTON_KEY,
+                &resources.button_key.clone(),
+            )
             .await;
         resources
     }

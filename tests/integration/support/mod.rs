@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use chatops::app::App;
 use chatops::config::Settings;
-use chatops::outbound::parameter_store::{TokenStore, Tokens};
+use chatops::outbound::parameter_store::{ButtonKeys, TokenStore, Tokens};
 use chatops::outbound::slack::{self, SlackWeb};
 use chatops::secret::Secret;
 
@@ -323,6 +323,17 @@ impl Bot {
             .expect("post the copy")
     }
 
+    /// Signs as the bot does with the seeded key (`buttons/signing_key`): for a test that
+    /// posts a prompt of its own.
+    pub fn signer(&self) -> chatops::signing::Signer {
+        chatops::signing::Signer::new(TokenStore::fixed(Tokens {
+            bot: Secret::new(self.aws.bot_token.clone()),
+            app: Secret::new(self.aws.app_token.clone()),
+            github: None,
+            buttons: ButtonKeys::new(Secret::new(self.aws.button_key.clone()), Vec::new()),
+        }))
+    }
+
     /// A Web API client with the bot's token, for a test posting as the bot.
     pub fn web(&self) -> SlackWeb {
         let client = slack::build_client(Some(&self.slack.api_url())).expect("client");
@@ -332,6 +343,7 @@ impl Bot {
                 bot: Secret::new(self.aws.bot_token.clone()),
                 app: Secret::new(self.aws.app_token.clone()),
                 github: None,
+                buttons: ButtonKeys::ephemeral(),
             }),
             Duration::from_secs(10),
         )
