@@ -72,6 +72,7 @@ pub(crate) mod testing {
             bot: Secret::new("xoxb-test"),
             app: Secret::new("xapp-test"),
             github: Some(Secret::new("ghp-test")),
+            buttons: crate::outbound::parameter_store::ButtonKeys::ephemeral(),
         })
     }
 }
