@@ -2,8 +2,8 @@
 //! these rules before it does anything:
 //!
 //! - `/deploy` naming a pipeline: in the pipeline's channel, its `command_channels`, or a direct
-//!   message when `command_in_dm`; `status`, `history` and `list` by its approvers, deployers
-//!   and viewers; `start` and `stop` by its deployers.
+//!   message when `command_in_dm`; `status`, `history` and `list` by its approvers (of any of
+//!   its actions too), deployers and viewers; `start` and `stop` by its deployers.
 //! - `/redshift-alerts`: by the `[[redshift_alerts.access]]` grants of the channel, for their
 //!   clusters; no grant, no question.
 //! - `/deploy help` and `/version` read nothing that is not the user's own: anyone, anywhere.
@@ -55,21 +55,27 @@ pub fn out_of_scope(pipeline: &PipelineSettings, channel: &ChannelId) -> String 
     )
 }
 
-/// Who may read `pipeline`'s state: its approvers, deployers and viewers (users, groups).
+/// Who may read `pipeline`'s state: its approvers (of the pipeline, and of any of its
+/// actions), deployers and viewers (users, groups).
 pub fn viewers(pipeline: &PipelineSettings) -> (Vec<UserId>, Vec<UserGroupId>) {
+    let actions = &pipeline.actions;
     let users = [
         &pipeline.approver_users,
         &pipeline.deployer_users,
         &pipeline.viewer_users,
-    ];
+    ]
+    .into_iter()
+    .chain(actions.iter().filter_map(|a| a.approver_users.as_ref()));
     let groups = [
         &pipeline.approver_groups,
         &pipeline.deployer_groups,
         &pipeline.viewer_groups,
-    ];
+    ]
+    .into_iter()
+    .chain(actions.iter().filter_map(|a| a.approver_groups.as_ref()));
     (
-        users.into_iter().flatten().cloned().collect(),
-        groups.into_iter().flatten().cloned().collect(),
+        users.flatten().cloned().collect(),
+        groups.flatten().cloned().collect(),
     )
 }
 
@@ -182,12 +188,20 @@ mod tests {
     }
 
     #[test]
-    fn viewers_are_approvers_deployers_and_configured_viewers() {
+    fn viewers_are_approvers_of_the_pipeline_and_its_actions_deployers_and_configured_viewers() {
         let p = pipeline(
-            "approver_groups = [\"S0REL\"]\ndeployer_users = [\"U0DEP\"]\nviewer_users = [\"U0VIEW\"]\nviewer_groups = [\"S0OPS\"]",
+            "approver_groups = [\"S0REL\"]\ndeployer_users = [\"U0DEP\"]\nviewer_users = [\"U0VIEW\"]\nviewer_groups = [\"S0OPS\"]\n[[actions]]\nstage = \"Prod\"\naction = \"Approve\"\napprover_users = [\"U0CAROL\"]",
         );
         let (users, groups) = viewers(&p);
-        assert_eq!(users, [user("U0ALICE"), user("U0DEP"), user("U0VIEW")]);
+        assert_eq!(
+            users,
+            [
+                user("U0ALICE"),
+                user("U0DEP"),
+                user("U0VIEW"),
+                user("U0CAROL")
+            ]
+        );
         assert_eq!(groups, [group("S0REL"), group("S0OPS")]);
     }
 
