@@ -297,3 +297,34 @@ async fn redshift_alerts_answers_a_groups_members_about_their_clusters_only() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_state_store_that_cannot_be_reached_runs_nothing_and_says_so() {
+    let bot = Bot::prepare(false).await;
+    let missing = format!("\n[state]\ntable = \"chatops-missing-{}\"\n", bot.aws.id);
+    let mut bot = bot
+        .start(Options {
+            config_tail: missing,
+            ..Options::default()
+        })
+        .await;
+    let (envelope, _) = run(
+        &bot,
+        CHANNEL,
+        ALICE,
+        "/deploy",
+        &format!("status {}", bot.pipeline),
+    )
+    .await;
+    response(
+        &bot,
+        &response_url(&envelope),
+        "the fail-closed reply",
+        |p| text_of(p).contains("cannot reach its state store"),
+    )
+    .await;
+
+    bot.stop().await;
+    assert_eq!(bot.codepipeline.requests("GetPipelineState"), 0);
+    assert!(bot.slack.messages(CHANNEL).is_empty(), "nothing was posted");
+}
