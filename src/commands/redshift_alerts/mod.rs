@@ -234,8 +234,7 @@ impl Inner {
                 "You may not use `/redshift-alerts` in this channel. Nothing was run.".into(),
             );
         };
-        let inner = self;
-        let (mut known, source) = inner.known_clusters();
+        let (mut known, source) = self.known_clusters();
         let ask = match request {
             Request::Help => {
                 known.retain(|c| allowed.allows(c.as_str()));
@@ -259,8 +258,8 @@ impl Inner {
             ask.top,
             ask.query,
         );
-        if let Some((age, answer)) = inner.cache.get(&key) {
-            let inner = inner.clone();
+        if let Some((age, answer)) = self.cache.get(&key) {
+            let inner = self.clone();
             let work = async move {
                 inner
                     .post(&channel, &ask, &clusters, &answer, Some(age.as_secs()))
@@ -271,13 +270,13 @@ impl Inner {
                 work: Some(work.boxed()),
             };
         }
-        let Some(slot) = inner.in_flight.try_acquire(inv.user.as_str()) else {
+        let Some(slot) = self.in_flight.try_acquire(inv.user.as_str()) else {
             return refuse(format!(
                 "Busy: too many Redshift questions are running (at most {} per person, {} in all). Please try again in a minute.",
-                inner.settings.max_in_flight_per_user, inner.settings.max_in_flight_total
+                self.settings.max_in_flight_per_user, self.settings.max_in_flight_total
             ));
         };
-        let inner = inner.clone();
+        let inner = self.clone();
         let reply = AckReply::ephemeral(format!(
             "Running… {} for {}, last {}. The answer will be posted in this channel.",
             ask.question.title(),
