@@ -17,7 +17,8 @@ mod deploy;
 pub use deploy::DeploySettings;
 mod redshift_alerts;
 pub use redshift_alerts::{
-    is_cluster_name, DigestSettings, ExportLayout, RedshiftAlertsSettings, SourceLayout,
+    is_cluster_name, AccessGrant, DigestSettings, ExportLayout, RedshiftAlertsSettings,
+    SourceLayout,
 };
 
 /// Prefix of the environment variables that override file values.
@@ -402,6 +403,18 @@ pub struct PipelineSettings {
     pub deployer_users: Vec<UserId>,
     #[serde(default)]
     pub deployer_groups: Vec<UserGroupId>,
+    /// Who may read its state with `/deploy status|list|history` besides its approvers and
+    /// deployers.
+    #[serde(default)]
+    pub viewer_users: Vec<UserId>,
+    #[serde(default)]
+    pub viewer_groups: Vec<UserGroupId>,
+    /// Channels besides `channel` where `/deploy` may name it.
+    #[serde(default)]
+    pub command_channels: Vec<ChannelId>,
+    /// Whether `/deploy` may name it in a direct message with the bot.
+    #[serde(default)]
+    pub command_in_dm: bool,
 }
 
 /// A configuration problem, naming the key at fault.

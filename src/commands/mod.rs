@@ -13,9 +13,12 @@
 //! 3. Its entry in `config/slack-app-manifest.yaml`: the going-live test fails until the manifest
 //!    and [`REGISTRY`] agree.
 //!
-//! `inbound/` and `app.rs` do not change.
+//! `inbound/` and `app.rs` do not change. Who may run it where is its own to check, with the
+//! rules of [`access`]; that its work runs once per `trigger_id` is the registry's ([`once`]).
 
+pub mod access;
 pub mod deploy;
+mod once;
 pub mod redshift_alerts;
 pub mod version;
 
@@ -161,6 +164,8 @@ pub struct Registry {
     approvals: Arc<Approvals>,
     /// Checks every button value and modal metadata before anything reads it.
     signer: Signer,
+    /// Runs each command's work once per `trigger_id`, across processes.
+    once: once::Once,
 }
 
 impl Registry {
@@ -173,6 +178,10 @@ impl Registry {
                 .collect(),
             approvals: context.approvals.clone(),
             signer: context.clients.signer.clone(),
+            once: once::Once::new(
+                context.clients.records.clone(),
+                context.clients.slack.clone(),
+            ),
         }
     }
 
@@ -184,12 +193,18 @@ impl Registry {
             .collect()
     }
 
-    /// The ack's reply and the work after it for `inv`.
+    /// The ack's reply and the work after it for `inv`; the work runs only if no other
+    /// delivery of the same `trigger_id` ran it (Slack retries envelopes).
     pub fn accept(&self, inv: Invocation) -> Accepted {
-        match self.commands.iter().find(|(s, _)| s.name == inv.command) {
-            Some((_, command)) => command.accept(inv),
-            None => Accepted::reply_only(unknown(&inv.command).0),
-        }
+        let Some((_, command)) = self.commands.iter().find(|(s, _)| s.name == inv.command) else {
+            return Accepted::reply_only(unknown(&inv.command).0);
+        };
+        let (trigger_id, response_url) = (inv.trigger_id.clone(), inv.response_url.clone());
+        let mut accepted = command.accept(inv);
+        accepted.work = accepted
+            .work
+            .map(|work| self.once.guard(&trigger_id, response_url, work));
+        accepted
     }
 
     /// The work a button click leads to, routed by its `action_id` prefix; `None` for buttons

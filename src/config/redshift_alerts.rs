@@ -1,12 +1,14 @@
 //! `[redshift_alerts]`: where `/redshift-alerts` runs its Athena queries, what they may cost,
-//! and which clusters exist (a Parameter Store list, with a fallback here). Optional: without
-//! it the command answers that it is not configured.
+//! which clusters exist (a Parameter Store list, with a fallback here), and who may ask about
+//! which, where (`[[redshift_alerts.access]]`). Optional: without it the command answers that
+//! it is not configured.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::ConfigError;
+use crate::ids::{ChannelId, UserGroupId, UserId};
 
 /// `/redshift-alerts`: where the Athena queries run, what they may cost, and which clusters exist.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +54,24 @@ pub struct RedshiftAlertsSettings {
     /// `[redshift_alerts.digest]`: the daily digest, off without it.
     #[serde(default)]
     pub digest: Option<DigestSettings>,
+    /// `[[redshift_alerts.access]]`: who may ask, where, about which clusters; none: nobody,
+    /// anywhere (every question costs Athena money).
+    #[serde(default)]
+    pub access: Vec<AccessGrant>,
+}
+
+/// One `[[redshift_alerts.access]]` entry: `users` and members of `groups` (everyone, when
+/// both are empty) may ask about `clusters` (every cluster, when empty) in `channels` (and in
+/// a direct message with the bot, with `allow_dm`). A question is allowed when the grants
+/// that match its channel and its asker together cover its clusters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessGrant {
+    pub channels: Vec<ChannelId>,
+    pub allow_dm: bool,
+    pub users: Vec<UserId>,
+    pub groups: Vec<UserGroupId>,
+    pub clusters: Vec<String>,
 }
 
 /// `[redshift_alerts.digest]`: once a day, the top alert events of the last 24 hours, the
@@ -259,6 +279,20 @@ impl RedshiftAlertsSettings {
                 "must be a non-negative number",
             ));
         }
+        for (i, grant) in self.access.iter().enumerate() {
+            if grant.channels.is_empty() && !grant.allow_dm {
+                return Err(ConfigError::key(
+                    format!("redshift_alerts.access[{i}].channels"),
+                    "grants nothing: name channels, or set allow_dm",
+                ));
+            }
+            if let Some(j) = grant.clusters.iter().position(|c| !is_cluster_name(c)) {
+                return Err(ConfigError::key(
+                    format!("redshift_alerts.access[{i}].clusters[{j}]"),
+                    CLUSTER_NAME_RULE,
+                ));
+            }
+        }
         if let Some(digest) = &self.digest {
             if crate::ids::ChannelId::parse(&digest.channel).is_err() {
                 return Err(ConfigError::key(
@@ -409,6 +443,36 @@ mod tests {
         ] {
             let err = parse(&text, &[(env, value)]).expect_err(value).to_string();
             assert!(err.contains("redshift_alerts.digest"), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn access_grants_default_to_none_and_are_checked() {
+        assert!(configured(&format!("{MINIMAL}{REDSHIFT}"))
+            .access
+            .is_empty());
+        let text = format!(
+            "{MINIMAL}{REDSHIFT}\n[[redshift_alerts.access]]\nchannels = [\"C0DBA\"]\ngroups = [\"S0DBA\"]\nclusters = [\"etl-prod\"]\n"
+        );
+        let grant = configured(&text)
+            .access
+            .into_iter()
+            .next()
+            .expect("a grant");
+        assert_eq!(grant.clusters, ["etl-prod"]);
+        assert!(!grant.allow_dm && grant.users.is_empty());
+        for (value, key) in [
+            (r#"[{ users = ["U0A"] }]"#, "access[0].channels"),
+            (
+                r#"[{ allow_dm = true, clusters = ["Prod'--"] }]"#,
+                "access[0].clusters[0]",
+            ),
+            (r##"[{ channels = ["#ops"] }]"##, "access[0].channels"),
+        ] {
+            let err = parse(&text, &[("CHATOPS__REDSHIFT_ALERTS__ACCESS", value)])
+                .expect_err(value)
+                .to_string();
+            assert!(err.contains(key), "{value}: {err}");
         }
     }
 

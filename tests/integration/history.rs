@@ -30,8 +30,8 @@ async fn a_decision_and_a_refused_attempt_show_in_the_history_newest_first() {
         .await;
     bot.audit_record(&prompt.ts, "recorded").await;
 
-    // Anyone may read it, as anyone may read `/deploy status`.
-    let shown = history(&bot, MALLORY, "").await;
+    // Who may read `/deploy status` may read it: BOB is an approver through his group.
+    let shown = history(&bot, BOB, "").await;
     let approved = shown.find("*approved* by <@U0ALICE>: recorded");
     let refused = shown.find("*approved* by <@U0MALLORY>: not_an_approver");
     assert!(approved.is_some() && refused.is_some(), "{shown}");

@@ -3,6 +3,7 @@
 mod approval_lifecycle;
 mod approval_policy;
 mod approvals;
+mod authorization;
 mod cli;
 mod commands;
 mod deploy;

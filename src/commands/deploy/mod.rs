@@ -6,8 +6,11 @@
 //! and stops go through a confirmation (an ephemeral message with buttons, `action_id` prefix
 //! `deploy:`) handled by `confirm`; `follow` watches a started execution, fed by the EventBridge
 //! events queue (when configured; parsed by `crate::events`) and polls; `history` reads and
-//! writes the pipeline's audit trail (`crate::audit`). Who may do what: deployers per pipeline
-//! (start, stop), apart from approvers; unconfigured pipelines are refused in `parse`.
+//! writes the pipeline's audit trail (`crate::audit`). Who may do what, where (`super::access`):
+//! a pipeline is named in its own channel (and its `command_channels`; a DM only with
+//! `command_in_dm`), checked in the ack; its approvers, deployers and viewers read it (status,
+//! history, list) and its deployers start and stop it, checked after the ack; unconfigured
+//! pipelines are refused in `parse`.
 
 mod confirm;
 mod follow;
@@ -22,7 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-use super::{Accepted, AckReply, Context, Invocation, SlashCommand, Spec};
+use super::{access, Accepted, AckReply, Context, Invocation, SlashCommand, Spec};
 use crate::approvals::Approvals;
 use crate::config::{PipelineSettings, Settings};
 use crate::error::Failure;
@@ -60,9 +63,16 @@ struct DeployCommand(Arc<Deploy>);
 
 impl SlashCommand for DeployCommand {
     fn accept(&self, inv: Invocation) -> Accepted {
-        match Deploy::parse(&inv.text, &self.0.settings) {
-            Ok(args) => self.0.accept(inv, args),
-            Err(e) => Accepted::reply_only(e.0),
+        let args = match Deploy::parse(&inv.text, &self.0.settings) {
+            Ok(args) => args,
+            Err(e) => return Accepted::reply_only(e.0),
+        };
+        match self.0.scope(&inv, &args) {
+            Ok(()) => self.0.accept(inv, args),
+            Err(reason) => {
+                super::access::refused(&inv.command, &inv.user, &inv.channel, &reason);
+                Accepted::reply_only(reason)
+            }
         }
     }
 
@@ -125,6 +135,39 @@ impl Deploy {
         parse::parse(text, &configured)
     }
 
+    /// Checks, without I/O, that `args` may be run in `inv`'s channel (who runs it is checked
+    /// after the ack: user groups need Slack).
+    ///
+    /// # Errors
+    /// What to tell the user.
+    fn scope(&self, inv: &Invocation, args: &Args) -> Result<(), String> {
+        let named = match args {
+            Args::Help => return Ok(()),
+            Args::List => {
+                let any = self
+                    .settings
+                    .pipelines
+                    .iter()
+                    .any(|p| access::pipeline_in_scope(p, &inv.channel));
+                return if any {
+                    Ok(())
+                } else {
+                    Err("No pipeline is served here; use `/deploy list` in a pipeline's channel. Nothing was read.".to_owned())
+                };
+            }
+            Args::Status(p) => p,
+            Args::History(h) => &h.pipeline,
+            Args::Start(s) => &s.pipeline,
+            Args::Stop(s) => &s.pipeline,
+        };
+        // `parse` accepts configured pipelines only.
+        match self.settings.pipeline(named.as_str()) {
+            Some(p) if access::pipeline_in_scope(p, &inv.channel) => Ok(()),
+            Some(p) => Err(access::out_of_scope(p, &inv.channel)),
+            None => Err(format!("`{named}` is not a pipeline this bot serves.")),
+        }
+    }
+
     /// The ack's reply and the work after it.
     fn accept(self: &Arc<Self>, inv: Invocation, args: Args) -> Accepted {
         let reply = match &args {
@@ -146,9 +189,15 @@ impl Deploy {
         let user = inv.user.clone();
         let text = match args {
             Args::Help => Some(self.help(&user).await),
-            Args::List => Some(self.list().await),
-            Args::Status(p) => self.status(&inv, &p).await.err().map(Failure::reply),
-            Args::History(h) => self.history(&inv, &h).await.err().map(Failure::reply),
+            Args::List => Some(self.list(&inv).await),
+            Args::Status(p) => match self.check_viewer(&inv, &p).await {
+                Ok(()) => self.status(&inv, &p).await.err().map(Failure::reply),
+                Err(e) => Some(e.reply()),
+            },
+            Args::History(h) => match self.check_viewer(&inv, &h.pipeline).await {
+                Ok(()) => self.history(&inv, &h).await.err().map(Failure::reply),
+                Err(e) => Some(e.reply()),
+            },
             Args::Start(start) => self
                 .offer_start(&inv, &user, start)
                 .await
@@ -185,10 +234,16 @@ impl Deploy {
         render::help(&roles)
     }
 
-    async fn list(&self) -> String {
+    /// The pipelines served in the invocation's channel that its user may see.
+    async fn list(&self, inv: &Invocation) -> String {
         let now = Utc::now();
         let mut lines = Vec::new();
         for p in &self.settings.pipelines {
+            if !access::pipeline_in_scope(p, &inv.channel)
+                || !self.is_viewer(p, &inv.user).await.unwrap_or(false)
+            {
+                continue;
+            }
             let latest = self
                 .clients
                 .codepipeline
@@ -199,7 +254,9 @@ impl Deploy {
             lines.push(render::list_line(&p.name, &latest, now));
         }
         if lines.is_empty() {
-            return "No pipelines are configured.".to_owned();
+            let reason = "You may not see any pipeline served here; nothing was read.";
+            access::refused(&inv.command, &inv.user, &inv.channel, reason);
+            return reason.to_owned();
         }
         lines.join("\n")
     }
@@ -269,6 +326,40 @@ impl Deploy {
             .await
     }
 
+    /// Whether `user` may read `pipeline`'s state: an approver, deployer or viewer.
+    async fn is_viewer(
+        &self,
+        pipeline: &PipelineSettings,
+        user: &UserId,
+    ) -> Result<bool, crate::outbound::slack::SlackError> {
+        let (users, groups) = access::viewers(pipeline);
+        self.approvals
+            .access()
+            .is_member(&users, &groups, user)
+            .await
+    }
+
+    /// Checks that the invoking user may read `pipeline`'s state (`status`, `history`).
+    ///
+    /// # Errors
+    /// What to tell the user (the refusal is logged).
+    async fn check_viewer(&self, inv: &Invocation, pipeline: &PipelineName) -> Result<(), Failure> {
+        let settings = self.settings.pipeline(pipeline.as_str()).ok_or_else(|| {
+            Failure::user(format!("`{pipeline}` is not a pipeline this bot serves."))
+        })?;
+        let reason = match self.is_viewer(settings, &inv.user).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => format!(
+                "You may not see `{pipeline}`: only its approvers, deployers and viewers may. Nothing was read."
+            ),
+            Err(e) => format!(
+                "Could not check whether you may see `{pipeline}` ({e}); nothing was read. Try again."
+            ),
+        };
+        access::refused(&inv.command, &inv.user, &inv.channel, &reason);
+        Err(Failure::user(reason))
+    }
+
     /// Checks that `user` may start and stop `pipeline`.
     ///
     /// # Errors
@@ -284,6 +375,7 @@ impl Deploy {
         match self.is_deployer(settings, user).await {
             Ok(true) => Ok(settings),
             Ok(false) => {
+                tracing::info!(%user, %pipeline, "start or stop refused: not a deployer");
                 let who = mentions(
                     &settings.deployer_users,
                     &settings.deployer_groups,

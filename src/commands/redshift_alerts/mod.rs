@@ -1,9 +1,12 @@
 //! `/redshift-alerts`: cross-cluster Redshift diagnostics from the system-table exports in S3,
 //! catalogued in Glue and queried through Athena, answered in the channel.
 //!
-//! Before the ack (no I/O): [`parse`] checks the text, the cluster names are checked against the
-//! cluster list (Parameter Store, cached; the configured fallback until it is read), then the
-//! cache and the in-flight limits are consulted. After the ack: the SQL template of the question
+//! Before the ack (no I/O): [`parse`] checks the text, the channel must have an access grant
+//! (`[[redshift_alerts.access]]`, [`super::access`]) that admits the user (when that takes a user
+//! group's members, this and the rest happen after the ack, answered through `response_url`),
+//! the cluster names are checked against the cluster list (Parameter Store, cached; the
+//! configured fallback until it is read) and the clusters the grants give, then the cache and the
+//! in-flight limits are consulted. After the ack: the SQL template of the question
 //! ([`sql`]) runs on Athena ([`crate::outbound::athena`]), the rows become a table ([`tables`],
 //! [`render`]) posted with `chat.postMessage`, and for `hourly` and `queues` a PNG chart
 //! ([`chart`]) is uploaded to the channel. With `[redshift_alerts.digest]`, a daily digest is
@@ -20,6 +23,7 @@ pub mod tables;
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -27,8 +31,10 @@ use self::guard::{Cache, InFlight};
 use self::parse::{Ask, Cluster, Question, Request, Selection};
 use self::render::{Framing, Table};
 use self::sql::Window;
+use super::access::{self, Clusters};
 use super::{Accepted, AckReply, Context, Invocation, SlashCommand, Spec};
-use crate::config::{RedshiftAlertsSettings, SourceLayout};
+use crate::approvals::Approvals;
+use crate::config::{AccessGrant, RedshiftAlertsSettings, SourceLayout};
 use crate::error::{Failure, UserError};
 use crate::ids::ChannelId;
 use crate::outbound::athena::{Athena, AthenaError, QueryOutput, QuerySpec};
@@ -55,6 +61,7 @@ pub fn build(context: &Context) -> Arc<dyn SlashCommand> {
         context.clusters.clone(),
         context.clock,
         context.clients.records.clone(),
+        context.approvals.clone(),
         context.cancel.clone(),
     ))
 }
@@ -104,6 +111,8 @@ struct Inner {
     clock: Clock,
     /// The state store: the digest's once-per-day claim and its daily counts.
     records: Records,
+    /// User-group membership for the access grants (the approvals' cache).
+    approvals: Arc<Approvals>,
     /// Fires at shutdown: the digest loop ends.
     cancel: CancellationToken,
     in_flight: InFlight,
@@ -112,7 +121,12 @@ struct Inner {
 
 impl RedshiftAlerts {
     /// The command over `settings` (`None`: not configured); `clusters` is the cluster-list
-    /// parameter, `None` when it was not set up; `records` and `cancel` are the digest's.
+    /// parameter, `None` when it was not set up; `records` and `cancel` are the digest's;
+    /// `approvals` knows user groups' members.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is one injected client or setting"
+    )]
     pub fn new(
         settings: Option<RedshiftAlertsSettings>,
         athena: Athena,
@@ -120,6 +134,7 @@ impl RedshiftAlerts {
         clusters: Option<StringList>,
         clock: Clock,
         records: Records,
+        approvals: Arc<Approvals>,
         cancel: CancellationToken,
     ) -> Self {
         let inner = settings.map(|settings| {
@@ -135,30 +150,105 @@ impl RedshiftAlerts {
                 clusters,
                 clock,
                 records,
+                approvals,
                 cancel,
             })
         });
         Self { inner }
     }
 
-    /// Checks the request against the cluster list, the cache and the limits (no I/O) and
-    /// returns the immediate reply and the work after the ack.
+    /// Checks the channel against the access grants (no I/O); then, when the user's groups
+    /// need not be read, the rest at once ([`Inner::ask`]), else after the ack.
     fn answer(&self, inv: &Invocation, request: Request) -> Accepted {
-        let refuse = |text: String| Accepted::reply_only(text);
         let Some(inner) = &self.inner else {
-            return refuse(
-                "`/redshift-alerts` is not configured on this bot (no `[redshift_alerts]` section)."
-                    .into(),
+            return Accepted::reply_only(
+                "`/redshift-alerts` is not configured on this bot (no `[redshift_alerts]` section).",
             );
         };
-        let (known, source) = inner.known_clusters();
+        let grants = access::grants_in(&inner.settings.access, &inv.channel);
+        if grants.is_empty() {
+            let reason = if access::is_dm(&inv.channel) {
+                "`/redshift-alerts` does not answer in direct messages; ask in a channel it is enabled in. Nothing was run."
+            } else {
+                "`/redshift-alerts` is not enabled in this channel. Nothing was run."
+            };
+            access::refused(&inv.command, &inv.user, &inv.channel, reason);
+            return Accepted::reply_only(reason);
+        }
+        let groups = access::groups_to_check(&grants, &inv.user);
+        if groups.is_empty() {
+            let allowed = access::clusters_allowed(&grants, &inv.user, &HashSet::new());
+            return inner.ask(inv, request, allowed);
+        }
+        let grants: Vec<AccessGrant> = grants.into_iter().cloned().collect();
+        let (inner, inv) = (inner.clone(), inv.clone());
+        let work = async move {
+            let mut member_of = HashSet::new();
+            for group in groups {
+                let users = inner.approvals.access();
+                match users
+                    .is_member(&[], std::slice::from_ref(&group), &inv.user)
+                    .await
+                {
+                    Ok(true) => {
+                        member_of.insert(group);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        let reason = format!("Could not check whether you may ask ({e}); nothing was run. Try again.");
+                        access::refused(&inv.command, &inv.user, &inv.channel, &reason);
+                        return inner.respond(&inv.response_url, reason).await;
+                    }
+                }
+            }
+            let grants: Vec<&AccessGrant> = grants.iter().collect();
+            let allowed = access::clusters_allowed(&grants, &inv.user, &member_of);
+            let accepted = inner.ask(&inv, request, allowed);
+            inner.respond(&inv.response_url, accepted.reply.text).await;
+            if let Some(work) = accepted.work {
+                work.await;
+            }
+        };
+        Accepted {
+            reply: AckReply::ephemeral("Checking that you may ask…"),
+            work: Some(work.boxed()),
+        }
+    }
+}
+
+impl Inner {
+    /// Checks the request against what the user may ask (`allowed`), the cluster list, the
+    /// cache and the limits (no I/O) and returns the reply and the work after it.
+    fn ask(
+        self: &Arc<Self>,
+        inv: &Invocation,
+        request: Request,
+        allowed: Option<Clusters>,
+    ) -> Accepted {
+        let refuse = |reason: String| {
+            access::refused(&inv.command, &inv.user, &inv.channel, &reason);
+            Accepted::reply_only(reason)
+        };
+        let Some(allowed) = allowed else {
+            return refuse(
+                "You may not use `/redshift-alerts` in this channel. Nothing was run.".into(),
+            );
+        };
+        let (mut known, source) = self.known_clusters();
         let ask = match request {
-            Request::Help => return refuse(help(&known, source)),
+            Request::Help => {
+                known.retain(|c| allowed.allows(c.as_str()));
+                return Accepted::reply_only(help(&known, source));
+            }
             Request::Ask(ask) => ask,
         };
         let clusters = match resolve(&ask.clusters, &known) {
             Ok(c) => c,
-            Err(e) => return refuse(format!("{e}\n{}", parse::USAGE)),
+            Err(e) => return Accepted::reply_only(format!("{e}\n{}", parse::USAGE)),
+        };
+        let clusters = match narrow(&ask.clusters, clusters, &allowed) {
+            Ok(c) => c,
+            Err(e) => return refuse(e.0),
         };
         let channel = inv.channel.clone();
         let key: Key = (
@@ -168,8 +258,8 @@ impl RedshiftAlerts {
             ask.top,
             ask.query,
         );
-        if let Some((age, answer)) = inner.cache.get(&key) {
-            let inner = inner.clone();
+        if let Some((age, answer)) = self.cache.get(&key) {
+            let inner = self.clone();
             let work = async move {
                 inner
                     .post(&channel, &ask, &clusters, &answer, Some(age.as_secs()))
@@ -180,13 +270,13 @@ impl RedshiftAlerts {
                 work: Some(work.boxed()),
             };
         }
-        let Some(slot) = inner.in_flight.try_acquire(inv.user.as_str()) else {
+        let Some(slot) = self.in_flight.try_acquire(inv.user.as_str()) else {
             return refuse(format!(
                 "Busy: too many Redshift questions are running (at most {} per person, {} in all). Please try again in a minute.",
-                inner.settings.max_in_flight_per_user, inner.settings.max_in_flight_total
+                self.settings.max_in_flight_per_user, self.settings.max_in_flight_total
             ));
         };
-        let inner = inner.clone();
+        let inner = self.clone();
         let reply = AckReply::ephemeral(format!(
             "Running… {} for {}, last {}. The answer will be posted in this channel.",
             ask.question.title(),
@@ -202,9 +292,16 @@ impl RedshiftAlerts {
             work: Some(work.boxed()),
         }
     }
-}
 
-impl Inner {
+    /// An ephemeral text through `response_url`; a failure is only logged.
+    async fn respond(&self, response_url: &str, text: String) {
+        let content = slack_morphism::prelude::SlackMessageContent::new().with_text(text);
+        let response = crate::outbound::slack::Response::ephemeral(content);
+        if let Err(e) = self.slack.respond(response_url, &response).await {
+            tracing::warn!(error = %e, "cannot answer through response_url");
+        }
+    }
+
     /// The cluster list and where it came from; names that are not well-formed are dropped.
     fn known_clusters(&self) -> (Vec<Cluster>, &'static str) {
         let (names, source) = match self.clusters.as_ref().and_then(StringList::current) {
@@ -446,6 +543,28 @@ fn resolve(selection: &Selection, known: &[Cluster]) -> Result<Vec<Cluster>, Use
                 )))
             }
         }
+    }
+}
+
+/// The resolved `clusters` the user may ask about: named ones must all be `allowed`, `all`
+/// keeps the allowed ones.
+fn narrow(
+    selection: &Selection,
+    clusters: Vec<Cluster>,
+    allowed: &Clusters,
+) -> Result<Vec<Cluster>, UserError> {
+    let (mine, others): (Vec<Cluster>, Vec<Cluster>) = clusters
+        .into_iter()
+        .partition(|c| allowed.allows(c.as_str()));
+    match selection {
+        Selection::Named(_) if !others.is_empty() => Err(UserError::new(format!(
+            "You may not ask about {} here; nothing was run.",
+            list(&others)
+        ))),
+        _ if mine.is_empty() => Err(UserError::new(
+            "You may ask about none of the known clusters here; nothing was run.",
+        )),
+        _ => Ok(mine),
     }
 }
 

@@ -5,6 +5,7 @@
 use emulators::redshift_demo::{self, Layout, FIXTURE_LAST_DAY};
 
 use super::aws::sdk_config;
+use super::CHANNEL;
 use chatops::commands::redshift_alerts::Clock;
 
 /// "Now" for the fixtures: late on their second day (2026-11-02, 2026-11-03).
@@ -79,6 +80,8 @@ impl Exports {
                 r#"{ adhoc-serverless = "serverless" }"#.to_owned(),
             ),
             ("QUERY_TIMEOUT_SECS", "20".to_owned()),
+            // Everyone may ask in the test's channel.
+            ("ACCESS", format!(r#"[{{ channels = ["{CHANNEL}"] }}]"#)),
             ("LAYOUT", layout),
         ]
         .into_iter()
