@@ -118,7 +118,11 @@ impl Dialer {
                 continue;
             };
             // Before hello there are no handlers to route to: anything but hello is dropped.
-            if let Some((app_id, num_connections)) = hello(text.as_str()) {
+            if let envelope::Parsed::Hello {
+                app_id,
+                num_connections,
+            } = envelope::parse(None, text.as_str())
+            {
                 return Ok(Connected {
                     socket,
                     app: AppIdentity {
@@ -130,19 +134,6 @@ impl Dialer {
             }
         }
     }
-}
-
-/// `hello`'s app id and connection count, if `text` is a hello.
-fn hello(text: &str) -> Option<(String, u32)> {
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    (value.get("type")?.as_str()? == "hello").then_some(())?;
-    let app_id = value.get("connection_info")?.get("app_id")?.as_str()?;
-    let num = value
-        .get("num_connections")
-        .and_then(serde_json::Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(0);
-    Some((app_id.to_owned(), num))
 }
 
 /// tungstenite's error without anything of the URL: the HTTP status of a refused upgrade,
@@ -289,17 +280,5 @@ mod tests {
         assert!(!secure("ws://127.0.0.1.evil.example/link"));
         assert!(!secure("https://slack.com/link"));
         assert!(!secure("not a url"));
-    }
-
-    #[test]
-    fn hello_is_read_only_from_a_hello_frame_with_an_app_id() {
-        let frame = r#"{"type":"hello","num_connections":2,"connection_info":{"app_id":"A1"},"debug_info":{"host":"h"}}"#;
-        assert_eq!(hello(frame), Some(("A1".to_owned(), 2)));
-        assert_eq!(hello(r#"{"type":"hello"}"#), None);
-        assert_eq!(
-            hello(r#"{"type":"disconnect","connection_info":{"app_id":"A1"}}"#),
-            None
-        );
-        assert_eq!(hello("{"), None);
     }
 }

@@ -41,53 +41,104 @@ pub enum Frame {
     Nothing,
 }
 
+/// One frame parsed and checked, nothing acted on yet: pure, so the fuzz targets and property
+/// tests drive it directly.
+#[derive(Debug)]
+pub enum Parsed {
+    Hello {
+        app_id: String,
+        num_connections: u32,
+    },
+    Disconnect(String),
+    /// An envelope of this app and team, its payload typed: route it, then ack `ack_id`.
+    Envelope {
+        ack_id: String,
+        accepts_payload: bool,
+        payload: Payload,
+    },
+    /// An envelope to ack and do nothing with (logged with its id and why).
+    Refused {
+        ack_id: String,
+    },
+    /// Nothing to ack (logged).
+    Nothing,
+}
+
+/// The payloads the bot acts on.
+#[derive(Debug)]
+pub enum Payload {
+    Command(Box<SlackCommandEvent>),
+    Interaction(Box<SlackInteractionEvent>),
+    /// A type the bot does not use (`events_api`): acked, ignored.
+    Other,
+}
+
 /// Reads one text frame: see [`Frame`]. `app` is `None` before `hello`.
 pub fn read(handlers: &Arc<Handlers>, app: Option<&AppIdentity>, text: &str) -> Frame {
-    let Ok(frame) = serde_json::from_str::<Value>(text) else {
+    match parse(app, text) {
+        Parsed::Hello {
+            app_id,
+            num_connections,
+        } => Frame::Hello {
+            app_id,
+            num_connections,
+        },
+        Parsed::Disconnect(reason) => Frame::Disconnect(reason),
+        Parsed::Nothing => Frame::Nothing,
+        Parsed::Refused { ack_id } => Frame::Ack(ack(&ack_id, None)),
+        Parsed::Envelope {
+            ack_id,
+            accepts_payload,
+            payload,
+        } => {
+            let response = match payload {
+                Payload::Command(event) => serde_json::to_value(command(handlers, *event)).ok(),
+                Payload::Interaction(event) => interaction(handlers, *event)
+                    .and_then(|response| serde_json::to_value(response).ok()),
+                Payload::Other => None,
+            };
+            Frame::Ack(ack(&ack_id, response.filter(|_| accepts_payload)))
+        }
+    }
+}
+
+/// `{"envelope_id":…,"payload"?:…}`.
+fn ack(ack_id: &str, payload: Option<Value>) -> String {
+    let mut ack = serde_json::json!({ "envelope_id": ack_id });
+    if let Some(payload) = payload {
+        ack["payload"] = payload;
+    }
+    ack.to_string()
+}
+
+/// Parses and checks one text frame; see [`Parsed`]. `app` is `None` before `hello`.
+pub fn parse(app: Option<&AppIdentity>, text: &str) -> Parsed {
+    let Ok(mut frame) = serde_json::from_str::<Value>(text) else {
         tracing::warn!(
             bytes = text.len(),
             "ignored a Socket Mode frame that is not JSON"
         );
-        return Frame::Nothing;
+        return Parsed::Nothing;
     };
     let kind = frame
         .get("type")
         .and_then(Value::as_str)
-        .unwrap_or_default();
-    match kind {
-        "hello" => {
-            let hello = frame
-                .get("connection_info")
-                .and_then(|info| info.get("app_id"))
-                .and_then(Value::as_str);
-            let num_connections = frame
-                .get("num_connections")
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(0);
-            return match hello {
-                Some(app_id) => Frame::Hello {
-                    app_id: app_id.to_owned(),
-                    num_connections,
-                },
-                None => {
-                    tracing::warn!("ignored a Socket Mode hello without connection_info.app_id");
-                    Frame::Nothing
-                }
-            };
-        }
+        .unwrap_or_default()
+        .to_owned();
+    match kind.as_str() {
+        "hello" => return hello(&frame),
         "disconnect" => {
             let reason = frame.get("reason").and_then(Value::as_str).unwrap_or("");
-            return Frame::Disconnect(crate::ids::shorten(reason));
+            return Parsed::Disconnect(crate::ids::shorten(reason));
         }
         _ => {}
     }
     let Some(id) = frame.get("envelope_id").and_then(Value::as_str) else {
         tracing::warn!(
-            kind = %crate::ids::shorten(kind),
+            kind = %crate::ids::shorten(&kind),
             "ignored a Socket Mode frame without an envelope_id"
         );
-        return Frame::Nothing;
+        return Parsed::Nothing;
     };
     // The ack echoes the id as sent; logs get it cut to a readable length.
     let ack_id = id.to_owned();
@@ -97,32 +148,72 @@ pub fn read(handlers: &Arc<Handlers>, app: Option<&AppIdentity>, text: &str) -> 
         .get("accepts_response_payload")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let payload = match app {
-        Some(app) => match ours(&frame, app) {
-            Ok(()) => {
-                let payload = frame.get("payload").cloned().unwrap_or_default();
-                respond(handlers, &envelope_id, kind, payload)
-            }
-            Err(why) => {
-                tracing::warn!(
-                    %envelope_id,
-                    kind = %crate::ids::shorten(kind),
-                    why,
-                    "refused a Socket Mode envelope that is not for this app"
-                );
-                None
-            }
-        },
-        None => {
-            tracing::warn!(%envelope_id, "refused a Socket Mode envelope sent before hello");
-            None
+    let Some(app) = app else {
+        tracing::warn!(%envelope_id, "refused a Socket Mode envelope sent before hello");
+        return Parsed::Refused { ack_id };
+    };
+    if let Err(why) = ours(&frame, app) {
+        tracing::warn!(
+            %envelope_id,
+            kind = %crate::ids::shorten(&kind),
+            why,
+            "refused a Socket Mode envelope that is not for this app"
+        );
+        return Parsed::Refused { ack_id };
+    }
+    let payload = frame
+        .get_mut("payload")
+        .map(Value::take)
+        .unwrap_or_default();
+    let typed = match kind.as_str() {
+        "interactive" => serde_json::from_value(payload).map(|e| Payload::Interaction(Box::new(e))),
+        "slash_commands" => serde_json::from_value(payload).map(|e| Payload::Command(Box::new(e))),
+        _ => {
+            tracing::debug!(%envelope_id, kind = %crate::ids::shorten(&kind), "ignored an envelope of a type the bot does not use");
+            Ok(Payload::Other)
         }
     };
-    let mut ack = serde_json::json!({ "envelope_id": ack_id });
-    if let (Some(payload), true) = (payload, accepts_payload) {
-        ack["payload"] = payload;
+    match typed {
+        Ok(payload) => Parsed::Envelope {
+            ack_id,
+            accepts_payload,
+            payload,
+        },
+        Err(error) => {
+            // The error's category and position only: its message may quote payload values.
+            tracing::warn!(
+                %envelope_id,
+                category = ?error.classify(),
+                line = error.line(),
+                column = error.column(),
+                "refused a Socket Mode envelope whose payload Slack would not send"
+            );
+            Parsed::Refused { ack_id }
+        }
     }
-    Frame::Ack(ack.to_string())
+}
+
+/// A `hello` frame's app id and connection count.
+fn hello(frame: &Value) -> Parsed {
+    let app_id = frame
+        .get("connection_info")
+        .and_then(|info| info.get("app_id"))
+        .and_then(Value::as_str);
+    let num_connections = frame
+        .get("num_connections")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(0);
+    match app_id {
+        Some(app_id) => Parsed::Hello {
+            app_id: crate::ids::shorten(app_id),
+            num_connections,
+        },
+        None => {
+            tracing::warn!("ignored a Socket Mode hello without connection_info.app_id");
+            Parsed::Nothing
+        }
+    }
 }
 
 /// Checks that the envelope's payload names this app and this workspace (Slack sends
@@ -142,37 +233,6 @@ fn ours(frame: &Value, app: &AppIdentity) -> Result<(), &'static str> {
         return Err("the team is not this bot's workspace");
     }
     Ok(())
-}
-
-/// Routes a checked envelope by its `type`; the ack's payload, if any.
-fn respond(
-    handlers: &Arc<Handlers>,
-    envelope_id: &str,
-    kind: &str,
-    payload: Value,
-) -> Option<Value> {
-    let parsed = match kind {
-        "interactive" => serde_json::from_value(payload).map(|event| {
-            interaction(handlers, event).and_then(|response| serde_json::to_value(response).ok())
-        }),
-        "slash_commands" => serde_json::from_value(payload)
-            .map(|event| serde_json::to_value(command(handlers, event)).ok()),
-        _ => {
-            tracing::debug!(%envelope_id, kind = %crate::ids::shorten(kind), "ignored an envelope of a type the bot does not use");
-            return None;
-        }
-    };
-    parsed.unwrap_or_else(|error| {
-        // The error's category and position only: its message may quote payload values.
-        tracing::warn!(
-            %envelope_id,
-            category = ?error.classify(),
-            line = error.line(),
-            column = error.column(),
-            "ignored a Socket Mode envelope whose payload Slack would not send"
-        );
-        None
-    })
 }
 
 /// Interactive envelopes: each button click is converted and its work, routed by the registry,
@@ -381,4 +441,67 @@ fn clicks(ev: SlackInteractionBlockActionsEvent) -> Vec<ButtonClick> {
             response_url: response_url.clone(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> AppIdentity {
+        AppIdentity {
+            app_id: "A1".into(),
+            team_id: "T1".into(),
+        }
+    }
+
+    #[test]
+    fn hello_is_read_only_with_an_app_id() {
+        let frame = r#"{"type":"hello","num_connections":2,"connection_info":{"app_id":"A1"},"debug_info":{"host":"h"}}"#;
+        assert!(matches!(
+            parse(None, frame),
+            Parsed::Hello { ref app_id, num_connections: 2 } if app_id == "A1"
+        ));
+        assert!(matches!(
+            parse(None, r#"{"type":"hello"}"#),
+            Parsed::Nothing
+        ));
+        assert!(matches!(parse(None, "{"), Parsed::Nothing));
+    }
+
+    #[test]
+    fn an_envelope_before_hello_or_of_another_app_or_team_is_refused_but_acked() {
+        let envelope = |app_id: &str, team: &str| {
+            format!(
+                r#"{{"type":"slash_commands","envelope_id":"e1","accepts_response_payload":true,"payload":{{"api_app_id":"{app_id}","team_id":"{team}"}}}}"#
+            )
+        };
+        for (who, frame) in [
+            (None, envelope("A1", "T1")),
+            (Some(app()), envelope("A2", "T1")),
+            (Some(app()), envelope("A1", "T2")),
+        ] {
+            assert!(
+                matches!(parse(who.as_ref(), &frame), Parsed::Refused { ref ack_id } if ack_id == "e1"),
+                "{frame}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_payload_slack_would_not_send_is_refused_but_acked_and_other_types_ignored() {
+        let wrong = r#"{"type":"slash_commands","envelope_id":"e2","payload":{"api_app_id":"A1","team_id":"T1","user_id":7}}"#;
+        assert!(matches!(parse(Some(&app()), wrong), Parsed::Refused { .. }));
+        let events = r#"{"type":"events_api","envelope_id":"e3","payload":{"api_app_id":"A1","team_id":"T1"}}"#;
+        assert!(matches!(
+            parse(Some(&app()), events),
+            Parsed::Envelope {
+                payload: Payload::Other,
+                ..
+            }
+        ));
+        assert!(matches!(
+            parse(Some(&app()), r#"{"type":"interactive"}"#),
+            Parsed::Nothing
+        ));
+    }
 }
