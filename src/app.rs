@@ -224,6 +224,7 @@ impl App {
             marks.clone(),
         );
         tracker.spawn(queue.run(cancel.clone()));
+        tracker.spawn(approvals.clone().restamp_periodically(cancel.clone()));
         let approval_settings = &self.settings.approvals;
         match &self.settings.events {
             Some(events) => {

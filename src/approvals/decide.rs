@@ -267,7 +267,8 @@ impl Approvals {
         self.settle(&a.approval.token, outcome.clone(), held, before)
             .await;
         if let Some(outcome) = &outcome {
-            self.close_prompt(&a.target, outcome).await;
+            self.close_prompt(&a.approval.token, &a.target, outcome)
+                .await;
         }
         self.post_audit(&record, &a.target.channel, &a.target.ts)
             .await;

@@ -154,7 +154,8 @@ impl Approvals {
         match claimed {
             Ok(true) => {
                 tracing::info!(token_hash = %token.hash(), ?outcome, "approval closed outside this prompt");
-                self.close_prompt(&Target::of(&prompt), &outcome).await;
+                self.close_prompt(token, &Target::of(&prompt), &outcome)
+                    .await;
                 if let Err(e) = self.records.close(token).await {
                     tracing::warn!(error = %e, "cannot mark the prompt closed");
                 }

@@ -21,12 +21,15 @@ use std::time::Duration;
 
 use super::announce::{ExecutionThread, Prompt};
 use super::quorum::TokenState;
+use super::stamp::PendingRestamp;
 use crate::ids::{ApprovalToken, UserId};
 use crate::outbound::records::{Expect, Records, StoreError};
 
 /// How long records without an approval expiry are kept: CodePipeline approvals wait at most
 /// 7 days (<https://docs.aws.amazon.com/codepipeline/latest/userguide/approvals.html>).
 const KEEP: Duration = Duration::from_secs(8 * 24 * 3600);
+/// The partition of restamps Slack did not take yet.
+const RESTAMPS: &str = "restamp";
 /// How long a record outlives the approval's own expiry (for late clicks and restamps).
 const AFTER_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 /// Compare-and-set attempts before giving up on a record many processes are writing.
@@ -377,6 +380,45 @@ impl ApprovalRecords {
             .iter()
             .map(|(_, stored)| decode(&stored.body))
             .collect()
+    }
+
+    /// Keeps `pending` (a restamp Slack did not take) for [`Self::pending_restamps`], replacing
+    /// what was kept for `token`.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub async fn keep_restamp(
+        &self,
+        token: &ApprovalToken,
+        pending: &PendingRestamp,
+    ) -> Result<(), StoreError> {
+        let body = encode(pending)?;
+        let until = epoch(Utc::now(), KEEP);
+        self.records
+            .replace(RESTAMPS, token.as_str(), &body, until)
+            .await?;
+        Ok(())
+    }
+
+    /// The restamps still to do, by token.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn pending_restamps(&self) -> Result<Vec<(String, PendingRestamp)>, StoreError> {
+        self.records
+            .list(RESTAMPS)
+            .await?
+            .into_iter()
+            .map(|(token, stored)| Ok((token, decode(&stored.body)?)))
+            .collect()
+    }
+
+    /// Forgets the restamp kept under `token` (done, or never to be done).
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub async fn drop_restamp(&self, token: &str) -> Result<(), StoreError> {
+        self.records.delete(RESTAMPS, token).await
     }
 
     /// Records that `user` started `execution_id` from `/deploy`.

@@ -66,3 +66,21 @@ async fn after_a_429_the_bot_waits_as_long_as_slack_said_before_posting_again() 
     bot.click(&prompt.ts, APPROVE, ALICE).await;
     bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
 }
+
+#[tokio::test]
+async fn a_decision_whose_restamp_slack_refused_is_restamped_once_slack_takes_it() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let updates = bot.slack.calls("chat.update");
+    // The click's three tries and two later ones fail (Slack answering 500s for a while).
+    bot.slack.fail_next("chat.update", Failure::ServerError, 5);
+
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+
+    bot.wait_for_restamp(&prompt.ts, "*Approved*").await;
+    assert!(
+        bot.slack.calls("chat.update") >= updates + 6,
+        "five refused updates, then the one Slack took"
+    );
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1, "decided once");
+}
