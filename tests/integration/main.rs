@@ -13,6 +13,7 @@ mod health;
 mod history;
 mod processes;
 mod redshift_alerts;
+mod secrets;
 mod shared_state;
 mod socket_mode;
 mod support;

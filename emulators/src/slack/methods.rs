@@ -99,7 +99,10 @@ fn auth_test(shared: &Shared, _args: &Args) -> MethodResult {
 
 fn connections_open(shared: &Shared, _args: &Args) -> MethodResult {
     let ticket = Uuid::new_v4().to_string();
-    shared.lock().tickets.insert(ticket.clone());
+    let mut inner = shared.lock();
+    inner.tickets.insert(ticket.clone());
+    inner.issued.push(ticket.clone());
+    drop(inner);
     let url = format!(
         "ws://{}/link/?ticket={ticket}&app_id={}",
         shared.ws_addr, shared.app_id

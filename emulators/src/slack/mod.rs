@@ -175,6 +175,12 @@ impl SlackEmulator {
         self.shared.lock().calls.get(method).copied().unwrap_or(0)
     }
 
+    /// Every Socket Mode ticket and `response_url` id handed out so far: secrets a log must
+    /// never show.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        self.shared.lock().issued.clone()
+    }
+
     /// When each call that reached `method` arrived, in order (failed ones included).
     pub fn call_times(&self, method: &str) -> Vec<std::time::Instant> {
         self.shared

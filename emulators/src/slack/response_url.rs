@@ -36,6 +36,7 @@ pub(super) fn issue(
         posts: Vec::new(),
     };
     inner.response_urls.insert(id.clone(), target);
+    inner.issued.push(id.clone());
     format!("{}/response/{id}", shared.base_url())
 }
 

@@ -172,6 +172,9 @@ pub(super) struct Inner {
     /// When each call of a method arrived, in order.
     pub(super) call_times: HashMap<String, Vec<std::time::Instant>>,
     pub(super) tickets: HashSet<String>,
+    /// Every Socket Mode ticket and `response_url` handed out, used or not (for tests that
+    /// look for them where they must not be, such as logs).
+    pub(super) issued: Vec<String>,
     /// Trigger ids handed out in envelopes; `true` once `views.open` used one.
     pub(super) triggers: HashMap<String, bool>,
     pub(super) views: Vec<Value>,
@@ -253,6 +256,7 @@ impl Shared {
             calls: HashMap::new(),
             call_times: HashMap::new(),
             tickets: HashSet::new(),
+            issued: Vec::new(),
             triggers: HashMap::new(),
             views: Vec::new(),
             uploads: Vec::new(),
