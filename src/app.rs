@@ -81,8 +81,10 @@ impl App {
     /// See [`BuildError`]: the tokens cannot be read (the error names the parameter), the TLS
     /// roots cannot be loaded, or the health port is taken.
     pub async fn build(settings: Settings, dev_tokens: Option<Tokens>) -> Result<Self, BuildError> {
-        // Both rustls back-ends are linked (the AWS SDK brings aws-lc-rs); pick one for the
-        // process. An error only means it was chosen already.
+        // aws-lc-rs, the one rustls back-end linked (deny.toml bans ring), as the process
+        // default: tokio-tungstenite's Socket Mode TLS config takes it from there. Explicit, so a
+        // second back-end pulled in by a dependency cannot leave rustls unable to choose. An
+        // error only means it was installed already.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let aws = aws_config(&settings.aws, &settings.timeouts).await;
         let ssm = aws_sdk_ssm::Client::new(&aws);

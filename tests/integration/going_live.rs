@@ -1,7 +1,8 @@
 //! The "going live" files agree with the code: the Slack app manifest's commands and scopes,
 //! and the IAM policy (standalone and in the CloudFormation template) against the AWS
-//! operations the code calls. The template itself is deployed to ministack's CloudFormation;
-//! its optional ECS service is checked in [`service`].
+//! operations the code calls; the Dockerfile's base images are pinned by digest. The template
+//! itself is deployed to ministack's CloudFormation; its optional ECS service is checked in
+//! [`service`].
 
 mod service;
 
@@ -114,6 +115,55 @@ fn template() -> serde_yaml::Value {
 /// Permissions the code needs without calling them itself: KMS behind SecureString reads, and
 /// Glue and S3 behind Athena queries.
 const INDIRECT: &[&str] = &["kms:", "glue:", "s3:"];
+
+/// The `FROM` lines of a Dockerfile as (image, stage name): `FROM [--flag=…] image [AS name]`.
+fn from_lines(dockerfile: &str) -> Vec<(&str, Option<&str>)> {
+    dockerfile
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            if !words.next()?.eq_ignore_ascii_case("FROM") {
+                return None;
+            }
+            let mut words = words.skip_while(|w| w.starts_with("--"));
+            let image = words.next()?;
+            let stage = match (words.next(), words.next()) {
+                (Some(r#as), name) if r#as.eq_ignore_ascii_case("AS") => name,
+                _ => None,
+            };
+            Some((image, stage))
+        })
+        .collect()
+}
+
+#[test]
+fn every_base_image_of_the_dockerfile_is_pinned_by_digest_and_names_its_tag() {
+    let dockerfile = read("Dockerfile");
+    let froms = from_lines(&dockerfile);
+    let stages: Vec<&str> = froms.iter().filter_map(|(_, stage)| *stage).collect();
+    // A stage built on an earlier stage names no registry image.
+    let images: Vec<&str> = froms
+        .iter()
+        .map(|(image, _)| *image)
+        .filter(|image| !stages.contains(image))
+        .collect();
+    assert!(images.len() >= 2, "the builder and the runtime: {images:?}");
+    for image in images {
+        let (name, digest) = image
+            .split_once("@sha256:")
+            .unwrap_or_else(|| panic!("{image} is pinned by @sha256:<digest>"));
+        assert!(
+            digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{image}: a digest is 64 hex digits"
+        );
+        // The tag stays beside the digest, so a reader (and the refresh) knows what it is.
+        let tag = name.rsplit_once(':').map_or("", |(_, tag)| tag);
+        assert!(
+            !tag.is_empty() && !tag.contains('/'),
+            "{image} names its tag"
+        );
+    }
+}
 
 #[test]
 fn the_iam_policy_grants_exactly_the_operations_the_code_calls() {
