@@ -602,10 +602,10 @@ impl Settings {
                 "must be between 1 and 100",
             ));
         }
-        if !(5..=3600).contains(&self.approvals.heartbeat_secs) {
+        if !(1..=3600).contains(&self.approvals.heartbeat_secs) {
             return Err(ConfigError::key(
                 "approvals.heartbeat_secs",
-                "must be between 5 and 3600",
+                "must be between 1 and 3600",
             ));
         }
         if self.approvals.reconcile_secs == 0 || self.approvals.reconcile_batch == 0 {

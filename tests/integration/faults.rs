@@ -84,3 +84,70 @@ async fn a_decision_whose_restamp_slack_refused_is_restamped_once_slack_takes_it
     );
     assert_eq!(bot.codepipeline.put_approval_calls(), 1, "decided once");
 }
+
+#[tokio::test]
+async fn a_message_being_worked_on_stays_hidden_past_the_queues_visibility_timeout() {
+    // Set before the bot's first long poll, which reads the queue's timeout when it starts.
+    let bot = Bot::prepare(false).await;
+    bot.aws
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&bot.aws.queue_url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "2",
+        )
+        .send()
+        .await
+        .expect("a 2 s visibility timeout");
+    let bot = bot
+        .start(Options {
+            env: [
+                ("CHATOPS__TIMEOUTS__SLACK_SECS", "20"),
+                ("CHATOPS__APPROVALS__HEARTBEAT_SECS", "1"),
+                // One at a time: the bot does not poll while it works, so only this test could
+                // receive the message if it reappeared.
+                ("CHATOPS__APPROVALS__CONCURRENCY", "1"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into(),
+            ..Options::default()
+        })
+        .await;
+    bot.slack
+        .fail_next("chat.postMessage", Failure::Stall { secs: 8 }, 1);
+
+    bot.codepipeline.start_execution(&bot.pipeline).await;
+    eventually(DEADLINE, "the prompt's post to hang", || async {
+        (bot.slack.calls("chat.postMessage") >= 1).then_some(())
+    })
+    .await;
+
+    // Three times the visibility timeout: without the heartbeat the message would be handed out
+    // again within it.
+    let window = std::time::Instant::now() + Duration::from_secs(6);
+    while std::time::Instant::now() < window {
+        let received = bot
+            .aws
+            .sqs
+            .receive_message()
+            .queue_url(&bot.aws.queue_url)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        assert!(
+            received.messages.unwrap_or_default().is_empty(),
+            "the message in the works was handed out again"
+        );
+    }
+    eventually(DEADLINE, "the prompt, once the stall ends", || async {
+        (!bot.prompts().is_empty()).then_some(())
+    })
+    .await;
+    eventually(DEADLINE, "the queue to be drained", || async {
+        (bot.aws.queue_depth().await == 0).then_some(())
+    })
+    .await;
+    assert_eq!(bot.prompts().len(), 1, "exactly one prompt");
+}
