@@ -10,6 +10,7 @@ mod deploy;
 mod faults;
 mod going_live;
 mod health;
+mod hostile;
 mod history;
 mod processes;
 mod redshift_alerts;

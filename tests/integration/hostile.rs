@@ -1,0 +1,395 @@
+//! Hostile input through the real bot, one test per family of `tests/hostile/` (see its
+//! README): SQS bodies, Socket Mode envelopes, tampered button values, forged modal metadata,
+//! odd slash-command text. Every case is named in the assertion that fails for it. Each family
+//! ends by showing the bot still works (a real approval gets its prompt, the real button or
+//! form still decides).
+//!
+//! Logs are not captured here (the subscriber is global to the test binary): the effects are
+//! asserted instead, on the emulators' and ministack's records.
+
+#[path = "../hostile/corpus.rs"]
+mod corpus;
+
+use emulators::slack::{Ack, Envelope};
+use emulators::testing::eventually;
+use serde_json::{json, Value};
+
+use chatops::outbound::parameter_store::{ButtonKeys, TokenStore, Tokens};
+use chatops::secret::Secret;
+use chatops::signing::Signer;
+
+use crate::support::approvals::{APPROVE, REJECT};
+use crate::support::redshift::{Exports, CLOCK};
+use crate::support::{has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE};
+
+/// The CodePipeline operations that change something or start something.
+const MUTATIONS: &[&str] = &[
+    "PutApprovalResult",
+    "StartPipelineExecution",
+    "StopPipelineExecution",
+    "RetryStageExecution",
+];
+
+fn assert_no_mutation(bot: &Bot, family: &str) {
+    for operation in MUTATIONS {
+        assert_eq!(
+            bot.codepipeline.requests(operation),
+            0,
+            "{family}: {operation} was called"
+        );
+    }
+}
+
+/// What SQS takes in a body: at most 256 KiB of the characters it allows (no NUL, no lone
+/// surrogate): <https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html>.
+fn sqs_accepts(body: &str) -> bool {
+    body.len() <= 262_144
+        && body.chars().all(|c| {
+            matches!(c, '\u{9}' | '\u{a}' | '\u{d}' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+        })
+}
+
+#[tokio::test]
+async fn hostile_sqs_bodies_post_nothing_call_nothing_and_stay_for_the_redrive_policy() {
+    let bot = Bot::spawn(Options::default()).await;
+    let vars = [("PIPELINE", bot.pipeline.as_str())];
+    let mut sent = Vec::new();
+    for case in corpus::family("sqs") {
+        match case.text(&vars).filter(|body| sqs_accepts(body)) {
+            Some(body) => {
+                bot.aws
+                    .sqs
+                    .send_message()
+                    .queue_url(&bot.aws.queue_url)
+                    .message_body(body)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: SQS refused it: {e:?}", case.name));
+                sent.push(case.name);
+            }
+            // Bytes SQS cannot carry (invalid UTF-8, NUL) never reach the bot: the parser
+            // gets them here instead, as the lossy text a `String` body could hold.
+            None => {
+                let body = String::from_utf8_lossy(case.bytes());
+                assert!(
+                    chatops::approvals::notification::parse(&body).is_err(),
+                    "{}: parsed as an approval",
+                    case.name
+                );
+            }
+        }
+    }
+    assert!(sent.len() > 20, "most cases go through SQS: {sent:?}");
+
+    // A real notification after them still gets its prompt: nothing wedged the loop.
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    eventually(
+        DEADLINE,
+        "the real notification deleted, the hostile ones kept",
+        || async { (bot.aws.queue_depth().await == sent.len()).then_some(()) },
+    )
+    .await;
+    assert_eq!(bot.prompts().len(), 1, "only the real prompt: {sent:?}");
+    assert_eq!(bot.slack.messages(CHANNEL)[0].ts, prompt.ts);
+    assert_eq!(bot.slack.calls("chat.postMessage"), 1, "{sent:?}");
+    assert_no_mutation(&bot, "sqs");
+}
+
+/// The test's stand-ins for the corpus placeholders of Slack ids.
+fn slack_vars(bot: &Bot) -> Vec<(&'static str, String)> {
+    let (app, team) = bot.slack.app_and_team();
+    vec![
+        ("APP_ID", app),
+        ("TEAM_ID", team),
+        ("CHANNEL", CHANNEL.to_owned()),
+        ("USER", ALICE.to_owned()),
+    ]
+}
+
+fn borrowed<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+async fn acked(envelope: &Envelope, case: &str) -> Ack {
+    envelope
+        .acked(DEADLINE)
+        .await
+        .unwrap_or_else(|| panic!("{case}: not acked"))
+}
+
+#[tokio::test]
+async fn hostile_envelopes_are_acked_with_no_reply_and_do_nothing() {
+    let bot = Bot::spawn(Options::default()).await;
+    let vars = slack_vars(&bot);
+    for case in corpus::family("envelopes") {
+        let text = case.text(&borrowed(&vars)).expect("envelope cases are text");
+        let frame: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", case.name));
+        let envelope = bot
+            .slack
+            .send_envelope(
+                frame["type"].as_str().unwrap_or_default(),
+                frame.get("payload").cloned().unwrap_or(Value::Null),
+                frame["accepts_response_payload"].as_bool().unwrap_or(false),
+            )
+            .await
+            .expect("delivered");
+        let ack = acked(&envelope, &case.name).await;
+        assert_eq!(ack.payload, None, "{}: a reply", case.name);
+    }
+    // The one that names a button is answered like any unsigned click, and only that.
+    for m in bot.slack.ephemerals(CHANNEL, ALICE) {
+        let text = m.text.unwrap_or_default();
+        assert!(text.contains("not issued by this bot"), "{text}");
+    }
+    assert!(bot.slack.messages(CHANNEL).is_empty(), "nothing posted");
+    assert_eq!(bot.slack.calls("chat.postMessage"), 0);
+    assert_eq!(bot.slack.calls("views.open"), 0);
+    assert_no_mutation(&bot, "envelopes");
+
+    let envelope = bot
+        .slack
+        .slash_command(CHANNEL, ALICE, "/deploy", "help")
+        .await
+        .expect("delivered");
+    let ack = acked(&envelope, "/deploy help after the hostile envelopes").await;
+    assert!(ack.payload.is_some(), "the bot still answers");
+}
+
+/// Clicks the Approve button of the prompt at `ts` as `user`, with `value` in place of the
+/// one the bot wrote (built as the emulator builds a click; the emulator would not store a
+/// button Slack refuses, such as an oversized value).
+async fn click_with_value(bot: &Bot, ts: &str, value: &str, user: &str) -> Ack {
+    let (app, team) = bot.slack.app_and_team();
+    let payload = json!({
+        "type": "block_actions",
+        "token": "emulated-verification-token",
+        "api_app_id": app,
+        "team": {"id": team, "domain": "emulated"},
+        "user": {"id": user, "username": "alice", "name": "alice", "team_id": team},
+        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": false},
+        "trigger_id": "1.2.hostile",
+        "channel": {"id": CHANNEL, "name": "deploys"},
+        "state": {"values": {}},
+        "actions": [{"type": "button", "action_id": APPROVE, "block_id": "b", "action_ts": "1.2",
+                     "text": {"type": "plain_text", "text": "Approve"}, "value": value}],
+    });
+    let envelope = bot
+        .slack
+        .send_envelope("interactive", payload, false)
+        .await
+        .expect("delivered");
+    acked(&envelope, value).await
+}
+
+/// A signer with a key the bot does not have.
+fn other_key() -> Signer {
+    Signer::new(TokenStore::fixed(Tokens {
+        bot: Secret::new("xoxb-other"),
+        app: Secret::new("xapp-other"),
+        github: None,
+        buttons: ButtonKeys::new(Secret::new("not-the-bots-key-0123456789abcdef"), Vec::new()),
+    }))
+}
+
+/// A signed value (`<tag>.<inner>`) split, and the variables the button and view cases use.
+fn signed_vars(signed: &str, inner_ref: &Value) -> Vec<(&'static str, String)> {
+    let (tag, inner) = signed.split_once('.').expect("a signed value");
+    let field = |k: &str| inner_ref[k].as_str().unwrap_or_default().to_owned();
+    vec![
+        ("TAG", tag.to_owned()),
+        ("VALUE", inner.to_owned()),
+        ("PIPELINE", field("p")),
+        ("STAGE", field("s")),
+        ("ACTION", field("a")),
+        ("TOKEN", field("t")),
+        ("CHANNEL", CHANNEL.to_owned()),
+    ]
+}
+
+/// The case's input built on the real `signed` value: edited, filled, then signed as its
+/// `sign=` header says (`other-key`, or the bot's key for another `action_id`/`callback_id`).
+fn forge(case: &corpus::Case, signed: &str, inner_ref: &Value, bot: &Bot, for_button: bool) -> String {
+    let mut vars = signed_vars(signed, inner_ref);
+    let original = vars[1].1.clone();
+    let edited = case.edit(&original, &borrowed(&vars));
+    if case.header("edit").is_some() {
+        assert_ne!(edited, original, "{}: the edit changed nothing", case.name);
+    }
+    vars[1].1 = edited;
+    let mut text = case.text(&borrowed(&vars)).expect("text case");
+    if case.header("upper-tag").is_some() {
+        let (tag, rest) = text.split_once('.').expect("a tag");
+        text = format!("{}.{rest}", tag.to_uppercase());
+    }
+    let sign = |signer: &Signer, id: &str, value: &str| {
+        if for_button {
+            signer.sign_button(id, value)
+        } else {
+            signer.sign_metadata(id, value)
+        }
+        .expect("fits")
+    };
+    match case.header("sign") {
+        None => text,
+        Some("other-key") => sign(
+            &other_key(),
+            if for_button { APPROVE } else { "approval:reason" },
+            &text,
+        ),
+        Some(id) => sign(&bot.signer(), id, &text),
+    }
+}
+
+fn approve_value(prompt_blocks: &Value) -> String {
+    prompt_blocks
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["type"] == "actions"))
+        .and_then(|a| a["elements"].as_array())
+        .and_then(|e| e.iter().find(|e| e["action_id"] == APPROVE))
+        .and_then(|e| e["value"].as_str())
+        .expect("the Approve button's value")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn tampered_button_values_are_refused_without_calling_codepipeline() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let signed = approve_value(&prompt.blocks);
+    let inner: Value =
+        serde_json::from_str(signed.split_once('.').expect("signed").1).expect("JSON reference");
+    let cases = corpus::family("buttons");
+    for (n, case) in cases.iter().enumerate() {
+        let value = forge(case, &signed, &inner, &bot, true);
+        assert_ne!(value, signed, "{}: the real value", case.name);
+        let ack = click_with_value(&bot, &prompt.ts, &value, ALICE).await;
+        assert_eq!(ack.payload, None, "{}", case.name);
+        eventually(DEADLINE, &format!("{}: a refusal", case.name), || async {
+            (bot.slack.ephemerals(CHANNEL, ALICE).len() > n).then_some(())
+        })
+        .await;
+        let told = bot.slack.ephemerals(CHANNEL, ALICE)[n].text.clone();
+        assert!(
+            told.as_deref()
+                .is_some_and(|t| t.contains("nothing was done") || t.contains("not issued by this bot")),
+            "{}: told {told:?}",
+            case.name
+        );
+        assert_eq!(bot.codepipeline.put_approval_calls(), 0, "{}", case.name);
+    }
+    let now = bot.message(&prompt.ts);
+    assert_eq!(now.blocks, prompt.blocks, "the prompt is unchanged");
+    assert!(bot.slack.calls("chat.update") == 0, "nothing was restamped");
+    assert_no_mutation(&bot, "buttons");
+
+    bot.click(&prompt.ts, APPROVE, ALICE).await;
+    bot.wait_for_restamp(&prompt.ts, "*Approved* by <@U0ALICE>")
+        .await;
+    assert_eq!(bot.codepipeline.put_approval_calls(), 1);
+}
+
+#[tokio::test]
+async fn forged_reason_form_metadata_is_refused_in_the_form_without_calling_codepipeline() {
+    let bot = Bot::spawn(Options::default()).await;
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    let mut modal = bot.open_modal(&prompt.ts, REJECT, BOB).await;
+    let signed = modal["private_metadata"]
+        .as_str()
+        .expect("metadata")
+        .to_owned();
+    let inner: Value =
+        serde_json::from_str(signed.split_once('.').expect("signed").1).expect("JSON metadata");
+    for case in corpus::family("views") {
+        let metadata = forge(&case, &signed, &inner["r"], &bot, false);
+        modal["private_metadata"] = json!(metadata);
+        let ack = bot.submit(&modal, BOB, Some("hostile")).await;
+        let payload = ack.payload.unwrap_or_else(|| panic!("{}: accepted", case.name));
+        assert_eq!(payload["response_action"], "errors", "{}: {payload}", case.name);
+        assert_eq!(bot.codepipeline.put_approval_calls(), 0, "{}", case.name);
+    }
+    assert!(has_buttons(&bot.message(&prompt.ts)), "the prompt stays open");
+    assert_no_mutation(&bot, "views");
+
+    modal["private_metadata"] = json!(signed);
+    let ack = bot.submit(&modal, BOB, Some("broken build")).await;
+    assert_eq!(ack.payload, None, "the real form is accepted");
+    bot.wait_for_restamp(&prompt.ts, "*Rejected* by <@U0BOB>")
+        .await;
+}
+
+/// The markup spans of `input` that Slack would act on: `<…>` sequences and `*…*` bold.
+fn markup(input: &str) -> Vec<&str> {
+    let mut spans = Vec::new();
+    for (open, close) in [('<', '>'), ('*', '*')] {
+        let mut rest = input;
+        while let Some(start) = rest.find(open) {
+            let after = &rest[start + 1..];
+            let Some(len) = after.find(close) else { break };
+            if len > 0 {
+                spans.push(&rest[start..start + 1 + len + 1]);
+            }
+            rest = &after[len + 1..];
+        }
+    }
+    spans
+}
+
+/// `text` outside its code spans (where mrkdwn is not rendered).
+fn outside_code(text: &str) -> String {
+    text.split('`').step_by(2).collect::<Vec<_>>().join(" ")
+}
+
+fn assert_no_markup_from(input: &str, output: &str, case: &str) {
+    let output = outside_code(output);
+    for span in markup(input) {
+        assert!(
+            !output.contains(span),
+            "{case}: {span:?} from the input came back as markup: {output}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn odd_command_text_is_answered_readably_starts_nothing_and_echoes_no_markup() {
+    let exports = Exports::create().await;
+    let bot = Bot::spawn(Options {
+        env: exports.env(),
+        clock: Some(CLOCK),
+        ..Options::default()
+    })
+    .await;
+    let vars = [("PIPELINE", bot.pipeline.as_str())];
+    let mut urls = Vec::new();
+    for case in corpus::family("commands") {
+        let text = case.text(&vars).expect("command cases are text");
+        for command in ["/deploy", "/redshift-alerts"] {
+            let name = format!("{command} {}", case.name);
+            let envelope = bot
+                .slack
+                .slash_command(CHANNEL, ALICE, command, &text)
+                .await
+                .expect("delivered");
+            let ack = acked(&envelope, &name).await;
+            let reply = ack
+                .payload
+                .as_ref()
+                .and_then(|p| p["text"].as_str())
+                .unwrap_or_default()
+                .to_owned();
+            assert!(reply.len() > 10, "{name}: no readable reply: {:?}", ack.payload);
+            assert_no_markup_from(&text, &reply, &name);
+            let url = envelope.payload["response_url"].as_str().unwrap_or_default();
+            urls.push((name, text.clone(), url.to_owned()));
+        }
+    }
+    for (name, text, url) in &urls {
+        for post in bot.slack.responses(url) {
+            let shown = format!("{} {}", post.text.unwrap_or_default(), post.blocks);
+            assert_no_markup_from(text, &shown, name);
+        }
+    }
+    assert!(bot.slack.messages(CHANNEL).is_empty(), "nothing was posted");
+    assert!(exports.queries().await.is_empty(), "no Athena query started");
+    assert_no_mutation(&bot, "commands");
+}
