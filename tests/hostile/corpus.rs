@@ -89,13 +89,13 @@ impl Case {
 
     /// `original` with the case's `edit=` headers applied (placeholders in them filled).
     pub fn edit(&self, original: &str, vars: &[(&str, &str)]) -> String {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k == "edit")
-            .fold(original.to_owned(), |value, (_, edit)| {
+        self.headers.iter().filter(|(k, _)| k == "edit").fold(
+            original.to_owned(),
+            |value, (_, edit)| {
                 let (from, to) = edit.split_once("=>").expect("edit=FROM=>TO");
                 value.replace(&fill(from, vars), &fill(to, vars))
-            })
+            },
+        )
     }
 
     /// The input as text, placeholders and `{{FILL}}` filled; `None` when it is not UTF-8.

@@ -10,7 +10,7 @@
 #[path = "../hostile/corpus.rs"]
 mod corpus;
 
-use emulators::slack::{Ack, Envelope};
+use emulators::slack::{Ack, Envelope, Message};
 use emulators::testing::eventually;
 use serde_json::{json, Value};
 
@@ -118,13 +118,15 @@ async fn acked(envelope: &Envelope, case: &str) -> Ack {
 }
 
 #[tokio::test]
-async fn hostile_envelopes_are_acked_with_no_reply_and_do_nothing() {
+async fn hostile_envelopes_are_acked_and_do_nothing() {
     let bot = Bot::spawn(Options::default()).await;
     let vars = slack_vars(&bot);
     for case in corpus::family("envelopes") {
-        let text = case.text(&borrowed(&vars)).expect("envelope cases are text");
-        let frame: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", case.name));
+        let text = case
+            .text(&borrowed(&vars))
+            .expect("envelope cases are text");
+        let frame: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", case.name));
         let envelope = bot
             .slack
             .send_envelope(
@@ -134,8 +136,17 @@ async fn hostile_envelopes_are_acked_with_no_reply_and_do_nothing() {
             )
             .await
             .expect("delivered");
+        // No reply, or (ids of a shape Slack never sends) one saying nothing was done.
         let ack = acked(&envelope, &case.name).await;
-        assert_eq!(ack.payload, None, "{}: a reply", case.name);
+        if let Some(reply) = ack.payload {
+            assert!(
+                reply["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("nothing was done")),
+                "{}: replied {reply}",
+                case.name
+            );
+        }
     }
     // The one that names a button is answered like any unsigned click, and only that.
     for m in bot.slack.ephemerals(CHANNEL, ALICE) {
@@ -156,30 +167,25 @@ async fn hostile_envelopes_are_acked_with_no_reply_and_do_nothing() {
     assert!(ack.payload.is_some(), "the bot still answers");
 }
 
-/// Clicks the Approve button of the prompt at `ts` as `user`, with `value` in place of the
-/// one the bot wrote (built as the emulator builds a click; the emulator would not store a
-/// button Slack refuses, such as an oversized value).
-async fn click_with_value(bot: &Bot, ts: &str, value: &str, user: &str) -> Ack {
-    let (app, team) = bot.slack.app_and_team();
-    let payload = json!({
-        "type": "block_actions",
-        "token": "emulated-verification-token",
-        "api_app_id": app,
-        "team": {"id": team, "domain": "emulated"},
-        "user": {"id": user, "username": "alice", "name": "alice", "team_id": team},
-        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL, "is_ephemeral": false},
-        "trigger_id": "1.2.hostile",
-        "channel": {"id": CHANNEL, "name": "deploys"},
-        "state": {"values": {}},
-        "actions": [{"type": "button", "action_id": APPROVE, "block_id": "b", "action_ts": "1.2",
-                     "text": {"type": "plain_text", "text": "Approve"}, "value": value}],
-    });
-    let envelope = bot
-        .slack
-        .send_envelope("interactive", payload, false)
-        .await
-        .expect("delivered");
-    acked(&envelope, value).await
+/// Posts, as the bot, a copy of `prompt` whose Approve button carries `value`; its `ts` (each
+/// case clicks its own copy, so no refusal is held back as a repeat on the same message).
+async fn copy_with_value(bot: &Bot, prompt: &Message, value: &str) -> String {
+    let mut blocks = prompt.blocks.clone();
+    let button = blocks
+        .as_array_mut()
+        .and_then(|b| b.iter_mut().find(|b| b["type"] == "actions"))
+        .and_then(|a| a["elements"].as_array_mut())
+        .and_then(|e| e.iter_mut().find(|e| e["action_id"] == APPROVE))
+        .expect("the Approve button");
+    button["value"] = json!(value);
+    bot.post_copy(
+        &Message {
+            blocks,
+            ..prompt.clone()
+        },
+        CHANNEL,
+    )
+    .await
 }
 
 /// A signer with a key the bot does not have.
@@ -209,7 +215,13 @@ fn signed_vars(signed: &str, inner_ref: &Value) -> Vec<(&'static str, String)> {
 
 /// The case's input built on the real `signed` value: edited, filled, then signed as its
 /// `sign=` header says (`other-key`, or the bot's key for another `action_id`/`callback_id`).
-fn forge(case: &corpus::Case, signed: &str, inner_ref: &Value, bot: &Bot, for_button: bool) -> String {
+fn forge(
+    case: &corpus::Case,
+    signed: &str,
+    inner_ref: &Value,
+    bot: &Bot,
+    for_button: bool,
+) -> String {
     let mut vars = signed_vars(signed, inner_ref);
     let original = vars[1].1.clone();
     let edited = case.edit(&original, &borrowed(&vars));
@@ -234,7 +246,11 @@ fn forge(case: &corpus::Case, signed: &str, inner_ref: &Value, bot: &Bot, for_bu
         None => text,
         Some("other-key") => sign(
             &other_key(),
-            if for_button { APPROVE } else { "approval:reason" },
+            if for_button {
+                APPROVE
+            } else {
+                "approval:reason"
+            },
             &text,
         ),
         Some(id) => sign(&bot.signer(), id, &text),
@@ -259,20 +275,33 @@ async fn tampered_button_values_are_refused_without_calling_codepipeline() {
     let signed = approve_value(&prompt.blocks);
     let inner: Value =
         serde_json::from_str(signed.split_once('.').expect("signed").1).expect("JSON reference");
-    let cases = corpus::family("buttons");
-    for (n, case) in cases.iter().enumerate() {
-        let value = forge(case, &signed, &inner, &bot, true);
+    let mut refused = 0;
+    for case in corpus::family("buttons") {
+        let value = forge(&case, &signed, &inner, &bot, true);
         assert_ne!(value, signed, "{}: the real value", case.name);
-        let ack = click_with_value(&bot, &prompt.ts, &value, ALICE).await;
-        assert_eq!(ack.payload, None, "{}", case.name);
+        // Slack refuses a button whose value is over 2,000 characters, so no click can carry
+        // one: such a case is checked where the bot would read it.
+        if value.len() > chatops::interaction::MAX_BUTTON_VALUE {
+            assert!(
+                bot.signer().verify_button(APPROVE, &value).is_err(),
+                "{}: verified",
+                case.name
+            );
+            continue;
+        }
+        let ts = copy_with_value(&bot, &prompt, &value).await;
+        bot.click(&ts, APPROVE, ALICE).await;
+        refused += 1;
         eventually(DEADLINE, &format!("{}: a refusal", case.name), || async {
-            (bot.slack.ephemerals(CHANNEL, ALICE).len() > n).then_some(())
+            (bot.slack.ephemerals(CHANNEL, ALICE).len() >= refused).then_some(())
         })
         .await;
-        let told = bot.slack.ephemerals(CHANNEL, ALICE)[n].text.clone();
+        let told = bot.slack.ephemerals(CHANNEL, ALICE)[refused - 1]
+            .text
+            .clone();
         assert!(
             told.as_deref()
-                .is_some_and(|t| t.contains("nothing was done") || t.contains("not issued by this bot")),
+                .is_some_and(|t| t.contains("not issued by this bot")),
             "{}: told {told:?}",
             case.name
         );
@@ -304,11 +333,20 @@ async fn forged_reason_form_metadata_is_refused_in_the_form_without_calling_code
         let metadata = forge(&case, &signed, &inner["r"], &bot, false);
         modal["private_metadata"] = json!(metadata);
         let ack = bot.submit(&modal, BOB, Some("hostile")).await;
-        let payload = ack.payload.unwrap_or_else(|| panic!("{}: accepted", case.name));
-        assert_eq!(payload["response_action"], "errors", "{}: {payload}", case.name);
+        let payload = ack
+            .payload
+            .unwrap_or_else(|| panic!("{}: accepted", case.name));
+        assert_eq!(
+            payload["response_action"], "errors",
+            "{}: {payload}",
+            case.name
+        );
         assert_eq!(bot.codepipeline.put_approval_calls(), 0, "{}", case.name);
     }
-    assert!(has_buttons(&bot.message(&prompt.ts)), "the prompt stays open");
+    assert!(
+        has_buttons(&bot.message(&prompt.ts)),
+        "the prompt stays open"
+    );
     assert_no_mutation(&bot, "views");
 
     modal["private_metadata"] = json!(signed);
@@ -340,11 +378,18 @@ fn outside_code(text: &str) -> String {
     text.split('`').step_by(2).collect::<Vec<_>>().join(" ")
 }
 
+/// Slack reads `<…>` sequences everywhere, so none may come back even in code; bold only
+/// matters outside code.
 fn assert_no_markup_from(input: &str, output: &str, case: &str) {
-    let output = outside_code(output);
+    let prose = outside_code(output);
     for span in markup(input) {
+        let shown = if span.starts_with('<') {
+            output
+        } else {
+            &prose
+        };
         assert!(
-            !output.contains(span),
+            !shown.contains(span),
             "{case}: {span:?} from the input came back as markup: {output}"
         );
     }
@@ -377,9 +422,15 @@ async fn odd_command_text_is_answered_readably_starts_nothing_and_echoes_no_mark
                 .and_then(|p| p["text"].as_str())
                 .unwrap_or_default()
                 .to_owned();
-            assert!(reply.len() > 10, "{name}: no readable reply: {:?}", ack.payload);
+            assert!(
+                reply.len() > 10,
+                "{name}: no readable reply: {:?}",
+                ack.payload
+            );
             assert_no_markup_from(&text, &reply, &name);
-            let url = envelope.payload["response_url"].as_str().unwrap_or_default();
+            let url = envelope.payload["response_url"]
+                .as_str()
+                .unwrap_or_default();
             urls.push((name, text.clone(), url.to_owned()));
         }
     }
@@ -390,6 +441,9 @@ async fn odd_command_text_is_answered_readably_starts_nothing_and_echoes_no_mark
         }
     }
     assert!(bot.slack.messages(CHANNEL).is_empty(), "nothing was posted");
-    assert!(exports.queries().await.is_empty(), "no Athena query started");
+    assert!(
+        exports.queries().await.is_empty(),
+        "no Athena query started"
+    );
     assert_no_mutation(&bot, "commands");
 }
