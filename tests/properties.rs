@@ -130,12 +130,35 @@ fn every_hostile_corpus_case_is_refused_by_its_parser_without_a_panic() {
             "{name} would not be acked: {parsed:?}"
         );
     }
+    // The button cases built on a real signed reference, as the integration test builds them.
     let signer = signer("a-properties-key-0123456789abcdef");
-    for (name, value) in corpus_texts("buttons") {
+    let token = "5f2b6a1e-0c3d-4e8f-9a7b-1c2d3e4f5a6b";
+    let reference =
+        format!(r#"{{"p":"web-prod","s":"Approve","a":"ManualApproval","t":"{token}"}}"#);
+    let signed = signer
+        .sign_button("approval:approve", &reference)
+        .expect("fits");
+    let vars = [
+        ("PIPELINE", "web-prod"),
+        ("STAGE", "Approve"),
+        ("ACTION", "ManualApproval"),
+        ("TOKEN", token),
+    ];
+    for case in corpus::family("buttons") {
+        let text = case.forged(&signed, &vars);
+        let value = match case.header("sign") {
+            None => text,
+            Some("other-key") => signer_of_another_key()
+                .sign_button("approval:approve", &text)
+                .expect("fits"),
+            Some(action) => signer.sign_button(action, &text).expect("fits"),
+        };
         assert!(
             signer.verify_button("approval:approve", &value).is_err(),
-            "{name} verified"
+            "{} verified",
+            case.name
         );
+        button_value(&signer, &value);
     }
     for (_, text) in corpus_texts("commands") {
         command_text(&text);

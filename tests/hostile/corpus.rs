@@ -87,15 +87,30 @@ impl Case {
         &self.body
     }
 
-    /// `original` with the case's `edit=` headers applied (placeholders in them filled).
-    pub fn edit(&self, original: &str, vars: &[(&str, &str)]) -> String {
-        self.headers.iter().filter(|(k, _)| k == "edit").fold(
+    /// The case built on a real signed value `<tag>.<value>` (buttons, views): `{{TAG}}` and
+    /// `{{VALUE}}` filled from it, the value edited as the `edit=` headers say (an edit that
+    /// changes nothing fails the test), `upper-tag` applied. Signing it (`sign=`) is the
+    /// caller's.
+    pub fn forged(&self, signed: &str, vars: &[(&str, &str)]) -> String {
+        let (tag, original) = signed.split_once('.').expect("a signed value");
+        let value = self.headers.iter().filter(|(k, _)| k == "edit").fold(
             original.to_owned(),
             |value, (_, edit)| {
                 let (from, to) = edit.split_once("=>").expect("edit=FROM=>TO");
-                value.replace(&fill(from, vars), &fill(to, vars))
+                let edited = value.replace(&fill(from, vars), &fill(to, vars));
+                assert_ne!(edited, value, "{}: the edit changed nothing", self.name);
+                edited
             },
-        )
+        );
+        let mut all = vec![("TAG", tag), ("VALUE", value.as_str())];
+        all.extend_from_slice(vars);
+        let text = self.text(&all).expect("a text case");
+        match text.split_once('.') {
+            Some((tag, rest)) if self.header("upper-tag").is_some() => {
+                format!("{}.{rest}", tag.to_uppercase())
+            }
+            _ => text,
+        }
     }
 
     /// The input as text, placeholders and `{{FILL}}` filled; `None` when it is not UTF-8.
