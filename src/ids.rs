@@ -31,7 +31,7 @@ macro_rules! id_type {
                     Ok(Self(raw.to_owned()))
                 } else {
                     Err(InvalidId {
-                        value: crate::ids::shorten(raw),
+                        value: crate::ids::shown(raw),
                         expected: $what,
                     })
                 }
@@ -149,6 +149,16 @@ fn slack_id(s: &str, prefixes: &[char]) -> bool {
     chars.next().is_some_and(|c| prefixes.contains(&c))
         && (3..=32).contains(&s.len())
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// `raw` cut, with Slack's three mrkdwn control characters escaped: an invalid id is quoted
+/// back to the person who typed it, and `<!channel>` or `<@U…>` must not come back as a
+/// mention (<https://docs.slack.dev/messaging/formatting-message-text#escaping>).
+pub(crate) fn shown(raw: &str) -> String {
+    shorten(raw)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Cuts untrusted text for error messages.

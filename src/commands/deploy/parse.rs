@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::UserError;
-use crate::ids::{shorten, PipelineName};
+use crate::ids::{shown, PipelineName};
 
 /// `/deploy help`, which is also what bad input gets.
 pub const USAGE: &str = "\
@@ -148,7 +148,7 @@ pub fn parse(text: &str, configured: &[&str]) -> Result<Args, UserError> {
         } else {
             Err(usage(format!(
                 "`{first}` takes no arguments; got `{}`.",
-                shorten(rest[0])
+                shown(rest[0])
             )))
         }
     };
@@ -158,7 +158,7 @@ pub fn parse(text: &str, configured: &[&str]) -> Result<Args, UserError> {
         "status" => match rest {
             [name] => Ok(Args::Status(pipeline(name, configured)?)),
             [] => Err(usage("Which pipeline? `/deploy status <pipeline>`.")),
-            [_, extra, ..] => Err(usage(format!("Unexpected `{}`.", shorten(extra)))),
+            [_, extra, ..] => Err(usage(format!("Unexpected `{}`.", shown(extra)))),
         },
         "history" => history(rest, configured),
         "stop" => stop(rest, configured),
@@ -207,13 +207,13 @@ fn history(words: &[&str], configured: &[&str]) -> Result<Args, UserError> {
             let count = count.ok_or_else(|| {
                 usage(format!(
                     "`{}` is not a number of entries (1 to {HISTORY_MAX}).",
-                    shorten(n)
+                    shown(n)
                 ))
             })?;
             (name, count)
         }
         [] => return Err(usage("Which pipeline? `/deploy history <pipeline> [N]`.")),
-        [_, _, extra, ..] => return Err(usage(format!("Unexpected `{}`.", shorten(extra)))),
+        [_, _, extra, ..] => return Err(usage(format!("Unexpected `{}`.", shown(extra)))),
     };
     Ok(Args::History(History {
         pipeline: pipeline(name, configured)?,
@@ -229,7 +229,7 @@ fn stop(words: &[&str], configured: &[&str]) -> Result<Args, UserError> {
     let abandon = rest.contains(&"--abandon");
     let words: Vec<&str> = rest.iter().copied().filter(|w| *w != "--abandon").collect();
     if let Some(flag) = words.iter().find(|w| w.starts_with("--")) {
-        return Err(usage(format!("Unknown option `{}`.", shorten(flag))));
+        return Err(usage(format!("Unknown option `{}`.", shown(flag))));
     }
     let reason = if words.is_empty() {
         None
@@ -266,7 +266,7 @@ fn pipeline(name: &str, configured: &[&str]) -> Result<PipelineName, UserError> 
     };
     Err(UserError::new(format!(
         "`{}` is not a pipeline this bot serves (or not a sub-command). {hint}\n{USAGE}",
-        shorten(name)
+        shown(name)
     )))
 }
 
@@ -280,7 +280,7 @@ fn revision(word: &str) -> Result<String, UserError> {
     } else {
         Err(usage(format!(
             "`{}` is not a revision (a commit id: letters, digits, `._-/:`).",
-            shorten(word)
+            shown(word)
         )))
     }
 }
@@ -289,7 +289,7 @@ fn variable(word: &str) -> Result<(String, String), UserError> {
     let malformed = || {
         usage(format!(
             "`{}` is not `VAR=value` (name: 1-{MAX_VARIABLE_NAME} of A-Z a-z 0-9 @ - _; value: 1-{MAX_VARIABLE_VALUE} characters).",
-            shorten(word)
+            shown(word)
         ))
     };
     let (name, value) = word.split_once('=').ok_or_else(malformed)?;
