@@ -461,11 +461,7 @@ async fn a_burst_of_refused_clicks_is_said_once_in_the_thread_and_once_to_each_p
 async fn a_reason_form_whose_metadata_the_bot_did_not_sign_is_refused_in_the_form() {
     let bot = Bot::spawn(Options::default()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
-    let mut modal = bot.open_modal(&prompt.ts, REJECT, BOB).await;
-    let signed = modal["private_metadata"]
-        .as_str()
-        .expect("metadata")
-        .to_owned();
+    let (mut modal, signed) = bot.signed_reason_form(&prompt.ts, BOB).await;
     let (_, metadata) = signed.split_once('.').expect("signed metadata");
     modal["private_metadata"] = json!(metadata);
 

@@ -3,44 +3,18 @@
 //! grant applies; a refusal runs nothing (no CodePipeline call, no Athena query). Slack's
 //! retried envelope (the same `trigger_id`) runs a command once, on one process or two.
 
-use emulators::slack::Envelope;
 use emulators::testing::eventually;
 
 use crate::deploy::{response, text_of};
 use crate::support::redshift::{Exports, CLOCK};
-use crate::support::{Bot, Options, ALICE, APPROVERS_GROUP, BOB, CHANNEL, DEADLINE, MALLORY};
+use crate::support::{
+    response_url, Bot, Options, ALICE, APPROVERS_GROUP, BOB, CHANNEL, DEADLINE, MALLORY,
+};
 
 /// A channel no pipeline is served in.
 const ELSEWHERE: &str = "C0RANDOM";
 /// ALICE's direct message with the bot.
 const ALICE_DM: &str = "D0ALICE";
-
-/// Runs `command text` as `user` in `channel`; the envelope and the ack's (ephemeral) text.
-async fn run(
-    bot: &Bot,
-    channel: &str,
-    user: &str,
-    command: &str,
-    text: &str,
-) -> (Envelope, String) {
-    let envelope = bot
-        .slack
-        .slash_command(channel, user, command, text)
-        .await
-        .expect("delivered");
-    let ack = envelope.acked(DEADLINE).await.expect("acked");
-    let payload = ack.payload.expect("the ack carries a reply");
-    assert_eq!(payload["response_type"], "ephemeral", "{payload}");
-    let text = payload["text"].as_str().unwrap_or_default().to_owned();
-    (envelope, text)
-}
-
-fn response_url(envelope: &Envelope) -> String {
-    envelope.payload["response_url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 /// A bot whose test channel has another channel and ALICE's DM beside it.
 async fn spawn(options: Options) -> Bot {
@@ -63,13 +37,13 @@ async fn a_non_approvers_deploy_status_is_refused_and_codepipeline_is_not_called
     let mut bot = spawn(Options::default()).await;
     let status = format!("status {}", bot.pipeline);
 
-    let (envelope, _) = run(&bot, CHANNEL, MALLORY, "/deploy", &status).await;
+    let (envelope, _) = bot.command(CHANNEL, MALLORY, "/deploy", &status).await;
     let refusal = response(&bot, &response_url(&envelope), "the refusal", |p| {
         text_of(p).contains("You may not see")
     })
     .await;
     assert!(text_of(&refusal).contains(&bot.pipeline), "{refusal:?}");
-    let (envelope, _) = run(&bot, CHANNEL, MALLORY, "/deploy", "list").await;
+    let (envelope, _) = bot.command(CHANNEL, MALLORY, "/deploy", "list").await;
     response(&bot, &response_url(&envelope), "the empty list", |p| {
         text_of(p).contains("You may not see any pipeline served here")
     })
@@ -88,18 +62,18 @@ async fn deploy_in_another_channel_or_a_dm_is_refused_in_the_ack() {
         format!("history {}", bot.pipeline),
         bot.pipeline.clone(),
     ] {
-        let (_, ack) = run(&bot, ELSEWHERE, ALICE, "/deploy", &text).await;
+        let (_, ack) = bot.command(ELSEWHERE, ALICE, "/deploy", &text).await;
         assert!(
             ack.contains("does not act on") && ack.contains("in this channel"),
             "{ack}"
         );
         assert!(ack.contains(&format!("<#{CHANNEL}>")), "{ack}");
-        let (_, ack) = run(&bot, ALICE_DM, ALICE, "/deploy", &text).await;
+        let (_, ack) = bot.command(ALICE_DM, ALICE, "/deploy", &text).await;
         assert!(ack.contains("in a direct message"), "{ack}");
     }
-    let (_, ack) = run(&bot, ELSEWHERE, ALICE, "/deploy", "list").await;
+    let (_, ack) = bot.command(ELSEWHERE, ALICE, "/deploy", "list").await;
     assert!(ack.contains("No pipeline is served here"), "{ack}");
-    let (_, ack) = run(&bot, ALICE_DM, ALICE, "/deploy", "help").await;
+    let (_, ack) = bot.command(ALICE_DM, ALICE, "/deploy", "help").await;
     assert!(ack.contains("*Usage*"), "help works anywhere: {ack}");
 
     bot.stop().await;
@@ -112,14 +86,9 @@ async fn deploy_in_another_channel_or_a_dm_is_refused_in_the_ack() {
 #[tokio::test]
 async fn an_approver_through_a_group_reads_the_status_in_the_pipelines_channel() {
     let bot = spawn(Options::default()).await;
-    let (_, ack) = run(
-        &bot,
-        CHANNEL,
-        BOB,
-        "/deploy",
-        &format!("status {}", bot.pipeline),
-    )
-    .await;
+    let (_, ack) = bot
+        .command(CHANNEL, BOB, "/deploy", &format!("status {}", bot.pipeline))
+        .await;
     assert!(ack.contains("Reading the state"), "{ack}");
     eventually(DEADLINE, "the status in the channel", || async {
         bot.slack
@@ -140,21 +109,21 @@ async fn configured_viewers_and_channels_widen_the_default() {
         ..Options::default()
     })
     .await;
-    let (_, ack) = run(
-        &bot,
-        ELSEWHERE,
-        MALLORY,
-        "/deploy",
-        &format!("status {}", bot.pipeline),
-    )
-    .await;
+    let (_, ack) = bot
+        .command(
+            ELSEWHERE,
+            MALLORY,
+            "/deploy",
+            &format!("status {}", bot.pipeline),
+        )
+        .await;
     assert!(ack.contains("Reading the state"), "{ack}");
     eventually(DEADLINE, "the status where it was asked", || async {
         bot.slack.messages(ELSEWHERE).into_iter().next()
     })
     .await;
 
-    let (envelope, _) = run(&bot, ALICE_DM, ALICE, "/deploy", "list").await;
+    let (envelope, _) = bot.command(ALICE_DM, ALICE, "/deploy", "list").await;
     response(&bot, &response_url(&envelope), "the list in the DM", |p| {
         text_of(p).contains(&format!("• `{}`", bot.pipeline))
     })
@@ -164,14 +133,14 @@ async fn configured_viewers_and_channels_widen_the_default() {
 #[tokio::test]
 async fn a_retried_envelope_runs_the_command_once() {
     let mut bot = spawn(Options::default()).await;
-    let (envelope, _) = run(
-        &bot,
-        CHANNEL,
-        ALICE,
-        "/deploy",
-        &format!("status {}", bot.pipeline),
-    )
-    .await;
+    let (envelope, _) = bot
+        .command(
+            CHANNEL,
+            ALICE,
+            "/deploy",
+            &format!("status {}", bot.pipeline),
+        )
+        .await;
     // Slack's retry: the same payload, so the same trigger_id, in a new envelope.
     let again = bot
         .slack
@@ -196,14 +165,14 @@ async fn a_retried_envelope_landing_on_another_process_runs_the_command_once() {
         .await;
     let replica = bot.start_replica(4, Vec::new()).await;
     bot.slack.route_next_to(0);
-    let (envelope, _) = run(
-        &bot,
-        CHANNEL,
-        ALICE,
-        "/deploy",
-        &format!("status {}", bot.pipeline),
-    )
-    .await;
+    let (envelope, _) = bot
+        .command(
+            CHANNEL,
+            ALICE,
+            "/deploy",
+            &format!("status {}", bot.pipeline),
+        )
+        .await;
     bot.slack.route_next_to(2);
     let again = bot
         .slack
@@ -234,9 +203,13 @@ async fn redshift(exports: &Exports, access: &str) -> Bot {
 async fn redshift_alerts_outside_its_granted_channels_is_refused_and_starts_no_query() {
     let exports = Exports::create().await;
     let mut bot = redshift(&exports, &format!(r#"[{{ channels = ["{CHANNEL}"] }}]"#)).await;
-    let (_, ack) = run(&bot, ELSEWHERE, ALICE, "/redshift-alerts", "queues").await;
+    let (_, ack) = bot
+        .command(ELSEWHERE, ALICE, "/redshift-alerts", "queues")
+        .await;
     assert!(ack.contains("not enabled in this channel"), "{ack}");
-    let (_, ack) = run(&bot, ALICE_DM, ALICE, "/redshift-alerts", "queues").await;
+    let (_, ack) = bot
+        .command(ALICE_DM, ALICE, "/redshift-alerts", "queues")
+        .await;
     assert!(ack.contains("direct messages"), "{ack}");
 
     bot.stop().await;
@@ -252,27 +225,17 @@ async fn redshift_alerts_answers_a_groups_members_about_their_clusters_only() {
     );
     let bot = redshift(&exports, &grant).await;
 
-    let (envelope, ack) = run(
-        &bot,
-        CHANNEL,
-        MALLORY,
-        "/redshift-alerts",
-        "queues etl-prod",
-    )
-    .await;
+    let (envelope, ack) = bot
+        .command(CHANNEL, MALLORY, "/redshift-alerts", "queues etl-prod")
+        .await;
     assert!(ack.contains("Checking"), "{ack}");
     response(&bot, &response_url(&envelope), "MALLORY's refusal", |p| {
         text_of(p).contains("You may not use `/redshift-alerts` in this channel")
     })
     .await;
-    let (envelope, _) = run(
-        &bot,
-        CHANNEL,
-        BOB,
-        "/redshift-alerts",
-        "queues analytics-prod",
-    )
-    .await;
+    let (envelope, _) = bot
+        .command(CHANNEL, BOB, "/redshift-alerts", "queues analytics-prod")
+        .await;
     response(&bot, &response_url(&envelope), "BOB's refusal", |p| {
         text_of(p).contains("You may not ask about analytics-prod")
     })
@@ -282,7 +245,9 @@ async fn redshift_alerts_answers_a_groups_members_about_their_clusters_only() {
         "no Athena query yet"
     );
 
-    let (envelope, _) = run(&bot, CHANNEL, BOB, "/redshift-alerts", "queues").await;
+    let (envelope, _) = bot
+        .command(CHANNEL, BOB, "/redshift-alerts", "queues")
+        .await;
     response(&bot, &response_url(&envelope), "BOB's question runs", |p| {
         text_of(p).contains("Running")
     })
@@ -308,14 +273,14 @@ async fn a_state_store_that_cannot_be_reached_runs_nothing_and_says_so() {
             ..Options::default()
         })
         .await;
-    let (envelope, _) = run(
-        &bot,
-        CHANNEL,
-        ALICE,
-        "/deploy",
-        &format!("status {}", bot.pipeline),
-    )
-    .await;
+    let (envelope, _) = bot
+        .command(
+            CHANNEL,
+            ALICE,
+            "/deploy",
+            &format!("status {}", bot.pipeline),
+        )
+        .await;
     response(
         &bot,
         &response_url(&envelope),

@@ -7,7 +7,9 @@ use emulators::ministack::create_topic_queue;
 use emulators::slack::{Envelope, Message, ResponsePost};
 use emulators::testing::eventually;
 
-use crate::support::{aws, has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY};
+use crate::support::{
+    aws, has_buttons, response_url, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE, MALLORY,
+};
 
 pub(crate) const START: &str = "deploy:start";
 pub(crate) const STOP: &str = "deploy:stop";
@@ -27,20 +29,8 @@ pub(crate) fn polling() -> Options {
 
 /// Runs `/deploy text` as `user`; returns the ack's text and the command's response_url.
 pub(crate) async fn deploy(bot: &Bot, user: &str, text: &str) -> (String, String) {
-    let envelope = bot
-        .slack
-        .slash_command(CHANNEL, user, "/deploy", text)
-        .await
-        .expect("delivered");
-    let ack = envelope.acked(DEADLINE).await.expect("acked");
-    let payload = ack.payload.expect("the ack carries a reply");
-    assert_eq!(payload["response_type"], "ephemeral", "{payload}");
-    let text = payload["text"].as_str().unwrap_or_default().to_owned();
-    let url = envelope.payload["response_url"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    (text, url)
+    let (envelope, text) = bot.command(CHANNEL, user, "/deploy", text).await;
+    (text, response_url(&envelope))
 }
 
 /// Waits for the `n`-th post (from 1) on `url` that satisfies `check`.

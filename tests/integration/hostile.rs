@@ -18,7 +18,7 @@ use chatops::outbound::parameter_store::{ButtonKeys, TokenStore, Tokens};
 use chatops::secret::Secret;
 use chatops::signing::Signer;
 
-use crate::support::approvals::{APPROVE, REJECT};
+use crate::support::approvals::APPROVE;
 use crate::support::redshift::{Exports, CLOCK};
 use crate::support::{has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE};
 
@@ -307,11 +307,7 @@ async fn tampered_button_values_are_refused_without_calling_codepipeline() {
 async fn forged_reason_form_metadata_is_refused_in_the_form_without_calling_codepipeline() {
     let bot = Bot::spawn(Options::default()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
-    let mut modal = bot.open_modal(&prompt.ts, REJECT, BOB).await;
-    let signed = modal["private_metadata"]
-        .as_str()
-        .expect("metadata")
-        .to_owned();
+    let (mut modal, signed) = bot.signed_reason_form(&prompt.ts, BOB).await;
     let inner: Value =
         serde_json::from_str(signed.split_once('.').expect("signed").1).expect("JSON metadata");
     for case in corpus::family("views") {

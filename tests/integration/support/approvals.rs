@@ -27,6 +27,17 @@ impl Bot {
         .await
     }
 
+    /// Opens the reason modal of the prompt at `ts` ("Reject…") as `user`; the modal and its
+    /// `private_metadata` as the bot signed it (`<tag>.<metadata>`).
+    pub async fn signed_reason_form(&self, ts: &str, user: &str) -> (Value, String) {
+        let modal = self.open_modal(ts, REJECT, user).await;
+        let signed = modal["private_metadata"]
+            .as_str()
+            .expect("metadata")
+            .to_owned();
+        (modal, signed)
+    }
+
     /// Submits `view` as `user` with `comment` in its input; returns the ack.
     pub async fn submit(&self, view: &Value, user: &str, comment: Option<&str>) -> Ack {
         let mut view = view.clone();

@@ -244,6 +244,26 @@ impl Bot {
         (execution, prompt)
     }
 
+    /// Runs `command text` as `user` in `channel`; the envelope and the ack's (ephemeral) text.
+    pub async fn command(
+        &self,
+        channel: &str,
+        user: &str,
+        command: &str,
+        text: &str,
+    ) -> (Envelope, String) {
+        let envelope = self
+            .slack
+            .slash_command(channel, user, command, text)
+            .await
+            .expect("delivered");
+        let ack = envelope.acked(DEADLINE).await.expect("acked");
+        let payload = ack.payload.expect("the ack carries a reply");
+        assert_eq!(payload["response_type"], "ephemeral", "{payload}");
+        let text = payload["text"].as_str().unwrap_or_default().to_owned();
+        (envelope, text)
+    }
+
     /// Top-level messages in the pipeline's channel that are approval prompts.
     pub fn prompts(&self) -> Vec<Message> {
         self.slack
@@ -420,4 +440,12 @@ pub fn has_buttons(m: &Message) -> bool {
     m.blocks
         .as_array()
         .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "actions"))
+}
+
+/// The `response_url` a command's envelope carried.
+pub fn response_url(envelope: &Envelope) -> String {
+    envelope.payload["response_url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
