@@ -418,12 +418,7 @@ fn told(bot: &Bot, user: &str, needle: &str) -> usize {
 
 #[tokio::test]
 async fn a_burst_of_refused_clicks_is_said_once_in_the_thread_and_once_to_each_person() {
-    let bot = Bot::prepare(false)
-        .await
-        .with_shared_state()
-        .await
-        .start(Options::default())
-        .await;
+    let bot = Bot::spawn_shared().await;
     // Two processes: the clicks go round robin over both processes' connections.
     let replica = bot.start_replica(4, Vec::new()).await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;

@@ -3,6 +3,7 @@
 //! grant applies; a refusal runs nothing (no CodePipeline call, no Athena query). Slack's
 //! retried envelope (the same `trigger_id`) runs a command once, on one process or two.
 
+use emulators::slack::Envelope;
 use emulators::testing::eventually;
 
 use crate::deploy::{response, text_of};
@@ -15,6 +16,12 @@ use crate::support::{
 const ELSEWHERE: &str = "C0RANDOM";
 /// ALICE's direct message with the bot.
 const ALICE_DM: &str = "D0ALICE";
+
+/// `/deploy status <the pipeline>` as `user` in `channel`; the envelope and the ack's text.
+async fn deploy_status(bot: &Bot, channel: &str, user: &str) -> (Envelope, String) {
+    let text = format!("status {}", bot.pipeline);
+    bot.command(channel, user, "/deploy", &text).await
+}
 
 /// A bot whose test channel has another channel and ALICE's DM beside it.
 async fn spawn(options: Options) -> Bot {
@@ -86,9 +93,7 @@ async fn deploy_in_another_channel_or_a_dm_is_refused_in_the_ack() {
 #[tokio::test]
 async fn an_approver_through_a_group_reads_the_status_in_the_pipelines_channel() {
     let bot = spawn(Options::default()).await;
-    let (_, ack) = bot
-        .command(CHANNEL, BOB, "/deploy", &format!("status {}", bot.pipeline))
-        .await;
+    let (_, ack) = deploy_status(&bot, CHANNEL, BOB).await;
     assert!(ack.contains("Reading the state"), "{ack}");
     eventually(DEADLINE, "the status in the channel", || async {
         bot.slack
@@ -109,14 +114,7 @@ async fn configured_viewers_and_channels_widen_the_default() {
         ..Options::default()
     })
     .await;
-    let (_, ack) = bot
-        .command(
-            ELSEWHERE,
-            MALLORY,
-            "/deploy",
-            &format!("status {}", bot.pipeline),
-        )
-        .await;
+    let (_, ack) = deploy_status(&bot, ELSEWHERE, MALLORY).await;
     assert!(ack.contains("Reading the state"), "{ack}");
     eventually(DEADLINE, "the status where it was asked", || async {
         bot.slack.messages(ELSEWHERE).into_iter().next()
@@ -133,14 +131,7 @@ async fn configured_viewers_and_channels_widen_the_default() {
 #[tokio::test]
 async fn a_retried_envelope_runs_the_command_once() {
     let mut bot = spawn(Options::default()).await;
-    let (envelope, _) = bot
-        .command(
-            CHANNEL,
-            ALICE,
-            "/deploy",
-            &format!("status {}", bot.pipeline),
-        )
-        .await;
+    let (envelope, _) = deploy_status(&bot, CHANNEL, ALICE).await;
     // Slack's retry: the same payload, so the same trigger_id, in a new envelope.
     let again = bot
         .slack
@@ -157,22 +148,10 @@ async fn a_retried_envelope_runs_the_command_once() {
 
 #[tokio::test]
 async fn a_retried_envelope_landing_on_another_process_runs_the_command_once() {
-    let mut bot = Bot::prepare(false)
-        .await
-        .with_shared_state()
-        .await
-        .start(Options::default())
-        .await;
+    let mut bot = Bot::spawn_shared().await;
     let replica = bot.start_replica(4, Vec::new()).await;
     bot.slack.route_next_to(0);
-    let (envelope, _) = bot
-        .command(
-            CHANNEL,
-            ALICE,
-            "/deploy",
-            &format!("status {}", bot.pipeline),
-        )
-        .await;
+    let (envelope, _) = deploy_status(&bot, CHANNEL, ALICE).await;
     bot.slack.route_next_to(2);
     let again = bot
         .slack
@@ -273,14 +252,7 @@ async fn a_state_store_that_cannot_be_reached_runs_nothing_and_says_so() {
             ..Options::default()
         })
         .await;
-    let (envelope, _) = bot
-        .command(
-            CHANNEL,
-            ALICE,
-            "/deploy",
-            &format!("status {}", bot.pipeline),
-        )
-        .await;
+    let (envelope, _) = deploy_status(&bot, CHANNEL, ALICE).await;
     response(
         &bot,
         &response_url(&envelope),

@@ -85,12 +85,7 @@ async fn a_confirmed_stop_shows_in_the_history_with_its_reason() {
 
 #[tokio::test]
 async fn the_history_one_process_wrote_is_read_by_the_next_after_it_stopped() {
-    let mut bot = Bot::prepare(false)
-        .await
-        .with_shared_state()
-        .await
-        .start(Options::default())
-        .await;
+    let mut bot = Bot::spawn_shared().await;
     let (_, prompt) = bot.start_and_wait_for_prompt().await;
     bot.reject(&prompt.ts, BOB, "smoke tests are red").await;
     bot.wait_for_restamp(&prompt.ts, "*Rejected* by <@U0BOB>")

@@ -374,6 +374,16 @@ impl Bot {
         stop(&mut self.shutdown, &mut self.run).await;
     }
 
+    /// [`Bot::spawn`] with the records in a fresh DynamoDB table ([`Bot::with_shared_state`]).
+    pub async fn spawn_shared() -> Bot {
+        Self::prepare(false)
+            .await
+            .with_shared_state()
+            .await
+            .start(Options::default())
+            .await
+    }
+
     /// Keeps the bot's records in a fresh DynamoDB table on ministack (`[state]`), as
     /// production does: what several processes must agree on.
     pub async fn with_shared_state(mut self) -> Bot {
