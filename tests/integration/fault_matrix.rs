@@ -10,10 +10,14 @@ use emulators::slack::{Envelope, Message};
 use emulators::testing::eventually;
 use futures_util::future::join_all;
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
 
 use crate::health::{get, with_health};
-use crate::processes::{fleet_bot, wait_for_prompts, wait_until_every_prompt_says, ENV};
+use crate::processes::{fleet_bot, wait_for_prompts, wait_until_every_prompt_says, ENV, ONE_FLEET};
 use crate::support::approvals::APPROVE;
 use crate::support::{has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE};
 
@@ -77,10 +81,9 @@ impl Figures {
     }
 }
 
-/// A bot with `/healthz` whose pipeline is PARALLEL (every execution waits at its approval
-/// at once), with the `CHATOPS__…` overrides `env`.
-async fn parallel_bot(env: &[(&str, &str)]) -> Bot {
-    let bot = Bot::prepare(false).await;
+/// `bot` started with `/healthz`, its pipeline PARALLEL (every execution waits at its
+/// approval at once), with the `CHATOPS__…` overrides `env`.
+async fn parallel_bot(bot: Bot, env: &[(&str, &str)]) -> Bot {
     bot.codepipeline.create_pipeline(PipelineDef {
         execution_mode: ExecutionMode::Parallel,
         ..PipelineDef::with_approval(&bot.pipeline, &bot.aws.topic_arn)
@@ -153,7 +156,7 @@ async fn assert_end_condition(bot: &Bot, executions: &[String], figures: &Figure
 
 #[tokio::test]
 async fn codepipeline_throttling_loses_no_notification_and_decides_each_approval_once() {
-    let bot = parallel_bot(&[]).await;
+    let bot = parallel_bot(Bot::prepare(false).await, &[]).await;
     let mut figures = Figures::new("CodePipeline throttles");
     // More throttles on each read than the SDK's three attempts absorb.
     for read in READS {
@@ -190,10 +193,13 @@ async fn codepipeline_throttling_loses_no_notification_and_decides_each_approval
 
 #[tokio::test]
 async fn a_hanging_codepipeline_costs_a_call_its_timeout_and_decides_each_approval_once() {
-    let bot = parallel_bot(&[
-        ("CHATOPS__TIMEOUTS__AWS_ATTEMPT_SECS", "2"),
-        ("CHATOPS__TIMEOUTS__AWS_OPERATION_SECS", "5"),
-    ])
+    let bot = parallel_bot(
+        Bot::prepare(false).await,
+        &[
+            ("CHATOPS__TIMEOUTS__AWS_ATTEMPT_SECS", "2"),
+            ("CHATOPS__TIMEOUTS__AWS_OPERATION_SECS", "5"),
+        ],
+    )
     .await;
     let mut figures = Figures::new("CodePipeline hangs");
     for read in READS {
@@ -264,4 +270,130 @@ async fn a_sigterm_with_prompts_and_clicks_in_flight_loses_and_doubles_nothing()
     assert_end_condition(&bot, &executions, &figures).await;
     assert_eq!(bot.codepipeline.put_approval_calls(), APPROVALS);
     new.terminate().await;
+}
+
+/// Long enough for `/healthz` to count a queue that stopped answering as down.
+const OUTAGE_SEEN: Duration = Duration::from_secs(90);
+
+/// A ministack of the test's own, to be killed and started again on the same port without
+/// touching the one every other test shares.
+struct PrivateMinistack {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateMinistack {
+    /// Starts the venv's ministack (beside `CHATOPS_PYTHON`) on `port`, as scripts/lib.sh
+    /// does, and waits until it says it is healthy.
+    async fn start_on(port: u16) -> PrivateMinistack {
+        let python = std::env::var("CHATOPS_PYTHON").expect("CHATOPS_PYTHON: the venv's python");
+        let data: PathBuf = std::env::temp_dir().join(format!("chatops-ministack-{port}"));
+        std::fs::create_dir_all(&data).expect("ministack data directory");
+        let child = Command::new(Path::new(&python).with_file_name("ministack"))
+            .env("BIND_HOST", "127.0.0.1")
+            .env("GATEWAY_PORT", port.to_string())
+            .env("S3_DATA_DIR", &data)
+            .env("LOG_LEVEL", "WARNING")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn ministack");
+        eventually(DEADLINE, "the private ministack to be healthy", || async {
+            (http_status(port, "/_ministack/health").await == Some(200)).then_some(())
+        })
+        .await;
+        PrivateMinistack { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL to this ministack's PID; its port, to start it again on.
+    async fn kill(mut self) -> u16 {
+        self.child.start_kill().expect("kill ministack");
+        self.child.wait().await.expect("ministack exits");
+        self.port
+    }
+}
+
+/// A port free a moment ago.
+async fn free_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    listener.local_addr().expect("a free port").port()
+}
+
+/// The status of a plain GET on 127.0.0.1:`port`; `None` while nothing answers.
+async fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: ministack\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[tokio::test]
+async fn a_ministack_restarted_mid_run_costs_health_for_a_while_and_no_approval() {
+    const HALF: usize = APPROVALS / 2;
+    // A second ministack beside the shared one: one heavy test at a time.
+    let _turn = ONE_FLEET.lock().await;
+    let ministack = PrivateMinistack::start_on(free_port().await).await;
+    let mut bot = parallel_bot(Bot::prepare_at(&ministack.url(), false).await, &[]).await;
+    let mut figures = Figures::new("ministack restarted");
+    wait_until_healthy(&bot).await;
+
+    let mut executions = Vec::new();
+    for _ in 0..HALF {
+        executions.push(bot.codepipeline.start_execution(&bot.pipeline).await);
+    }
+    wait_for_prompts(&bot, HALF).await;
+    let before = bot.prompts();
+    let (decided, open) = before.split_at(HALF / 2);
+    figures.click_all(&bot, decided, ALICE).await;
+    for prompt in decided {
+        bot.wait_for_restamp(&prompt.ts, "*Approved* by").await;
+    }
+
+    let port = ministack.kill().await;
+    let down = Instant::now();
+    // The bot cannot read its queue: /healthz says so once the last good poll is older than
+    // its freshness window (3 long polls + 30 s, src/inbound/health.rs), hence the longer wait.
+    eventually(
+        OUTAGE_SEEN,
+        "/healthz 503 while ministack is down",
+        || async { (get(&bot, "/healthz").await.0 == 503).then_some(()) },
+    )
+    .await;
+    let seen = down.elapsed();
+    // Clicks still get their ack (decisions go to CodePipeline, not ministack).
+    figures.click_all(&bot, open, ALICE).await;
+
+    // In AWS the queue, topic and parameters outlive any outage; ministack keeps them in
+    // memory, so the operator's infrastructure is created again under the same names.
+    let restarted = Instant::now();
+    let ministack = PrivateMinistack::start_on(port).await;
+    bot.aws.recreate(false).await;
+    wait_until_healthy(&bot).await;
+    figures.recovered = Some(restarted.elapsed());
+
+    // Approvals published after the restart are prompted once and can be decided.
+    for _ in 0..HALF {
+        executions.push(bot.codepipeline.start_execution(&bot.pipeline).await);
+    }
+    wait_for_prompts(&bot, APPROVALS).await;
+    let after: Vec<Message> = bot.prompts().into_iter().skip(HALF).collect();
+    figures.click_all(&bot, &after, ALICE).await;
+
+    assert_end_condition(&bot, &executions, &figures).await;
+    eprintln!("FAULT-MATRIX | ministack restarted | /healthz 503 after {seen:?} down");
+    // Nothing panicked: the bot stops cleanly.
+    bot.stop().await;
+    drop(ministack);
 }
