@@ -118,18 +118,23 @@ async fn assert_end_condition(bot: &Bot, executions: &[String], figures: &Figure
     wait_until_every_prompt_says(bot, "*Approved* by").await;
     // Every notification became exactly one prompt (the test queue has no dead-letter queue:
     // none may be left over either).
+    // A prompt names its execution when the bot could read it from CodePipeline; one posted
+    // while those reads failed (a stall, throttles beyond retries) does not, so it is counted
+    // apart, and the total must still be one per approval.
     let prompts = bot.prompts();
     let mut duplicates = 0;
+    let mut named = 0;
     for execution in executions {
         let posted = prompts
             .iter()
             .filter(|m| m.blocks.to_string().contains(execution.as_str()))
             .count();
-        assert!(posted >= 1, "no prompt for execution {execution}");
-        duplicates += posted - 1;
+        named += posted;
+        duplicates += posted.saturating_sub(1);
     }
     assert_eq!(duplicates, 0, "prompts posted twice");
     assert_eq!(prompts.len(), executions.len(), "one prompt per approval");
+    let unnamed = prompts.len() - named;
     eventually(DEADLINE, "the approval queue to be drained", || async {
         (bot.aws.queue_depth().await == 0).then_some(())
     })
@@ -141,7 +146,7 @@ async fn assert_end_condition(bot: &Bot, executions: &[String], figures: &Figure
     assert_eq!(results.len(), executions.len(), "every approval decided");
     wait_until_healthy(bot).await;
     eprintln!(
-        "FAULT-MATRIX | {} | approvals {} | prompts {} | duplicates {duplicates} | decisions {} | clicks {} | max ack {:?} | recovered after {}",
+        "FAULT-MATRIX | {} | approvals {} | prompts {} | duplicates {duplicates} | without execution id {unnamed} | decisions {} | clicks {} | max ack {:?} | recovered after {}",
         figures.fault,
         executions.len(),
         prompts.len(),
@@ -189,6 +194,12 @@ async fn codepipeline_throttling_loses_no_notification_and_decides_each_approval
         APPROVALS + 5,
         "three refused attempts, two retried ones, one call per approval"
     );
+    for read in READS {
+        eprintln!(
+            "FAULT-MATRIX | CodePipeline throttles | {read}: {} requests, the first 4 throttled",
+            bot.codepipeline.requests(read)
+        );
+    }
 }
 
 #[tokio::test]
