@@ -7,6 +7,7 @@ mod authorization;
 mod cli;
 mod commands;
 mod deploy;
+mod fault_matrix;
 mod faults;
 mod going_live;
 mod health;

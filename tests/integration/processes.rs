@@ -33,23 +33,23 @@ const WAVE: usize = 25;
 const SOCKETS: usize = 6;
 /// The deadline of waits over the whole run (300 prompts through three processes and a
 /// Python DynamoDB stand-in, or a claim of a killed process running out first).
-const RUN_DEADLINE: Duration = Duration::from_secs(240);
+pub(crate) const RUN_DEADLINE: Duration = Duration::from_secs(240);
 
 /// One fleet at a time: three bot processes and a DynamoDB stand-in per test are what the
 /// machine running the suite can take beside the other tests.
-static ONE_FLEET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_FLEET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Overrides of every process: a claim runs out as soon as allowed.
-const ENV: &[(&str, &str)] = &[("CHATOPS__STATE__CLAIM_SECS", "45")];
+pub(crate) const ENV: &[(&str, &str)] = &[("CHATOPS__STATE__CLAIM_SECS", "45")];
 
 /// The fleet's pipelines: the test's own, then `fleet-<n>-…`; those of quorum 2 apart.
-struct Fleet {
+pub(crate) struct Fleet {
     pipelines: Vec<String>,
     quorum: HashSet<String>,
 }
 
 /// A bot on a fresh state table with the fleet's pipelines, all PARALLEL.
-async fn fleet_bot() -> (Bot, Fleet, tokio::sync::MutexGuard<'static, ()>) {
+pub(crate) async fn fleet_bot() -> (Bot, Fleet, tokio::sync::MutexGuard<'static, ()>) {
     let turn = ONE_FLEET.lock().await;
     let mut bot = Bot::prepare(false).await.with_shared_state().await;
     let mut fleet = Fleet {
@@ -109,7 +109,7 @@ async fn start_executions(bot: &Bot, fleet: &Fleet) {
 }
 
 /// Waits until `n` prompts are in the channel.
-async fn wait_for_prompts(bot: &Bot, n: usize) {
+pub(crate) async fn wait_for_prompts(bot: &Bot, n: usize) {
     eventually(RUN_DEADLINE, &format!("{n} prompts"), || async {
         (bot.prompts().len() >= n).then_some(())
     })
@@ -147,7 +147,7 @@ async fn approve_all_through_two_processes(bot: &Bot, prompts: &[Message]) {
 }
 
 /// Waits until every prompt in the channel lost its buttons and says `needle`.
-async fn wait_until_every_prompt_says(bot: &Bot, needle: &str) {
+pub(crate) async fn wait_until_every_prompt_says(bot: &Bot, needle: &str) {
     eventually(
         RUN_DEADLINE,
         &format!("every prompt to say {needle:?}"),

@@ -204,6 +204,18 @@ impl CodePipelineSim {
         }
     }
 
+    /// Makes the next `times` requests of `operation` hang for `secs` before they are served,
+    /// as a CodePipeline that stopped answering does; a client that gives up first closes the
+    /// connection, and its request is then never served. `times == 0` clears it.
+    pub fn stall_next(&self, operation: &str, secs: u64, times: u32) {
+        let mut state = self.lock();
+        if times == 0 {
+            state.stalls.remove(operation);
+        } else {
+            state.stalls.insert(operation.to_owned(), (secs, times));
+        }
+    }
+
     /// How many requests of `operation` arrived, refused and fault-injected ones included.
     pub fn requests(&self, operation: &str) -> usize {
         self.lock().runtime.requests(operation)

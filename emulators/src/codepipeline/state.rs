@@ -25,6 +25,8 @@ pub(crate) struct State {
     pub(crate) notifications: Vec<PublishedNotification>,
     /// Operation name → (error type, times left).
     pub(crate) faults: HashMap<String, (String, u32)>,
+    /// Operation name → (seconds each request hangs before it is served, times left).
+    pub(crate) stalls: HashMap<String, (u64, u32)>,
     /// Execution limits, busy pipelines and failing actions set by the test handle.
     pub(crate) runtime: Runtime,
     /// The token the GitHub emulation requires, if any.

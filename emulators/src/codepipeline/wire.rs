@@ -35,11 +35,27 @@ async fn handle(State(sim): State<CodePipelineSim>, headers: HeaderMap, body: By
     let target = header(&headers, "x-amz-target").unwrap_or_default();
     let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
     let caller = caller_arn(&headers, &sim.config().account_id);
+    if let Some(secs) = take_stall(&sim, operation) {
+        // Dropped with the connection when the client gives up (hyper drops the handler).
+        tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+    }
     let result = ops::dispatch(&sim, operation, &caller, &body);
     if let Err(error) = &result {
         tracing::debug!(operation, error_type = error.type_name(), %error, "request refused");
     }
     respond(result)
+}
+
+/// Consumes one injected stall of `operation`: how long its request hangs.
+fn take_stall(sim: &CodePipelineSim, operation: &str) -> Option<u64> {
+    let mut state = sim.lock();
+    let (secs, times) = state.stalls.get_mut(operation)?;
+    let secs = *secs;
+    *times -= 1;
+    if *times == 0 {
+        state.stalls.remove(operation);
+    }
+    Some(secs)
 }
 
 fn respond(result: Result<Value, ApiError>) -> Response {

@@ -30,9 +30,10 @@ pub struct Resources {
 }
 
 impl Resources {
-    /// Creates the topic, queue, subscription and token parameters.
-    pub async fn create(raw_delivery: bool) -> Resources {
-        let config = sdk_config().await;
+    /// Creates the topic, queue, subscription and token parameters on the ministack at
+    /// `endpoint`.
+    pub async fn create_at(endpoint: &str, raw_delivery: bool) -> Resources {
+        let config = emulators::ministack::sdk_config(endpoint, REGION).await;
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let sqs = aws_sdk_sqs::Client::new(&config);
         let sns = aws_sdk_sns::Client::new(&config);
@@ -51,7 +52,7 @@ impl Resources {
                 "button-signing-key-for-test-{id}-{}",
                 uuid::Uuid::new_v4().simple()
             ),
-            endpoint: emulators::ministack::url_from_env(),
+            endpoint: endpoint.to_owned(),
             id,
             sqs,
             sns,
@@ -60,19 +61,31 @@ impl Resources {
             queue_url,
             parameter_path,
         };
+        resources.put_tokens().await;
         resources
-            .put_parameter("slack/bot_token", &resources.bot_token.clone())
-            .await;
-        resources
-            .put_parameter("slack/app_token", &resources.app_token.clone())
-            .await;
-        resources
-            .put_parameter(
-                chatops::outbound::parameter_store::BUTTON_KEY,
-                &resources.button_key.clone(),
-            )
-            .await;
-        resources
+    }
+
+    /// Creates again, under the same names, what a restarted ministack forgot (it keeps its
+    /// state in memory): the topic, queue, subscription and token parameters.
+    pub async fn recreate(&self, raw_delivery: bool) {
+        let config = emulators::ministack::sdk_config(&self.endpoint, REGION).await;
+        let again = create_topic_queue(&config, &format!("approvals-{}", self.id), raw_delivery)
+            .await
+            .expect("topic and queue on ministack");
+        assert_eq!(again.queue_url, self.queue_url, "the same queue");
+        assert_eq!(again.topic_arn, self.topic_arn, "the same topic");
+        self.put_tokens().await;
+    }
+
+    /// The Slack tokens and the button-signing key, as SecureStrings.
+    async fn put_tokens(&self) {
+        self.put_parameter("slack/bot_token", &self.bot_token).await;
+        self.put_parameter("slack/app_token", &self.app_token).await;
+        self.put_parameter(
+            chatops::outbound::parameter_store::BUTTON_KEY,
+            &self.button_key,
+        )
+        .await;
     }
 
     /// Writes (or overwrites) a SecureString under the test's path.

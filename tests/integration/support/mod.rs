@@ -141,9 +141,14 @@ impl Bot {
 
     /// Everything but the bot: emulators, AWS resources, and the configuration text.
     pub async fn prepare(raw_delivery: bool) -> Bot {
+        Self::prepare_at(&emulators::ministack::url_from_env(), raw_delivery).await
+    }
+
+    /// [`Bot::prepare`] on the ministack at `endpoint`.
+    pub async fn prepare_at(endpoint: &str, raw_delivery: bool) -> Bot {
         init_logs();
         let emulators = CancellationToken::new();
-        let aws = aws::Resources::create(raw_delivery).await;
+        let aws = aws::Resources::create_at(endpoint, raw_delivery).await;
         let slack = SlackEmulator::start(
             SlackConfig {
                 bot_token: aws.bot_token.clone(),
