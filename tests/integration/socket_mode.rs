@@ -186,3 +186,43 @@ async fn envelopes_for_another_app_or_workspace_are_acked_and_refused() {
     let ack = envelope.acked(DEADLINE).await.expect("acked");
     assert!(ack.payload.is_some());
 }
+
+#[tokio::test]
+async fn with_no_room_left_a_command_is_refused_in_the_ack_and_runs_nothing() {
+    let mut options = Options::default();
+    options
+        .env
+        .push(("CHATOPS__SLACK__MAX_IN_FLIGHT".into(), "1".into()));
+    let bot = Bot::spawn(options).await;
+    // The one room is taken by a /deploy status whose CodePipeline read hangs.
+    bot.codepipeline.stall_next("GetPipelineState", 300, 1);
+    let (_, first) = bot
+        .command(
+            CHANNEL,
+            ALICE,
+            "/deploy",
+            &format!("status {}", bot.pipeline),
+        )
+        .await;
+    assert!(first.contains("Reading the state"), "{first}");
+    eventually(DEADLINE, "the hanging read", || async {
+        (bot.codepipeline.requests("GetPipelineState") == 1).then_some(())
+    })
+    .await;
+
+    let (_, second) = bot
+        .command(
+            CHANNEL,
+            ALICE,
+            "/deploy",
+            &format!("status {}", bot.pipeline),
+        )
+        .await;
+
+    assert!(second.contains("busy"), "{second}");
+    assert_eq!(
+        bot.codepipeline.requests("GetPipelineState"),
+        1,
+        "nothing ran"
+    );
+}
