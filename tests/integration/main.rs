@@ -11,6 +11,7 @@ mod faults;
 mod going_live;
 mod health;
 mod history;
+mod memory;
 mod processes;
 mod redshift_alerts;
 mod secrets;
