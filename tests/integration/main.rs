@@ -11,7 +11,6 @@ mod faults;
 mod going_live;
 mod health;
 mod history;
-mod memory;
 mod processes;
 mod redshift_alerts;
 mod secrets;

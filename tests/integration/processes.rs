@@ -37,7 +37,7 @@ const RUN_DEADLINE: Duration = Duration::from_secs(240);
 
 /// One fleet at a time: three bot processes and a DynamoDB stand-in per test are what the
 /// machine running the suite can take beside the other tests.
-pub(crate) static ONE_FLEET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+static ONE_FLEET: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Overrides of every process: a claim runs out as soon as allowed.
 const ENV: &[(&str, &str)] = &[("CHATOPS__STATE__CLAIM_SECS", "45")];
