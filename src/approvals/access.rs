@@ -1,6 +1,7 @@
 //! Who may decide a pipeline's approvals: its configured users, and the members of its
 //! configured user groups (`usergroups.users.list`, cached for a configured time in a moka
-//! cache that drops a group's members when that time has passed).
+//! cache that drops a group's members when that time has passed; every click reads the cache,
+//! which is when moka drops what expired).
 
 use moka::sync::Cache;
 use std::sync::Arc;
@@ -10,8 +11,9 @@ use super::policy::Policy;
 use crate::ids::{UserGroupId, UserId};
 use crate::outbound::slack::{SlackError, SlackWeb};
 
-/// User groups whose members are remembered at most (the configured groups are far fewer).
-const GROUPS_REMEMBERED: u64 = 1_000;
+/// Members remembered at most, over all groups (each group counts one plus its members): the
+/// configured groups are far fewer, but a workspace's group may be large.
+const MEMBERS_REMEMBERED: u64 = 100_000;
 
 /// The longest time to live moka accepts (1000 years): longer is the same in practice.
 const LONGEST_TTL: Duration = Duration::from_secs(1_000 * 365 * 24 * 3600);
@@ -28,7 +30,10 @@ impl Access {
         Self {
             slack,
             groups: Cache::builder()
-                .max_capacity(GROUPS_REMEMBERED)
+                .max_capacity(MEMBERS_REMEMBERED)
+                .weigher(|_, members: &Arc<Vec<UserId>>| {
+                    u32::try_from(members.len()).map_or(u32::MAX, |n| n.saturating_add(1))
+                })
                 .time_to_live(ttl.min(LONGEST_TTL))
                 .build(),
         }

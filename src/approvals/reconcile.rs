@@ -6,7 +6,6 @@
 
 use chrono::Utc;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +30,8 @@ impl Approvals {
         every: Duration,
         cancel: CancellationToken,
     ) {
-        let cursor = AtomicUsize::new(0);
+        // The token of the last prompt checked: the next round goes on after it.
+        let mut cursor: Option<String> = None;
         let lease = Lease::new(
             &self.clients.records,
             "lease",
@@ -51,20 +51,11 @@ impl Approvals {
                     continue;
                 }
             }
-            let open = self.open_prompts().await;
-            if open.is_empty() {
-                continue;
+            let chosen = self.next_batch(cursor.as_deref()).await;
+            cursor = chosen.last().map(|p| p.approval.token.as_str().to_owned());
+            if !chosen.is_empty() {
+                self.reconcile(chosen).await;
             }
-            let batch = self.settings.approvals.reconcile_batch.min(open.len());
-            let start = cursor.fetch_add(batch, Ordering::Relaxed) % open.len();
-            let chosen = open
-                .iter()
-                .cycle()
-                .skip(start)
-                .take(batch)
-                .cloned()
-                .collect();
-            self.reconcile(chosen).await;
         }
         lease.release().await;
     }
@@ -175,8 +166,31 @@ impl Approvals {
     /// The prompts not closed yet, in every process; empty (logged) when the records cannot
     /// be read.
     async fn open_prompts(&self) -> Vec<Prompt> {
+        self.open_prompts_after(None, usize::MAX).await
+    }
+
+    /// The next round's prompts: up to `approvals.reconcile_batch` open prompts by token after
+    /// `cursor`, then from the first again (round robin), never one twice in a round. Only
+    /// those are read and decoded, however many prompts are open.
+    async fn next_batch(&self, cursor: Option<&str>) -> Vec<Prompt> {
+        let batch = self.settings.approvals.reconcile_batch;
+        let mut chosen = self.open_prompts_after(cursor, batch).await;
+        if let Some(cursor) = cursor.filter(|_| chosen.len() < batch) {
+            let wrapped = self.open_prompts_after(None, batch - chosen.len()).await;
+            chosen.extend(
+                wrapped
+                    .into_iter()
+                    .take_while(|p| p.approval.token.as_str() <= cursor),
+            );
+        }
+        chosen
+    }
+
+    /// At most `limit` open prompts by token after `after`; empty (logged) when the records
+    /// cannot be read.
+    async fn open_prompts_after(&self, after: Option<&str>, limit: usize) -> Vec<Prompt> {
         self.records
-            .open_prompts()
+            .open_prompts_after(after, limit)
             .await
             .inspect_err(|e| tracing::warn!(error = %e, "reconcile: cannot list the open prompts"))
             .unwrap_or_default()

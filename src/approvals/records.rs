@@ -374,8 +374,21 @@ impl ApprovalRecords {
     /// # Errors
     /// The store cannot be read.
     pub async fn open_prompts(&self) -> Result<Vec<Prompt>, StoreError> {
+        self.open_prompts_after(None, usize::MAX).await
+    }
+
+    /// At most `limit` of the prompts not closed yet whose tokens come after `after` (from the
+    /// first with `None`), by token: only those are read and decoded.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn open_prompts_after(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Prompt>, StoreError> {
         self.records
-            .list("open")
+            .page("open", after, limit)
             .await?
             .iter()
             .map(|(_, stored)| decode(&stored.body))

@@ -253,7 +253,22 @@ impl Records {
     /// # Errors
     /// The store cannot be read.
     pub async fn list(&self, pk: &str) -> Result<Vec<(String, Stored)>, StoreError> {
-        self.query(pk, true, usize::MAX).await
+        self.query(pk, true, None, usize::MAX).await
+    }
+
+    /// At most `limit` live records of partition `pk` whose sort keys come after `after` (all
+    /// of them with `None`), by sort key: a page of a partition too large to read at once, the
+    /// next page starting after the last key of this one.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub async fn page(
+        &self,
+        pk: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Stored)>, StoreError> {
+        self.query(pk, true, after, limit).await
     }
 
     /// The `limit` live records of partition `pk` with the greatest sort keys, greatest first
@@ -266,38 +281,51 @@ impl Records {
         pk: &str,
         limit: usize,
     ) -> Result<Vec<(String, Stored)>, StoreError> {
-        self.query(pk, false, limit).await
+        self.query(pk, false, None, limit).await
     }
 
-    /// At most `limit` live records of partition `pk`, by sort key (`forward`) or against it.
+    /// At most `limit` live records of partition `pk`, by sort key (`forward`) or against it,
+    /// those past `after` in that order only.
     async fn query(
         &self,
         pk: &str,
         forward: bool,
+        after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Stored)>, StoreError> {
+        let past = |sk: &str| after.is_none_or(|a| if forward { sk > a } else { sk < a });
         match self {
             Self::Memory(items) => {
                 METRICS.state_reads.inc();
                 let now = now();
-                let mut found: Vec<(String, Stored)> = lock(items)
+                let items = lock(items);
+                // Sorted and cut by reference: only the records returned are copied.
+                let mut found: Vec<(&String, &Item)> = items
                     .iter()
-                    .filter(|((p, _), i)| p == pk && i.expires_at > now)
-                    .map(|((_, sk), i)| (sk.clone(), i.stored.clone()))
+                    .filter(|((p, sk), i)| p == pk && i.expires_at > now && past(sk))
+                    .map(|((_, sk), i)| (sk, i))
                     .collect();
-                found.sort_by(|a, b| {
-                    if forward {
-                        a.0.cmp(&b.0)
-                    } else {
-                        b.0.cmp(&a.0)
-                    }
-                });
+                found.sort_by(|a, b| if forward { a.0.cmp(b.0) } else { b.0.cmp(a.0) });
                 found.truncate(limit);
-                Ok(found)
+                Ok(found
+                    .into_iter()
+                    .map(|(sk, i)| (sk.clone(), i.stored.clone()))
+                    .collect())
             }
             Self::DynamoDb { client, table } => {
                 let mut found = Vec::new();
                 let mut start = None;
+                let (condition, values) = match after {
+                    None => ("pk = :pk", vec![(":pk", s(pk))]),
+                    Some(a) if forward => (
+                        "pk = :pk AND sk > :after",
+                        vec![(":pk", s(pk)), (":after", s(a))],
+                    ),
+                    Some(a) => (
+                        "pk = :pk AND sk < :after",
+                        vec![(":pk", s(pk)), (":after", s(a))],
+                    ),
+                };
                 while found.len() < limit {
                     METRICS.state_reads.inc();
                     // `Limit` counts the items read, expired ones too: read on until `limit`
@@ -306,8 +334,13 @@ impl Records {
                     let out = client
                         .query()
                         .table_name(table)
-                        .key_condition_expression("pk = :pk")
-                        .expression_attribute_values(":pk", s(pk))
+                        .key_condition_expression(condition)
+                        .set_expression_attribute_values(Some(
+                            values
+                                .iter()
+                                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                                .collect(),
+                        ))
                         .scan_index_forward(forward)
                         .set_limit(page)
                         .consistent_read(true)
@@ -424,5 +457,26 @@ mod tests {
         );
         assert!(r.latest("p", 0).await.is_ok_and(|l| l.is_empty()));
         assert!(r.latest("none", 5).await.is_ok_and(|l| l.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn a_page_gives_the_live_records_after_a_key_in_key_order() {
+        let r = Records::memory();
+        for (sk, expires_at) in [
+            ("a", later()),
+            ("b", now() - 1),
+            ("c", later()),
+            ("d", later()),
+        ] {
+            assert!(r.put("p", sk, Expect::Absent, sk, expires_at).await.is_ok());
+        }
+        let keys = |found: Vec<(String, Stored)>| -> Vec<String> {
+            found.into_iter().map(|(sk, _)| sk).collect()
+        };
+        let first = r.page("p", None, 2).await.map(keys).ok();
+        assert_eq!(first, Some(vec!["a".to_owned(), "c".to_owned()]));
+        let next = r.page("p", Some("c"), 2).await.map(keys).ok();
+        assert_eq!(next, Some(vec!["d".to_owned()]));
+        assert!(r.page("p", Some("d"), 2).await.is_ok_and(|l| l.is_empty()));
     }
 }

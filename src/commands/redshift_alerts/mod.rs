@@ -74,13 +74,25 @@ impl SlashCommand for RedshiftAlerts {
         }
     }
 
-    /// The daily digest, when `[redshift_alerts.digest]` is set.
+    /// The answer cache's sweep, and the daily digest when `[redshift_alerts.digest]` is set.
     fn background(&self) -> Option<futures_util::future::BoxFuture<'static, ()>> {
         let inner = self.inner.clone()?;
-        let digest = inner.settings.digest.as_ref()?;
-        let channel = ChannelId::parse(&digest.channel).ok()?;
-        let at = digest.time_of_day();
-        Some(inner.digest_daily(channel, at).boxed())
+        let digest = inner.settings.digest.as_ref().and_then(|digest| {
+            let channel = ChannelId::parse(&digest.channel).ok()?;
+            Some(inner.clone().digest_daily(channel, digest.time_of_day()))
+        });
+        Some(
+            async move {
+                let sweep = inner.cache.sweep_until(&inner.cancel);
+                match digest {
+                    Some(digest) => {
+                        tokio::join!(sweep, digest);
+                    }
+                    None => sweep.await,
+                }
+            }
+            .boxed(),
+        )
     }
 }
 
@@ -96,6 +108,13 @@ struct Answer {
     window: Window,
     /// The freshness check's rows; `None` when it failed (logged).
     freshness: Option<QueryOutput>,
+}
+
+impl Answer {
+    /// The rows kept: the answer's and the freshness check's.
+    fn rows(&self) -> usize {
+        self.output.rows.len() + self.freshness.as_ref().map_or(0, |f| f.rows.len())
+    }
 }
 
 /// The command with its clients and state. Not configured: every use says so.
@@ -143,7 +162,10 @@ impl RedshiftAlerts {
                     settings.max_in_flight_per_user,
                     settings.max_in_flight_total,
                 ),
-                cache: Cache::new(std::time::Duration::from_secs(settings.cache_secs)),
+                cache: Cache::new(
+                    std::time::Duration::from_secs(settings.cache_secs),
+                    Answer::rows,
+                ),
                 settings,
                 athena,
                 slack,
