@@ -61,6 +61,16 @@ impl Figures {
 
     /// `user` clicks Approve on every prompt, back to back; waits for every ack, each within
     /// [`ACK_LIMIT`] of its own click.
+    /// Clicks `prompt` as ALICE when CodePipeline will not take the decision: she is told it
+    /// was not recorded, the prompt stays live, and nothing is decided.
+    async fn click_unrecorded(&mut self, bot: &Bot, prompt: &Message) {
+        self.click_all(bot, std::slice::from_ref(prompt), ALICE)
+            .await;
+        bot.wait_for_ephemeral(ALICE, NOT_RECORDED).await;
+        assert!(has_buttons(&bot.message(&prompt.ts)), "the prompt is live");
+        assert!(bot.codepipeline.approval_results().is_empty());
+    }
+
     async fn click_all(&mut self, bot: &Bot, prompts: &[Message], user: &str) {
         let mut sent: Vec<(Instant, Envelope)> = Vec::new();
         for prompt in prompts {
@@ -175,13 +185,7 @@ async fn codepipeline_throttling_loses_no_notification_and_decides_each_approval
     // prompt stays live for another click.
     bot.codepipeline
         .fail_next("PutApprovalResult", THROTTLED, 3);
-    figures.click_all(&bot, &prompts[..1], ALICE).await;
-    bot.wait_for_ephemeral(ALICE, NOT_RECORDED).await;
-    assert!(
-        has_buttons(&bot.message(&prompts[0].ts)),
-        "the prompt is live"
-    );
-    assert!(bot.codepipeline.approval_results().is_empty());
+    figures.click_unrecorded(&bot, &prompts[0]).await;
 
     // Two throttles among twenty decisions: the SDK's retries take them.
     bot.codepipeline
@@ -225,13 +229,7 @@ async fn a_hanging_codepipeline_costs_a_call_its_timeout_and_decides_each_approv
     // prompt stays live.
     bot.codepipeline
         .stall_next("PutApprovalResult", STALL_SECS, 3);
-    figures.click_all(&bot, &prompts[..1], ALICE).await;
-    bot.wait_for_ephemeral(ALICE, NOT_RECORDED).await;
-    assert!(
-        has_buttons(&bot.message(&prompts[0].ts)),
-        "the prompt is live"
-    );
-    assert!(bot.codepipeline.approval_results().is_empty());
+    figures.click_unrecorded(&bot, &prompts[0]).await;
 
     // One attempt hangs among twenty decisions: the attempt timeout cuts it, the retry lands.
     bot.codepipeline

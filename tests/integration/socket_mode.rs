@@ -129,12 +129,15 @@ async fn link_disabled_stops_reconnecting_and_fails_healthz() {
     .await;
     let dials = bot.slack.calls("apps.connections.open");
 
-    // An observation window of twice the longest backoff (2 s): a bot that still redialled
-    // would have dialled in it.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(bot.slack.calls("apps.connections.open"), dials);
-    let (status, _) = get(&bot, "/healthz").await;
-    assert_eq!(status, 503);
+    // Watched for over twice the longest backoff (2 s): a bot that still redialled would
+    // dial within it, and /healthz stays 503 throughout.
+    let mut watch = tokio::time::interval(Duration::from_millis(250));
+    for _ in 0..20 {
+        watch.tick().await;
+        assert_eq!(bot.slack.calls("apps.connections.open"), dials, "redialled");
+        let (status, _) = get(&bot, "/healthz").await;
+        assert_eq!(status, 503);
+    }
 }
 
 /// A slash command's payload as Slack sends it, with this app's or another's ids.
