@@ -197,35 +197,29 @@ async fn with_no_room_left_a_command_is_refused_in_the_ack_and_runs_nothing() {
         .env
         .push(("CHATOPS__SLACK__MAX_IN_FLIGHT".into(), "1".into()));
     let bot = Bot::spawn(options).await;
-    // The one room is taken by a /deploy status whose CodePipeline read hangs.
-    bot.codepipeline.stall_next("GetPipelineState", 300, 1);
-    let (_, first) = bot
-        .command(
-            CHANNEL,
-            ALICE,
-            "/deploy",
-            &format!("status {}", bot.pipeline),
-        )
-        .await;
+    // The one room is taken by a /deploy status whose execution list hangs (a read only the
+    // command makes: the reconcile loop reads pipeline states too).
+    bot.codepipeline
+        .stall_next("ListPipelineExecutions", 300, 1);
+    let (_, first) = deploy_status(&bot).await;
     assert!(first.contains("Reading the state"), "{first}");
     eventually(DEADLINE, "the hanging read", || async {
-        (bot.codepipeline.requests("GetPipelineState") == 1).then_some(())
+        (bot.codepipeline.requests("ListPipelineExecutions") == 1).then_some(())
     })
     .await;
 
-    let (_, second) = bot
-        .command(
-            CHANNEL,
-            ALICE,
-            "/deploy",
-            &format!("status {}", bot.pipeline),
-        )
-        .await;
+    let (_, second) = deploy_status(&bot).await;
 
     assert!(second.contains("busy"), "{second}");
     assert_eq!(
-        bot.codepipeline.requests("GetPipelineState"),
+        bot.codepipeline.requests("ListPipelineExecutions"),
         1,
         "nothing ran"
     );
+}
+
+/// `/deploy status` of the test's pipeline, as ALICE in its channel.
+async fn deploy_status(bot: &Bot) -> (emulators::slack::Envelope, String) {
+    let text = format!("status {}", bot.pipeline);
+    bot.command(CHANNEL, ALICE, "/deploy", &text).await
 }
