@@ -35,6 +35,8 @@ async fn handle(State(sim): State<CodePipelineSim>, headers: HeaderMap, body: By
     let target = header(&headers, "x-amz-target").unwrap_or_default();
     let operation = target.strip_prefix(TARGET_PREFIX).unwrap_or(target);
     let caller = caller_arn(&headers, &sim.config().account_id);
+    // Counted on arrival: a stalled request counts while it hangs.
+    sim.lock().runtime.count(operation);
     if let Some(secs) = take_stall(&sim, operation) {
         // Dropped with the connection when the client gives up (hyper drops the handler).
         tokio::time::sleep(std::time::Duration::from_secs(secs)).await;

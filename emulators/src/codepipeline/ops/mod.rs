@@ -19,14 +19,14 @@ use super::state::State;
 pub(crate) use approvals::decide_in_console;
 pub(crate) use executions::start_execution;
 
-/// Serves one request: counts it, applies an injected fault, or runs the operation.
+/// Serves one request (counted on arrival by the wire layer): applies an injected fault, or
+/// runs the operation.
 pub(crate) fn dispatch(
     sim: &CodePipelineSim,
     operation: &str,
     caller: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    sim.lock().runtime.count(operation);
     if let Some(fault) = take_fault(&mut sim.lock(), operation) {
         return Err(fault);
     }
