@@ -156,12 +156,7 @@ fn secure(url: &str) -> bool {
     };
     match url.scheme() {
         "wss" => true,
-        "ws" => match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(name)) => name == "localhost",
-            None => false,
-        },
+        "ws" => crate::config::is_loopback(&url),
         _ => false,
     }
 }
