@@ -20,7 +20,7 @@ use crate::inbound::pipeline_events::PipelineEvents;
 use crate::inbound::socket_mode::{self, Handlers};
 use crate::metrics::Health;
 use crate::outbound::athena::Athena;
-use crate::outbound::codepipeline::CodePipeline;
+use crate::outbound::codepipeline::{Answering, CodePipeline};
 use crate::outbound::github::GitHub;
 use crate::outbound::parameter_store::{StringList, TokenStore, Tokens};
 use crate::outbound::records::Records;
@@ -71,6 +71,8 @@ pub struct App {
     clock: Clock,
     /// The `/healthz` and `/metrics` listener, bound at build time so a taken port fails fast.
     health: Option<tokio::net::TcpListener>,
+    /// What `/healthz` reads; the clients that observe themselves mark it from build on.
+    marks: Arc<Health>,
 }
 
 impl App {
@@ -98,6 +100,7 @@ impl App {
                     .await?
             }
         };
+        let marks = Arc::new(Health::default());
         let slack_client =
             slack::build_client(settings.slack.api_url.as_deref()).map_err(BuildError::TlsRoots)?;
         let clients = Clients {
@@ -106,7 +109,11 @@ impl App {
                 tokens.clone(),
                 settings.timeouts.slack(),
             ),
-            codepipeline: CodePipeline::new(codepipeline_client(&aws, &settings.aws)),
+            codepipeline: CodePipeline::new(codepipeline_client(
+                &aws,
+                &settings.aws,
+                marks.clone(),
+            )),
             sqs: sqs_client(&aws, &settings.timeouts, settings.approvals.wait_time_secs),
             athena: Athena::new(aws_sdk_athena::Client::new(&aws)),
             records: match &settings.state {
@@ -148,6 +155,7 @@ impl App {
             clusters,
             clock: chrono::Utc::now,
             health,
+            marks,
         })
     }
 
@@ -168,7 +176,7 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let marks = Arc::new(Health::default());
+        let marks = self.marks.clone();
         if let Some(listener) = self.health {
             let freshness =
                 health::Freshness::new(&self.settings, self.tokens.clone(), &self.clients.records);
@@ -381,8 +389,14 @@ fn is_loopback(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| config::is_loopback(&u))
 }
 
-fn codepipeline_client(aws: &SdkConfig, settings: &AwsSettings) -> aws_sdk_codepipeline::Client {
-    let mut config = aws_sdk_codepipeline::config::Builder::from(aws);
+/// CodePipeline's client; its calls' outcomes are marked in `marks` for `/healthz`.
+fn codepipeline_client(
+    aws: &SdkConfig,
+    settings: &AwsSettings,
+    marks: Arc<Health>,
+) -> aws_sdk_codepipeline::Client {
+    let mut config =
+        aws_sdk_codepipeline::config::Builder::from(aws).interceptor(Answering::new(marks));
     if let Some(url) = &settings.codepipeline_endpoint_url {
         config = config.endpoint_url(url);
     }
@@ -451,7 +465,7 @@ mod tests {
         };
 
         assert_eq!(secs(sdk.timeout_config()), (Some(3), Some(10), Some(30)));
-        let codepipeline = codepipeline_client(&sdk, &aws);
+        let codepipeline = codepipeline_client(&sdk, &aws, Arc::default());
         assert_eq!(
             secs(codepipeline.config().timeout_config()),
             (Some(3), Some(10), Some(30))

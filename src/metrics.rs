@@ -78,6 +78,47 @@ impl Mark {
     }
 }
 
+/// The outcomes of the calls to a dependency called on demand (CodePipeline): when one last
+/// got an answer and when one last failed for want of one (throttled past the SDK's retries,
+/// timed out, unreachable, a server error), in milliseconds since the Unix epoch (0 = never).
+#[derive(Debug, Default)]
+pub struct Calls {
+    answered: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Calls {
+    /// A call got an answer (an error the service chose to give, such as "already decided",
+    /// is an answer).
+    pub fn answered(&self) {
+        self.answered.store(unix_now_ms(), Ordering::Relaxed);
+    }
+
+    /// A call got no usable answer.
+    pub fn failed(&self) {
+        self.failed.store(unix_now_ms(), Ordering::Relaxed);
+    }
+
+    /// False while a call failed within `window` and none got an answer since: a failure is
+    /// cleared by the next answer, or forgotten after `window` when nothing calls again.
+    pub fn answering(&self, window: Duration) -> bool {
+        let failed = self.failed.load(Ordering::Relaxed);
+        let recent = unix_now_ms().saturating_sub(failed) <= millis(window);
+        failed == 0 || !recent || self.answered.load(Ordering::Relaxed) > failed
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn unix_now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(millis)
+        .unwrap_or_default()
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -155,6 +196,8 @@ pub struct Health {
     pub queue_polled: Mark,
     /// A `ReceiveMessage` on the pipeline-events queue succeeded.
     pub events_polled: Mark,
+    /// CodePipeline's calls, observed by the client itself (`outbound::codepipeline`).
+    pub codepipeline: Calls,
 }
 
 /// Every metric of the process, and the registry that renders them.
@@ -320,5 +363,26 @@ mod mark_tests {
         assert_eq!(sockets.live(Duration::from_secs(30)), 2);
         drop(first);
         assert_eq!(sockets.live(Duration::from_secs(30)), 1, "an ended socket");
+    }
+
+    #[test]
+    fn a_failed_call_fails_the_dependency_until_an_answer_or_the_window_passes() {
+        let window = Duration::from_secs(60);
+        let calls = Calls::default();
+        assert!(calls.answering(window), "never called");
+        calls.answered();
+        assert!(calls.answering(window));
+        calls.failed.store(unix_now_ms() + 1, Ordering::Relaxed);
+        assert!(!calls.answering(window), "failed, no answer since");
+        calls.answered.store(unix_now_ms() + 2, Ordering::Relaxed);
+        assert!(calls.answering(window), "answered since");
+        let calls = Calls::default();
+        calls
+            .failed
+            .store(unix_now_ms() - 61_000, Ordering::Relaxed);
+        assert!(
+            calls.answering(window),
+            "failed long ago, nothing called since"
+        );
     }
 }

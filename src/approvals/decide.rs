@@ -10,7 +10,7 @@ use super::audit::AuditRecord;
 use super::check::{closed_text, store_refusal, Refusal};
 use super::modal::Reason;
 use super::quorum::{self, Ballot, Claim, TokenState, Vote};
-use super::refusals::{BURST, THREAD_LINES};
+use super::refusals::BURST;
 use super::stamp::Target;
 use super::Outcome;
 use super::{ApprovalRef, Approvals, Decision, Press};
@@ -321,10 +321,7 @@ impl Approvals {
             .audit_attempt(a, refusal.outcome, &refusal.text, None)
             .await;
         let token = &a.approval.token;
-        let in_thread = self
-            .records
-            .refusal_in_thread(token, &a.user, THREAD_LINES, BURST)
-            .await;
+        let in_thread = self.records.refusal_in_thread(token, BURST).await;
         if in_thread {
             self.post_audit(&record, &a.target.channel, &a.target.ts)
                 .await;

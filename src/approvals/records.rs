@@ -294,34 +294,11 @@ impl ApprovalRecords {
         Err(StoreError::contended())
     }
 
-    /// Whether `user`'s refusal on `token` may go into the prompt's thread: once per person
-    /// and at most `lines` times per `window`, across processes. Without the store, no
-    /// (refusals fail quiet; the audit trail has every attempt).
-    pub async fn refusal_in_thread(
-        &self,
-        token: &ApprovalToken,
-        user: &UserId,
-        lines: usize,
-        window: Duration,
-    ) -> bool {
-        let claimed = async {
-            if !self
-                .claim_refusal(token, &format!("thread#user#{user}"), window)
-                .await?
-            {
-                return Ok(false);
-            }
-            for n in 0..lines {
-                if self
-                    .claim_refusal(token, &format!("thread#{n}"), window)
-                    .await?
-                {
-                    return Ok(true);
-                }
-            }
-            Ok::<_, StoreError>(false)
-        };
-        match claimed.await {
+    /// Whether a refusal on `token` may go into the prompt's thread: the first of each
+    /// `window`, whoever clicked, across processes. Without the store, no (refusals fail quiet;
+    /// the audit trail has every attempt).
+    pub async fn refusal_in_thread(&self, token: &ApprovalToken, window: Duration) -> bool {
+        match self.claim_refusal(token, "thread", window).await {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot claim the refusal's thread window; saying nothing in the thread");
@@ -644,14 +621,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refusals_are_said_once_per_person_and_a_few_times_per_prompt_in_a_window() {
+    async fn a_prompt_takes_one_refusal_line_per_window_and_each_person_one_reply_per_reason() {
         let records = Records::memory();
         let (a, b) = (process(&records, CLAIM), process(&records, CLAIM));
         let user = |id: &str| UserId::parse(id).expect("user");
         let (t, w) = (token(), Duration::from_secs(60));
-        // The same person, through two processes: one line, one reply per reason.
-        assert!(a.refusal_in_thread(&t, &user("U0ONE"), 2, w).await);
-        assert!(!b.refusal_in_thread(&t, &user("U0ONE"), 2, w).await);
+        // One line in the thread per window, through either process.
+        assert!(a.refusal_in_thread(&t, w).await);
+        assert!(!b.refusal_in_thread(&t, w).await);
+        assert!(!a.refusal_in_thread(&t, w).await);
+        // One reply per person and reason.
         assert!(
             a.refusal_to_person(&t, &user("U0ONE"), "not_an_approver", w)
                 .await
@@ -661,20 +640,14 @@ mod tests {
                 .await
         );
         assert!(b.refusal_to_person(&t, &user("U0ONE"), "closed", w).await);
-        // Others: their own line until the prompt's lines are used up; always their reply.
-        assert!(b.refusal_in_thread(&t, &user("U0TWO"), 2, w).await);
-        assert!(!a.refusal_in_thread(&t, &user("U0THREE"), 2, w).await);
         assert!(
             a.refusal_to_person(&t, &user("U0THREE"), "not_an_approver", w)
                 .await
         );
-        // Another prompt has its own windows; a window that has passed is claimed again.
+        // Another prompt has its own window; a window that has passed is claimed again.
         let other = ApprovalToken::parse("2a2b3c4d-573f-4ea7-a67e-0123456789ab").expect("uuid");
         for _ in 0..3 {
-            assert!(
-                a.refusal_in_thread(&other, &user("U0ONE"), 1, Duration::ZERO)
-                    .await
-            );
+            assert!(a.refusal_in_thread(&other, Duration::ZERO).await);
         }
     }
 }

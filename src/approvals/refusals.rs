@@ -1,6 +1,6 @@
 //! Refused clicks are said once per burst, not once per click. Within a [`BURST`], for each
-//! prompt: a person's refusal goes into the prompt's thread once, and the thread takes at most
-//! [`THREAD_LINES`] refusal lines in all; the person hears of a refusal once per reason.
+//! prompt: the first refusal goes into the prompt's thread as its one public audit line,
+//! whoever clicked; each person hears of a refusal once per reason.
 //! Claimed in the shared records, so every process agrees
 //! ([`super::records::ApprovalRecords::refusal_in_thread`]).
 //! Every attempt is still logged and appended to the audit trail. A click on a button the bot
@@ -17,9 +17,6 @@ use crate::sync::lock;
 
 /// How long one refusal stands for the ones that follow it.
 pub const BURST: Duration = Duration::from_secs(60);
-
-/// Refusal lines a prompt's thread takes per [`BURST`], whoever clicks.
-pub const THREAD_LINES: usize = 3;
 
 /// Windows this process remembers for unsigned clicks; beyond it, such clicks get no reply
 /// until the oldest windows end (a flood is answered with silence, never with memory).

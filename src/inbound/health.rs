@@ -1,7 +1,7 @@
 //! The health and metrics listener, on axum (off unless `[health] listen` is set; loopback
 //! unless configured otherwise): `GET /healthz` answers 200 when Socket Mode is connected, the
-//! approval queue answers, the Slack tokens are fresh and (with `[state]`) the state table
-//! answers a read now, else 503, with one line per check;
+//! approval queue answers, the Slack tokens are fresh, CodePipeline answers its calls and (with
+//! `[state]`) the state table answers a read now, else 503, with one line per check;
 //! `GET /metrics` is the Prometheus text exposition of [`METRICS`]; anything else is 404. It
 //! stops with the app's cancellation token, letting requests in flight finish. [`probe`] is the
 //! client side, for `chatops healthcheck` (a container health check: the image has no curl).
@@ -38,6 +38,9 @@ pub struct Freshness {
     pub parameters: Duration,
     /// Checked only when a pipeline-events queue is configured.
     pub events: Option<Duration>,
+    /// A CodePipeline call that failed for want of an answer fails the check until a call is
+    /// answered, or for this long when nothing calls again.
+    pub codepipeline: Duration,
     /// The shared state table, read on every `/healthz` when `[state]` is configured: without
     /// it the bot refuses every decision, so it is not healthy.
     pub state: Option<Records>,
@@ -56,6 +59,8 @@ impl Freshness {
             queue: polls(settings.approvals.wait_time_secs),
             parameters: Duration::from_secs(3 * settings.parameter_store.refresh_interval_secs),
             events: settings.events.as_ref().map(|e| polls(e.wait_time_secs)),
+            // Two whole operations: a CodePipeline that hangs fails a call per operation timeout.
+            codepipeline: 2 * settings.timeouts.aws_operation(),
             state: settings.state.as_ref().map(|_| records.clone()),
         }
     }
@@ -75,6 +80,10 @@ pub fn checks(health: &Health, freshness: &Freshness) -> Vec<(&'static str, bool
         (
             "parameters_fresh",
             freshness.tokens.last_read().within(freshness.parameters),
+        ),
+        (
+            "codepipeline_answering",
+            health.codepipeline.answering(freshness.codepipeline),
         ),
     ];
     if let Some(events) = freshness.events {

@@ -10,9 +10,11 @@ use aws_sdk_codepipeline::types::ApprovalResult;
 
 use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName};
 
+mod answering;
 mod approval_state;
 mod executions;
 
+pub use answering::Answering;
 pub use approval_state::{ApprovalState, PipelineState};
 pub use aws_sdk_codepipeline::types::ApprovalStatus;
 pub use executions::{ActionView, DeployError, ExecutionSummary, StageView, StartRequest};

@@ -39,6 +39,10 @@ const READS: [&str; 3] = [
 const STALL_SECS: u64 = 300;
 /// What the bot tells a user whose decision CodePipeline did not take (src/approvals/decide.rs).
 const NOT_RECORDED: &str = "Could not record your decision in CodePipeline";
+/// No reconcile round during the test (the default is every 30 s): its reads would be the only
+/// CodePipeline calls between a failed decision and the next click, and an answered one clears
+/// the `/healthz` check the test looks at.
+const NO_RECONCILE: (&str, &str) = ("CHATOPS__APPROVALS__RECONCILE_SECS", "3600");
 
 /// What a fault's run measured.
 struct Figures {
@@ -47,6 +51,8 @@ struct Figures {
     max_ack: Duration,
     /// From the end of the fault to `/healthz` 200.
     recovered: Option<Duration>,
+    /// When the fault ended, if `/healthz` was seen failing because of it.
+    fault_over: Option<Instant>,
 }
 
 impl Figures {
@@ -56,19 +62,25 @@ impl Figures {
             clicks: 0,
             max_ack: Duration::ZERO,
             recovered: None,
+            fault_over: None,
         }
     }
 
     /// `user` clicks Approve on every prompt, back to back; waits for every ack, each within
     /// [`ACK_LIMIT`] of its own click.
     /// Clicks `prompt` as ALICE when CodePipeline will not take the decision: she is told it
-    /// was not recorded, the prompt stays live, and nothing is decided.
+    /// was not recorded, the prompt stays live, nothing is decided, and `/healthz` is 503 for
+    /// CodePipeline until it answers again. The fault is over from here on.
     async fn click_unrecorded(&mut self, bot: &Bot, prompt: &Message) {
         self.click_all(bot, std::slice::from_ref(prompt), ALICE)
             .await;
         bot.wait_for_ephemeral(ALICE, NOT_RECORDED).await;
         assert!(has_buttons(&bot.message(&prompt.ts)), "the prompt is live");
         assert!(bot.codepipeline.approval_results().is_empty());
+        let (status, body) = get(bot, "/healthz").await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("codepipeline_answering failing"), "{body}");
+        self.fault_over = Some(Instant::now());
     }
 
     async fn click_all(&mut self, bot: &Bot, prompts: &[Message], user: &str) {
@@ -126,8 +138,8 @@ async fn wait_until_healthy(bot: &Bot) {
 async fn assert_end_condition(bot: &Bot, executions: &[String], figures: &Figures) {
     // Every decided prompt restamped: all were approved, none keeps its buttons.
     wait_until_every_prompt_says(bot, "*Approved* by").await;
-    // Every notification became exactly one prompt (the test queue has no dead-letter queue:
-    // none may be left over either).
+    // Every notification became exactly one prompt or a message in the dead-letter queue
+    // (SQS's redrive policy, after `MAX_RECEIVE_COUNT` receives as in the template).
     // A prompt names its execution when the bot could read it from CodePipeline; one posted
     // while those reads failed (a stall, throttles beyond retries) does not, so it is counted
     // apart, and the total must still be one per approval.
@@ -143,35 +155,45 @@ async fn assert_end_condition(bot: &Bot, executions: &[String], figures: &Figure
         duplicates += posted.saturating_sub(1);
     }
     assert_eq!(duplicates, 0, "prompts posted twice");
-    assert_eq!(prompts.len(), executions.len(), "one prompt per approval");
     let unnamed = prompts.len() - named;
     eventually(DEADLINE, "the approval queue to be drained", || async {
         (bot.aws.queue_depth().await == 0).then_some(())
     })
     .await;
+    let dead_letters = bot.aws.dead_letter_depth().await;
+    assert_eq!(
+        prompts.len() + dead_letters,
+        executions.len(),
+        "one prompt or one dead letter per approval"
+    );
     // Every approval decided once.
     let results = bot.codepipeline.approval_results();
     let tokens: HashSet<&str> = results.iter().map(|r| r.token.as_str()).collect();
     assert_eq!(tokens.len(), results.len(), "an approval decided twice");
-    assert_eq!(results.len(), executions.len(), "every approval decided");
+    assert_eq!(
+        results.len(),
+        prompts.len(),
+        "every prompted approval decided"
+    );
     wait_until_healthy(bot).await;
+    let recovered = figures
+        .recovered
+        .or_else(|| figures.fault_over.map(|at| at.elapsed()));
     eprintln!(
-        "FAULT-MATRIX | {} | approvals {} | prompts {} | duplicates {duplicates} | without execution id {unnamed} | decisions {} | clicks {} | max ack {:?} | recovered after {}",
+        "FAULT-MATRIX | {} | approvals {} | prompts {} | duplicates {duplicates} | dead letters {dead_letters} | without execution id {unnamed} | decisions {} | clicks {} | max ack {:?} | recovered after {}",
         figures.fault,
         executions.len(),
         prompts.len(),
         results.len(),
         figures.clicks,
         figures.max_ack,
-        figures
-            .recovered
-            .map_or_else(|| "n/a (stayed 200)".to_owned(), |d| format!("{d:?}")),
+        recovered.map_or_else(|| "n/a (stayed 200)".to_owned(), |d| format!("{d:?}")),
     );
 }
 
 #[tokio::test]
 async fn codepipeline_throttling_loses_no_notification_and_decides_each_approval_once() {
-    let bot = parallel_bot(Bot::prepare(false).await, &[]).await;
+    let bot = parallel_bot(Bot::prepare(false).await, &[NO_RECONCILE]).await;
     let mut figures = Figures::new("CodePipeline throttles");
     // More throttles on each read than the SDK's three attempts absorb.
     for read in READS {
@@ -213,6 +235,7 @@ async fn a_hanging_codepipeline_costs_a_call_its_timeout_and_decides_each_approv
         &[
             ("CHATOPS__TIMEOUTS__AWS_ATTEMPT_SECS", "2"),
             ("CHATOPS__TIMEOUTS__AWS_OPERATION_SECS", "5"),
+            NO_RECONCILE,
         ],
     )
     .await;

@@ -4,6 +4,7 @@
 use emulators::testing::eventually;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::deploy::deploy;
 use crate::support::{Bot, Options, ALICE, DEADLINE};
 
 pub(crate) fn with_health() -> Options {
@@ -79,6 +80,7 @@ async fn healthz_is_ok_once_connected_polled_and_read_and_metrics_count_clicks()
         "socket_mode_connected ok",
         "approval_queue_reachable ok",
         "parameters_fresh ok",
+        "codepipeline_answering ok",
     ] {
         assert!(body.contains(check), "{body}");
     }
@@ -136,6 +138,42 @@ async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
     .await;
     assert!(body.contains("approval_queue_reachable failing"), "{body}");
     assert!(body.contains("parameters_fresh ok"), "{body}");
+}
+
+#[tokio::test]
+async fn healthz_fails_while_codepipeline_throttles_every_try_and_recovers_once_it_answers() {
+    let bot = Bot::spawn(with_health()).await;
+    let body = eventually(DEADLINE, "a healthy /healthz", || async {
+        let (status, body) = get(&bot, "/healthz").await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert!(body.contains("codepipeline_answering ok"), "{body}");
+
+    // Throttled on each of the SDK's three attempts: the call fails for want of an answer.
+    // `/deploy status` reads the pipeline's state first, and nothing else calls CodePipeline
+    // here (no prompt is open).
+    bot.codepipeline
+        .fail_next("GetPipelineState", "ThrottlingException", 3);
+    let status = format!("status {}", bot.pipeline);
+    deploy(&bot, ALICE, &status).await;
+    let body = eventually(DEADLINE, "/healthz 503 for CodePipeline", || async {
+        let (status, body) = get(&bot, "/healthz").await;
+        (status == 503).then_some(body)
+    })
+    .await;
+    assert!(body.contains("codepipeline_answering failing"), "{body}");
+    assert!(body.contains("socket_mode_connected ok"), "{body}");
+    assert_eq!(bot.codepipeline.requests("GetPipelineState"), 3);
+
+    // CodePipeline answers the next call: healthy again.
+    deploy(&bot, ALICE, &status).await;
+    let body = eventually(DEADLINE, "/healthz 200 again", || async {
+        let (status, body) = get(&bot, "/healthz").await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert!(body.contains("codepipeline_answering ok"), "{body}");
 }
 
 #[tokio::test]
