@@ -4,8 +4,9 @@
 //! ends by showing the bot still works (a real approval gets its prompt, the real button or
 //! form still decides).
 //!
-//! Logs are not captured here (the subscriber is global to the test binary): the effects are
-//! asserted instead, on the emulators' and ministack's records.
+//! Logs are not captured in process (the subscriber is global to the test binary): the effects
+//! are asserted instead, on the emulators' and ministack's records; the SQS family also runs
+//! against the real binary, whose log lines are read.
 
 #[path = "../hostile/corpus.rs"]
 mod corpus;
@@ -19,6 +20,7 @@ use chatops::secret::Secret;
 use chatops::signing::Signer;
 
 use crate::support::approvals::APPROVE;
+use crate::support::process::finish;
 use crate::support::redshift::{Exports, CLOCK};
 use crate::support::{has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE};
 
@@ -93,6 +95,68 @@ async fn hostile_sqs_bodies_post_nothing_call_nothing_and_stay_for_the_redrive_p
     assert_eq!(bot.slack.messages(CHANNEL)[0].ts, prompt.ts);
     assert_eq!(bot.slack.calls("chat.postMessage"), 1, "{sent:?}");
     assert_no_mutation(&bot, "sqs");
+}
+
+#[tokio::test]
+async fn hostile_sqs_bodies_are_logged_with_their_message_id_and_end_in_the_dead_letter_queue() {
+    let bot = Bot::prepare(false).await;
+    // Two receives, then the dead-letter queue; a message that cannot be handled is hidden for
+    // `retry_max_secs` (1 s here) between them.
+    bot.aws.set_max_receive_count(2).await;
+    let running = bot
+        .start_process(
+            2,
+            &[
+                ("CHATOPS__APPROVALS__RETRY_BASE_SECS", "1"),
+                ("CHATOPS__APPROVALS__RETRY_MAX_SECS", "1"),
+            ],
+        )
+        .await;
+    let vars = [("PIPELINE", bot.pipeline.as_str())];
+    let mut sent = Vec::new();
+    for case in corpus::family("sqs") {
+        let Some(body) = case.text(&vars).filter(|body| sqs_accepts(body)) else {
+            continue;
+        };
+        let id = bot
+            .aws
+            .sqs
+            .send_message()
+            .queue_url(&bot.aws.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{}: SQS refused it: {e:?}", case.name))
+            .message_id
+            .expect("a message id");
+        sent.push((case.name, id));
+    }
+    let (_, prompt) = bot.start_and_wait_for_prompt().await;
+    eventually(
+        DEADLINE,
+        "every hostile message in the dead-letter queue, the real one deleted",
+        || async {
+            (bot.aws.dead_letter_depth().await == sent.len() && bot.aws.queue_depth().await == 0)
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(bot.prompts().len(), 1, "only the real prompt");
+    assert_eq!(bot.slack.messages(CHANNEL)[0].ts, prompt.ts);
+    assert_no_mutation(&bot, "sqs");
+
+    running.signal("TERM").await;
+    let (status, stdout, stderr) = finish(running).await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let output = format!("{stdout}{stderr}");
+    for (case, id) in &sent {
+        assert!(
+            output
+                .lines()
+                .any(|l| l.contains(id.as_str()) && l.contains("left for the redrive policy")),
+            "{case}: no log line names message {id} and what became of it"
+        );
+    }
 }
 
 /// The test's stand-ins for the corpus placeholders of Slack ids.

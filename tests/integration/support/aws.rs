@@ -1,5 +1,6 @@
-//! Per-test AWS resources on ministack: an SNS topic, an SQS queue subscribed to it, and the
-//! Slack tokens and the button-signing key as SecureString parameters, all under unique names.
+//! Per-test AWS resources on ministack: an SNS topic, an SQS queue subscribed to it with a
+//! dead-letter queue as `config/chatops.cfn.yaml` gives it, and the Slack tokens and the
+//! button-signing key as SecureString parameters, all under unique names.
 
 use aws_config::SdkConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -7,6 +8,10 @@ use aws_sdk_ssm::types::ParameterType;
 use emulators::ministack::{create_topic_queue, TopicQueue};
 
 pub const REGION: &str = "us-east-1";
+
+/// Receives after which SQS moves a message to the dead-letter queue, as in
+/// `config/chatops.cfn.yaml`.
+pub const MAX_RECEIVE_COUNT: u32 = 10;
 
 /// An SDK configuration pointed at ministack.
 pub async fn sdk_config() -> SdkConfig {
@@ -22,6 +27,8 @@ pub struct Resources {
     pub ssm: aws_sdk_ssm::Client,
     pub topic_arn: String,
     pub queue_url: String,
+    /// The approval queue's dead-letter queue.
+    pub dead_letter_url: String,
     pub parameter_path: String,
     pub bot_token: String,
     pub app_token: String,
@@ -44,6 +51,7 @@ impl Resources {
         } = create_topic_queue(&config, &format!("approvals-{id}"), raw_delivery)
             .await
             .expect("topic and queue on ministack");
+        let dead_letter_url = redrive(&sqs, &queue_url, &id, MAX_RECEIVE_COUNT).await;
         let parameter_path = format!("/test/{id}/chatops");
         let resources = Resources {
             bot_token: format!("xoxb-test-{id}"),
@@ -59,6 +67,7 @@ impl Resources {
             ssm,
             topic_arn,
             queue_url,
+            dead_letter_url,
             parameter_path,
         };
         resources.put_tokens().await;
@@ -74,6 +83,12 @@ impl Resources {
             .expect("topic and queue on ministack");
         assert_eq!(again.queue_url, self.queue_url, "the same queue");
         assert_eq!(again.topic_arn, self.topic_arn, "the same topic");
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let dead_letter_url = redrive(&sqs, &self.queue_url, &self.id, MAX_RECEIVE_COUNT).await;
+        assert_eq!(
+            dead_letter_url, self.dead_letter_url,
+            "the same dead-letter queue"
+        );
         self.put_tokens().await;
     }
 
@@ -106,6 +121,17 @@ impl Resources {
         self.depth_of(&self.queue_url).await
     }
 
+    /// Messages in the approval queue's dead-letter queue.
+    pub async fn dead_letter_depth(&self) -> usize {
+        self.depth_of(&self.dead_letter_url).await
+    }
+
+    /// Sets the approval queue's redrive policy: a message received more than
+    /// `max_receive_count` times moves to the dead-letter queue.
+    pub async fn set_max_receive_count(&self, max_receive_count: u32) {
+        redrive(&self.sqs, &self.queue_url, &self.id, max_receive_count).await;
+    }
+
     /// Messages in the queue at `queue_url`, visible or in flight.
     pub async fn depth_of(&self, queue_url: &str) -> usize {
         let attributes = self
@@ -127,4 +153,43 @@ impl Resources {
         .filter_map(|k| attributes.get(k).and_then(|v| v.parse::<usize>().ok()))
         .sum()
     }
+}
+
+/// Creates the dead-letter queue `approvals-<id>-dlq` and makes it `queue_url`'s, after
+/// `max_receive_count` receives; its URL.
+async fn redrive(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    id: &str,
+    max_receive_count: u32,
+) -> String {
+    let dead_letter_url = sqs
+        .create_queue()
+        .queue_name(format!("approvals-{id}-dlq"))
+        .send()
+        .await
+        .expect("CreateQueue (dead letters)")
+        .queue_url
+        .expect("a queue URL");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_letter_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes (dead letters)")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("a queue ARN");
+    let policy = serde_json::json!({
+        "deadLetterTargetArn": arn,
+        "maxReceiveCount": max_receive_count.to_string(),
+    });
+    sqs.set_queue_attributes()
+        .queue_url(queue_url)
+        .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
+        .send()
+        .await
+        .expect("SetQueueAttributes (RedrivePolicy)");
+    dead_letter_url
 }
