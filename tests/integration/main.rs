@@ -18,4 +18,5 @@ mod redshift_alerts;
 mod secrets;
 mod shared_state;
 mod socket_mode;
+mod sockets;
 mod support;

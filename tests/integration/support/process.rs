@@ -120,3 +120,55 @@ impl Bot {
         running
     }
 }
+
+/// The connected TCP sockets of the process `pid` (a child of this test: the kernel lets a
+/// parent copy its descriptors): each one's peer and whether `TCP_NODELAY` is on, read with
+/// `getsockopt` on a copy made by `pidfd_getfd(2)`. Listening sockets are left out.
+pub fn tcp_connections(pid: u32) -> Vec<(std::net::SocketAddr, bool)> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    let pid = libc::pid_t::try_from(pid).expect("a pid");
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let pidfd = i32::try_from(pidfd).expect("a descriptor");
+    assert!(
+        pidfd >= 0,
+        "pidfd_open: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a descriptor just returned to this process, owned from here on.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let mut found = Vec::new();
+    let entries = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("/proc/<pid>/fd");
+    for entry in entries.flatten() {
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|l| l.to_string_lossy().starts_with("socket:"));
+        let Some(target) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if !is_socket {
+            continue;
+        }
+        // SAFETY: pidfd_getfd copies the process's descriptor `target` into this one, or
+        // returns -1 (it was closed meanwhile).
+        let copy = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), target, 0) };
+        let Ok(copy) = i32::try_from(copy) else {
+            continue;
+        };
+        if copy < 0 {
+            continue;
+        }
+        // SAFETY: a descriptor just returned to this process, owned from here on.
+        let socket = socket2::Socket::from(unsafe { OwnedFd::from_raw_fd(copy) });
+        let tcp = socket.r#type().is_ok_and(|t| t == socket2::Type::STREAM);
+        let peer = socket.peer_addr().ok().and_then(|a| a.as_socket());
+        if let (true, Some(peer)) = (tcp, peer) {
+            found.push((peer, socket.tcp_nodelay().expect("getsockopt TCP_NODELAY")));
+        }
+    }
+    found
+}
