@@ -38,30 +38,37 @@ pub(super) fn list(sim: &CodePipelineSim, input: ListInput) -> Result<Value, Api
     }
     let state = sim.lock();
     let pipeline = state.pipeline(name)?;
-    let mut runs = Vec::new();
-    for execution in pipeline.executions.iter().rev() {
-        if only.as_ref().is_some_and(|id| *id != execution.id) {
-            continue;
-        }
-        for (i, stage_runs) in execution.actions.iter().enumerate().rev() {
-            for (j, run) in stage_runs.iter().enumerate().rev() {
-                if let Some(run) = run {
-                    runs.push(detail(sim, pipeline, execution, i, j, run));
-                }
-            }
-        }
-    }
-    let (details, next_token) = page(
+    // The runs as references, newest first; only those up to the page's end are looked at,
+    // and only the page is rendered.
+    let runs = pipeline
+        .executions
+        .iter()
+        .rev()
+        .filter(|execution| only.as_ref().is_none_or(|id| *id == execution.id))
+        .flat_map(|execution| {
+            execution
+                .actions
+                .iter()
+                .enumerate()
+                .rev()
+                .flat_map(move |(i, stage_runs)| {
+                    stage_runs
+                        .iter()
+                        .enumerate()
+                        .rev()
+                        .filter_map(move |(j, run)| run.as_ref().map(|run| (execution, i, j, run)))
+                })
+        });
+    let (runs, next_token) = page(
         runs,
-        |d| {
-            d["actionExecutionId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        },
+        |(_, _, _, run)| run.action_execution_id.as_str(),
         input.next_token.as_deref(),
         max_results,
     )?;
+    let details: Vec<Value> = runs
+        .into_iter()
+        .map(|(execution, i, j, run)| detail(sim, pipeline, execution, i, j, run))
+        .collect();
     Ok(compact(
         json!({"actionExecutionDetails": details, "nextToken": next_token}),
     ))

@@ -112,10 +112,9 @@ pub(super) fn list(sim: &CodePipelineSim, input: ListInput) -> Result<Value, Api
     let max_results = validate::page_size("maxResults", input.max_results, 100)?;
     let state = sim.lock();
     let pipeline = state.pipeline(name)?;
-    let newest_first: Vec<&Execution> = pipeline.executions.iter().rev().collect();
     let (executions, next_token) = page(
-        newest_first,
-        |e| e.id.clone(),
+        pipeline.executions.iter().rev(),
+        |e: &&Execution| e.id.as_str(),
         input.next_token.as_deref(),
         max_results,
     )?;

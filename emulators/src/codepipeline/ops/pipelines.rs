@@ -147,8 +147,8 @@ pub(super) fn list_pipelines(sim: &CodePipelineSim, input: ListInput) -> Result<
     let mut pipelines: Vec<&Pipeline> = state.pipelines.values().collect();
     pipelines.sort_by(|a, b| a.def.name.cmp(&b.def.name));
     let (pipelines, next_token) = page(
-        pipelines,
-        |p| p.def.name.clone(),
+        pipelines.into_iter(),
+        |p| p.def.name.as_str(),
         input.next_token.as_deref(),
         max_results,
     )?;
