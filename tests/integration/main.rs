@@ -13,6 +13,7 @@ mod going_live;
 mod health;
 mod history;
 mod hostile;
+mod memory;
 mod processes;
 mod redshift_alerts;
 mod secrets;

@@ -115,6 +115,7 @@ impl SlackEmulator {
             let message = inner
                 .messages
                 .iter()
+                .rev()
                 .find(|m| m.channel == channel && m.ts == ts)
                 .cloned()
                 .or(ephemeral)

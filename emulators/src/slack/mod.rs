@@ -154,6 +154,17 @@ impl SlackEmulator {
         in_channel.cloned().collect()
     }
 
+    /// The last `n` messages of `channel` (top-level and thread), in post order, with current
+    /// content: for a long run, where copying every message on each look would cost more than
+    /// the run.
+    pub fn recent_messages(&self, channel: &str, n: usize) -> Vec<Message> {
+        let inner = self.shared.lock();
+        let in_channel = inner.messages.iter().rev().filter(|m| m.channel == channel);
+        let mut recent: Vec<Message> = in_channel.take(n).cloned().collect();
+        recent.reverse();
+        recent
+    }
+
     /// Ephemeral messages shown to `user` in `channel`, in post order.
     pub fn ephemerals(&self, channel: &str, user: &str) -> Vec<Message> {
         let inner = self.shared.lock();

@@ -224,8 +224,10 @@ impl Inner {
     }
 
     pub(super) fn message_mut(&mut self, channel: &str, ts: &str) -> Option<&mut Message> {
+        // Newest first: what is updated is mostly what was posted last.
         self.messages
             .iter_mut()
+            .rev()
             .find(|m| m.channel == channel && m.ts == ts)
     }
 }
