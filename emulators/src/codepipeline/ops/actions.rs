@@ -40,25 +40,26 @@ pub(super) fn list(sim: &CodePipelineSim, input: ListInput) -> Result<Value, Api
     let pipeline = state.pipeline(name)?;
     // The runs as references, newest first; only those up to the page's end are looked at,
     // and only the page is rendered.
-    let runs = pipeline
-        .executions
-        .iter()
-        .rev()
-        .filter(|execution| only.as_ref().is_none_or(|id| *id == execution.id))
-        .flat_map(|execution| {
-            execution
-                .actions
-                .iter()
-                .enumerate()
-                .rev()
-                .flat_map(move |(i, stage_runs)| {
-                    stage_runs
-                        .iter()
-                        .enumerate()
-                        .rev()
-                        .filter_map(move |(j, run)| run.as_ref().map(|run| (execution, i, j, run)))
-                })
-        });
+    let mut newest_first = pipeline.executions.iter().rev();
+    let executions: Box<dyn Iterator<Item = &Execution>> = match &only {
+        // One execution: found, not filtered out of every other.
+        Some(id) => Box::new(newest_first.find(|e| e.id == *id).into_iter()),
+        None => Box::new(newest_first),
+    };
+    let runs = executions.flat_map(|execution| {
+        execution
+            .actions
+            .iter()
+            .enumerate()
+            .rev()
+            .flat_map(move |(i, stage_runs)| {
+                stage_runs
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .filter_map(move |(j, run)| run.as_ref().map(|run| (execution, i, j, run)))
+            })
+    });
     let (runs, next_token) = page(
         runs,
         |(_, _, _, run)| run.action_execution_id.as_str(),
