@@ -6,7 +6,13 @@
 
 use anyhow::Context;
 use aws_sdk_codepipeline::error::DisplayErrorContext;
+use aws_sdk_codepipeline::operation::get_pipeline_execution::GetPipelineExecutionOutput;
+use aws_sdk_codepipeline::operation::get_pipeline_state::GetPipelineStateOutput;
 use aws_sdk_codepipeline::types::ApprovalResult;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::shared::Shared;
 
 use crate::ids::{ActionName, ApprovalToken, ExecutionId, PipelineName, StageName};
 
@@ -138,22 +144,43 @@ fn query_value(url: &str, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// How long one `GetPipelineState` serves every prompt of its pipeline: a burst of
+/// notifications, not the state a later prompt should see (a token it does not show is looked
+/// up by `ListActionExecutions`).
+const STATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// How long an execution's revisions and trigger are kept: they never change, so this bounds
+/// memory, not staleness.
+const EXECUTION_TTL: Duration = Duration::from_secs(600);
+
+/// Executions (and pipelines) whose answers are kept at once.
+const SHARED_CAPACITY: u64 = 1024;
+
 /// The CodePipeline client.
 #[derive(Clone)]
 pub struct CodePipeline {
     client: aws_sdk_codepipeline::Client,
+    /// `GetPipelineState` by pipeline, shared for [`STATE_WINDOW`].
+    states: Arc<Shared<Arc<GetPipelineStateOutput>>>,
+    /// `GetPipelineExecution` by pipeline and execution, for its revisions and trigger.
+    executions: Arc<Shared<Arc<GetPipelineExecutionOutput>>>,
 }
 
 impl CodePipeline {
     /// Wraps an SDK client built by the composition root.
     pub fn new(client: aws_sdk_codepipeline::Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            states: Arc::new(Shared::new(STATE_WINDOW, SHARED_CAPACITY)),
+            executions: Arc::new(Shared::new(EXECUTION_TTL, SHARED_CAPACITY)),
+        }
     }
 
-    /// The execution waiting at `approval` (`GetPipelineState`: the stage's latest execution,
-    /// confirmed by the action's token; in PARALLEL mode, where that token is hidden and several
-    /// executions may wait, the in-progress run of `ListActionExecutions` whose
-    /// `externalExecutionId` is the token) and its revisions and trigger (`GetPipelineExecution`).
+    /// The execution waiting at `approval` (`GetPipelineState`, one call shared by the prompts
+    /// of a burst: the stage's latest execution, confirmed by the action's token; in PARALLEL
+    /// mode, where that token is hidden and several executions may wait, the in-progress run
+    /// of `ListActionExecutions` whose `externalExecutionId` is the token) and its revisions and
+    /// trigger (`GetPipelineExecution`, one call per execution).
     ///
     /// # Errors
     /// A failed call, or no execution waits there with this token any more.
@@ -161,13 +188,17 @@ impl CodePipeline {
         &self,
         approval: ApprovalAt<'_>,
     ) -> anyhow::Result<ExecutionContext> {
+        let pipeline = approval.pipeline.as_str();
         let state = self
-            .client
-            .get_pipeline_state()
-            .name(approval.pipeline.as_str())
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
+            .states
+            .get(pipeline, || async {
+                let state = self.client.get_pipeline_state().name(pipeline).send();
+                state
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))
+            })
+            .await?;
         let stage = state
             .stage_states()
             .iter()
@@ -189,13 +220,20 @@ impl CodePipeline {
                 .context("no execution waits at the approval with this token")?,
         };
         let execution = self
-            .client
-            .get_pipeline_execution()
-            .pipeline_name(approval.pipeline.as_str())
-            .pipeline_execution_id(&execution_id)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
+            .executions
+            .get(&format!("{pipeline}/{execution_id}"), || async {
+                let execution = self
+                    .client
+                    .get_pipeline_execution()
+                    .pipeline_name(pipeline)
+                    .pipeline_execution_id(&execution_id)
+                    .send();
+                execution
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))
+            })
+            .await?;
         let execution = execution.pipeline_execution();
         let revisions = execution
             .map(|e| e.artifact_revisions())

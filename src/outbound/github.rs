@@ -12,13 +12,20 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::shared::Shared;
 use crate::outbound::parameter_store::TokenStore;
 use crate::secret::Secret;
 
 /// The most of an answer read: a commit object is a few hundred bytes.
 const BODY_MAX: usize = 256 * 1024;
+
+/// How long a commit's author is kept (a commit never changes: this bounds memory), and for
+/// how many commits at most.
+const AUTHOR_TTL: Duration = Duration::from_secs(3600);
+const AUTHORS_KEPT: u64 = 1024;
 
 /// Why an author could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +52,8 @@ pub struct GitHub {
     tokens: TokenStore,
     /// The longest one request may take, its answer read.
     timeout: Duration,
+    /// Authors by `repository@commit`: the approvals of one execution ask once.
+    authors: Arc<Shared<String>>,
 }
 
 impl GitHub {
@@ -60,10 +69,12 @@ impl GitHub {
             api_url: api_url.to_owned(),
             tokens,
             timeout,
+            authors: Arc::new(Shared::new(AUTHOR_TTL, AUTHORS_KEPT)),
         })
     }
 
-    /// The e-mail address Git records as `commit`'s author in `repository` (`owner/repo`).
+    /// The e-mail address Git records as `commit`'s author in `repository` (`owner/repo`),
+    /// asked once per commit (a commit never changes).
     ///
     /// # Errors
     /// See [`GitHubError`].
@@ -78,13 +89,17 @@ impl GitHub {
                 commit: commit.to_owned(),
             });
         }
-        let json = self
-            .get(&format!("/repos/{repository}/git/commits/{commit}"))
-            .await?;
-        json["author"]["email"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| GitHubError::Decode("the commit has no author e-mail".into()))
+        self.authors
+            .get(&format!("{repository}@{commit}"), || async {
+                let json = self
+                    .get(&format!("/repos/{repository}/git/commits/{commit}"))
+                    .await?;
+                json["author"]["email"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| GitHubError::Decode("the commit has no author e-mail".into()))
+            })
+            .await
     }
 
     /// Whether the API answers and accepts the token: "N of M requests left" (`GET

@@ -7,6 +7,7 @@ pub mod github;
 pub mod lease;
 pub mod parameter_store;
 pub mod records;
+mod shared;
 pub mod slack;
 
 /// Every outbound client, cheap to clone.

@@ -152,6 +152,16 @@ async fn memory_after_ten_thousand_approvals_and_commands_is_where_it_was_after_
     let (baseline, settled_after) = baseline.expect("the baseline was taken");
 
     assert_eq!(bot.codepipeline.approval_results().len(), APPROVALS);
+    for read in [
+        "GetPipelineState",
+        "GetPipelineExecution",
+        "ListActionExecutions",
+    ] {
+        eprintln!(
+            "MEMORY | {read}: {} requests for {APPROVALS} approvals",
+            bot.codepipeline.requests(read)
+        );
+    }
     eprintln!(
         "MEMORY | {APPROVALS} approvals and {APPROVALS} commands in {:?} ({SETTLED} of each in {settled_after:?}) | resident after {SETTLED}: {baseline} B | at the end: {end} B | peak {peak} B",
         started.elapsed()
