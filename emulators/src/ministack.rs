@@ -62,6 +62,22 @@ pub async fn create_topic_queue(
     })
 }
 
+/// The ARN of the queue at `queue_url`.
+///
+/// # Errors
+/// `GetQueueAttributes` failing.
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::Result<String> {
+    sqs.get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("GetQueueAttributes")?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .context("the queue has no QueueArn")
+}
+
 /// Creates the queue `name` and subscribes it to `topic_arn`; returns its URL.
 ///
 /// # Errors
@@ -90,16 +106,7 @@ async fn subscribe(
         .context("CreateQueue")?
         .queue_url
         .context("CreateQueue returned no QueueUrl")?;
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .context("GetQueueAttributes")?
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .context("the queue has no QueueArn")?;
+    let queue_arn = queue_arn(&sqs, &queue_url).await?;
     let mut subscribe = sns
         .subscribe()
         .topic_arn(topic_arn)

@@ -2,12 +2,12 @@
 //! self-approval, quorum, the reason modal (`views.open` → `view_submission`), and the audit
 //! record under the prompt.
 
-use emulators::codepipeline::{ActionKind, CommitAuthor, PipelineDef, GITHUB_GET_COMMIT};
+use emulators::codepipeline::{ActionKind, GITHUB_GET_COMMIT};
 use emulators::slack::Message;
 use emulators::testing::eventually;
 use serde_json::json;
 
-use crate::support::approvals::{APPROVE, APPROVE_WITH_REASON, REJECT};
+use crate::support::approvals::{authored_by_carol_as, APPROVE, APPROVE_WITH_REASON, REJECT};
 use crate::support::{has_buttons, Bot, Options, ALICE, BOB, CAROL, CHANNEL, DEADLINE, MALLORY};
 
 /// The simulator's starter of every execution started through its handle.
@@ -232,17 +232,7 @@ async fn authored_by_carol(token: Option<&str>, notify: bool) -> Bot {
         bot.aws.put_parameter("github/token", token).await;
     }
     bot.codepipeline.require_github_token(GITHUB_TOKEN);
-    let mut def = PipelineDef::with_approval(&bot.pipeline, &bot.aws.topic_arn);
-    if let ActionKind::Source {
-        repository, author, ..
-    } = &mut def.stages[0].actions[0].kind
-    {
-        *repository = Some("acme/web".into());
-        *author = Some(CommitAuthor {
-            name: "Carol".into(),
-            email: "Carol@Example.com".into(),
-        });
-    }
+    let mut def = authored_by_carol_as(&bot, "Carol@Example.com");
     if !notify {
         if let ActionKind::ManualApproval {
             notification_arn, ..

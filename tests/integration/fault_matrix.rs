@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-use crate::health::{get, with_health};
+use crate::health::{get, once_status, with_health};
 use crate::processes::{fleet_bot, wait_for_prompts, wait_until_every_prompt_says, ENV, ONE_FLEET};
 use crate::support::approvals::APPROVE;
 use crate::support::{has_buttons, Bot, Options, ALICE, BOB, CHANNEL, DEADLINE};
@@ -128,10 +128,7 @@ async fn start_executions(bot: &Bot) -> Vec<String> {
 
 /// Waits for `/healthz` 200.
 async fn wait_until_healthy(bot: &Bot) {
-    eventually(DEADLINE, "/healthz 200", || async {
-        (get(bot, "/healthz").await.0 == 200).then_some(())
-    })
-    .await;
+    once_status(bot, 200).await;
 }
 
 /// The end condition every fault is held to; prints the fault's figures.

@@ -34,6 +34,15 @@ pub(crate) async fn get(bot: &Bot, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// The body of `/healthz` once it answers `status`.
+pub(crate) async fn once_status(bot: &Bot, status: u16) -> String {
+    eventually(DEADLINE, &format!("/healthz {status}"), || async {
+        let (answered, body) = get(bot, "/healthz").await;
+        (answered == status).then_some(body)
+    })
+    .await
+}
+
 /// `chatops healthcheck` as the task definition's health check runs it: the configuration from
 /// the environment alone (`--config /dev/null`), `[health] listen` = `listen`. Exit code, stdout.
 async fn healthcheck(listen: &str) -> (Option<i32>, String) {
@@ -71,11 +80,7 @@ async fn the_listener_is_off_unless_configured() {
 #[tokio::test]
 async fn healthz_is_ok_once_connected_polled_and_read_and_metrics_count_clicks() {
     let bot = Bot::spawn(with_health()).await;
-    let body = eventually(DEADLINE, "a healthy /healthz", || async {
-        let (status, body) = get(&bot, "/healthz").await;
-        (status == 200).then_some(body)
-    })
-    .await;
+    let body = once_status(&bot, 200).await;
     for check in [
         "socket_mode_connected ok",
         "approval_queue_reachable ok",
@@ -143,11 +148,7 @@ async fn healthz_fails_while_the_approval_queue_cannot_be_read() {
 #[tokio::test]
 async fn healthz_fails_while_codepipeline_throttles_every_try_and_recovers_once_it_answers() {
     let bot = Bot::spawn(with_health()).await;
-    let body = eventually(DEADLINE, "a healthy /healthz", || async {
-        let (status, body) = get(&bot, "/healthz").await;
-        (status == 200).then_some(body)
-    })
-    .await;
+    let body = once_status(&bot, 200).await;
     assert!(body.contains("codepipeline_answering ok"), "{body}");
 
     // Throttled on each of the SDK's three attempts: the call fails for want of an answer.
@@ -157,22 +158,14 @@ async fn healthz_fails_while_codepipeline_throttles_every_try_and_recovers_once_
         .fail_next("GetPipelineState", "ThrottlingException", 3);
     let status = format!("status {}", bot.pipeline);
     deploy(&bot, ALICE, &status).await;
-    let body = eventually(DEADLINE, "/healthz 503 for CodePipeline", || async {
-        let (status, body) = get(&bot, "/healthz").await;
-        (status == 503).then_some(body)
-    })
-    .await;
+    let body = once_status(&bot, 503).await;
     assert!(body.contains("codepipeline_answering failing"), "{body}");
     assert!(body.contains("socket_mode_connected ok"), "{body}");
     assert_eq!(bot.codepipeline.requests("GetPipelineState"), 3);
 
     // CodePipeline answers the next call: healthy again.
     deploy(&bot, ALICE, &status).await;
-    let body = eventually(DEADLINE, "/healthz 200 again", || async {
-        let (status, body) = get(&bot, "/healthz").await;
-        (status == 200).then_some(body)
-    })
-    .await;
+    let body = once_status(&bot, 200).await;
     assert!(body.contains("codepipeline_answering ok"), "{body}");
 }
 
@@ -196,11 +189,7 @@ async fn healthz_fails_while_the_state_table_cannot_be_read() {
         .await
         .start(with_health())
         .await;
-    let body = eventually(DEADLINE, "a healthy /healthz", || async {
-        let (status, body) = get(&healthy, "/healthz").await;
-        (status == 200).then_some(body)
-    })
-    .await;
+    let body = once_status(&healthy, 200).await;
     assert!(body.contains("state_store_reachable ok"), "{body}");
 }
 
@@ -208,10 +197,7 @@ async fn healthz_fails_while_the_state_table_cannot_be_read() {
 async fn the_healthcheck_subcommand_exits_zero_only_while_healthz_is_ok() {
     let healthy = Bot::spawn(with_health()).await;
     let port = healthy.health.expect("the health listener is on").port();
-    eventually(DEADLINE, "a healthy /healthz", || async {
-        (get(&healthy, "/healthz").await.0 == 200).then_some(())
-    })
-    .await;
+    once_status(&healthy, 200).await;
     // `0.0.0.0` (what a container may listen on) is asked on loopback.
     for listen in [format!("127.0.0.1:{port}"), format!("0.0.0.0:{port}")] {
         let (code, out) = healthcheck(&listen).await;

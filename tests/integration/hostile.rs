@@ -51,6 +51,20 @@ fn sqs_accepts(body: &str) -> bool {
         })
 }
 
+/// Sends `body` (the corpus case `case`) to the approval queue; its message id.
+async fn send(bot: &Bot, case: &str, body: String) -> String {
+    bot.aws
+        .sqs
+        .send_message()
+        .queue_url(&bot.aws.queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{case}: SQS refused it: {e:?}"))
+        .message_id
+        .expect("a message id")
+}
+
 #[tokio::test]
 async fn hostile_sqs_bodies_post_nothing_call_nothing_and_stay_for_the_redrive_policy() {
     let bot = Bot::spawn(Options::default()).await;
@@ -59,14 +73,7 @@ async fn hostile_sqs_bodies_post_nothing_call_nothing_and_stay_for_the_redrive_p
     for case in corpus::family("sqs") {
         match case.text(&vars).filter(|body| sqs_accepts(body)) {
             Some(body) => {
-                bot.aws
-                    .sqs
-                    .send_message()
-                    .queue_url(&bot.aws.queue_url)
-                    .message_body(body)
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("{}: SQS refused it: {e:?}", case.name));
+                send(&bot, &case.name, body).await;
                 sent.push(case.name);
             }
             // Bytes SQS cannot carry (invalid UTF-8, NUL) never reach the bot: the parser
@@ -118,17 +125,7 @@ async fn hostile_sqs_bodies_are_logged_with_their_message_id_and_end_in_the_dead
         let Some(body) = case.text(&vars).filter(|body| sqs_accepts(body)) else {
             continue;
         };
-        let id = bot
-            .aws
-            .sqs
-            .send_message()
-            .queue_url(&bot.aws.queue_url)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{}: SQS refused it: {e:?}", case.name))
-            .message_id
-            .expect("a message id");
+        let id = send(&bot, &case.name, body).await;
         sent.push((case.name, id));
     }
     let (_, prompt) = bot.start_and_wait_for_prompt().await;

@@ -2,9 +2,9 @@
 //! Mode, the Slack Web API, ministack's SQS, SSM and DynamoDB, CodePipeline, GitHub) has
 //! `TCP_NODELAY` on, read with `getsockopt` on the bot's own sockets.
 
-use emulators::codepipeline::{ActionKind, CommitAuthor, PipelineDef, GITHUB_GET_COMMIT};
+use emulators::codepipeline::GITHUB_GET_COMMIT;
 
-use crate::support::approvals::APPROVE;
+use crate::support::approvals::{authored_by_carol_as, APPROVE};
 use crate::support::process::{finish, tcp_connections};
 use crate::support::{Bot, ALICE};
 
@@ -21,17 +21,7 @@ async fn every_connection_the_bot_holds_has_tcp_nodelay_on() {
     let mut bot = Bot::prepare(false).await;
     // A source revision on GitHub, so that the prompt reads its commit through the GitHub
     // client (served by the CodePipeline simulator, on its port).
-    let mut def = PipelineDef::with_approval(&bot.pipeline, &bot.aws.topic_arn);
-    if let ActionKind::Source {
-        repository, author, ..
-    } = &mut def.stages[0].actions[0].kind
-    {
-        *repository = Some("acme/web".into());
-        *author = Some(CommitAuthor {
-            name: "Carol".into(),
-            email: "carol@example.com".into(),
-        });
-    }
+    let def = authored_by_carol_as(&bot, "carol@example.com");
     bot.codepipeline.create_pipeline(def);
     bot.config_toml.push_str(&format!(
         "\n[approvals.revision_authors]\ngithub_api_url = \"{}\"\nusers = {{}}\n",

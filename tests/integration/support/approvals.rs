@@ -1,7 +1,7 @@
 //! Steps of the approval flow a test repeats: the reason modal (open it, submit it as a raw
 //! `view_submission`), thread replies, and an events queue for CodePipeline's state changes.
 
-use emulators::codepipeline::EventTarget;
+use emulators::codepipeline::{ActionKind, CommitAuthor, EventTarget, PipelineDef};
 use emulators::ministack::create_topic_queue;
 use emulators::slack::{Ack, Message};
 use emulators::testing::eventually;
@@ -15,6 +15,23 @@ pub const APPROVE: &str = "approval:approve";
 pub const APPROVE_WITH_REASON: &str = "approval:approve_reason";
 /// "Reject…": the modal with a required reason.
 pub const REJECT: &str = "approval:reject";
+
+/// The test's pipeline, with a manual approval notifying its topic, whose source revision Carol
+/// wrote (as `email`) in the GitHub repository `acme/web`.
+pub fn authored_by_carol_as(bot: &Bot, email: &str) -> PipelineDef {
+    let mut def = PipelineDef::with_approval(&bot.pipeline, &bot.aws.topic_arn);
+    if let ActionKind::Source {
+        repository, author, ..
+    } = &mut def.stages[0].actions[0].kind
+    {
+        *repository = Some("acme/web".into());
+        *author = Some(CommitAuthor {
+            name: "Carol".into(),
+            email: email.into(),
+        });
+    }
+    def
+}
 
 impl Bot {
     /// Clicks `button` ("Approve…" or "Reject…") as `user` and waits for the modal it opens.

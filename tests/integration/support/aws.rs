@@ -171,16 +171,9 @@ async fn redrive(
         .expect("CreateQueue (dead letters)")
         .queue_url
         .expect("a queue URL");
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dead_letter_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
+    let arn = emulators::ministack::queue_arn(sqs, &dead_letter_url)
         .await
-        .expect("GetQueueAttributes (dead letters)")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("a queue ARN");
+        .expect("the dead-letter queue's ARN");
     let policy = serde_json::json!({
         "deadLetterTargetArn": arn,
         "maxReceiveCount": max_receive_count.to_string(),
