@@ -8,6 +8,7 @@ use anyhow::Context;
 use aws_sdk_codepipeline::error::DisplayErrorContext;
 use aws_sdk_codepipeline::operation::get_pipeline_execution::GetPipelineExecutionOutput;
 use aws_sdk_codepipeline::operation::get_pipeline_state::GetPipelineStateOutput;
+use aws_sdk_codepipeline::operation::list_action_executions::ListActionExecutionsOutput;
 use aws_sdk_codepipeline::types::ApprovalResult;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,7 @@ mod approval_state;
 mod executions;
 
 pub use answering::Answering;
+use approval_state::Pages;
 pub use approval_state::{ApprovalState, PipelineState};
 pub use aws_sdk_codepipeline::types::ApprovalStatus;
 pub use executions::{ActionView, DeployError, ExecutionSummary, StageView, StartRequest};
@@ -164,6 +166,9 @@ pub struct CodePipeline {
     states: Arc<Shared<Arc<GetPipelineStateOutput>>>,
     /// `GetPipelineExecution` by pipeline and execution, for its revisions and trigger.
     executions: Arc<Shared<Arc<GetPipelineExecutionOutput>>>,
+    /// Pages of `ListActionExecutions` by pipeline and page token, shared for
+    /// [`STATE_WINDOW`] by the prompts' lookups of PARALLEL-mode tokens.
+    pages: Arc<Shared<Arc<ListActionExecutionsOutput>>>,
 }
 
 impl CodePipeline {
@@ -173,6 +178,7 @@ impl CodePipeline {
             client,
             states: Arc::new(Shared::new(STATE_WINDOW, SHARED_CAPACITY)),
             executions: Arc::new(Shared::new(EXECUTION_TTL, SHARED_CAPACITY)),
+            pages: Arc::new(Shared::new(STATE_WINDOW, SHARED_CAPACITY)),
         }
     }
 
@@ -214,10 +220,15 @@ impl CodePipeline {
             Some(e) if action.token() == Some(approval.token.as_str()) => {
                 e.pipeline_execution_id().to_owned()
             }
-            _ => self
-                .waiting_execution(approval)
-                .await?
-                .context("no execution waits at the approval with this token")?,
+            // The pages a burst's prompts share first; a run not found there is looked for
+            // afresh (it may have started after they were read).
+            _ => match self.waiting_execution(approval, Pages::Shared).await {
+                Ok(Some(execution)) => execution,
+                _ => self
+                    .waiting_execution(approval, Pages::Fresh)
+                    .await?
+                    .context("no execution waits at the approval with this token")?,
+            },
         };
         let execution = self
             .executions

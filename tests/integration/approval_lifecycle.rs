@@ -3,9 +3,10 @@
 //! SNS-wrapped), and PARALLEL-mode executions each with their own prompt and token.
 
 use emulators::codepipeline::{ExecutionMode, PipelineDef};
+use emulators::testing::eventually;
 
 use crate::support::approvals::{publish_events, with_events, APPROVE};
-use crate::support::{has_buttons, Bot, Options, ALICE, BOB};
+use crate::support::{has_buttons, Bot, Options, ALICE, BOB, DEADLINE};
 
 /// Reconcile every second (no events queue).
 fn reconcile_fast() -> Options {
@@ -134,6 +135,40 @@ async fn two_executions_pending_in_parallel_mode_are_approved_in_reverse_order()
     let results = bot.codepipeline.approval_results();
     assert_eq!(results.len(), 2);
     assert_ne!(results[0].token, results[1].token);
+}
+
+#[tokio::test]
+async fn a_backlog_of_parallel_approvals_gets_every_prompt_with_its_execution() {
+    /// More waiting runs than the three pages of action runs one lookup of its own reads
+    /// (each execution holds four runs, newest first: the oldest waits on the sixth page).
+    const BACKLOG: usize = 150;
+    let bot = Bot::spawn(Options::default()).await;
+    let topic = bot.aws.topic_arn.clone();
+    bot.codepipeline.create_pipeline(PipelineDef {
+        execution_mode: ExecutionMode::Parallel,
+        ..PipelineDef::with_approval(&bot.pipeline, &topic)
+    });
+    let mut executions = Vec::new();
+    for _ in 0..BACKLOG {
+        executions.push(bot.codepipeline.start_execution(&bot.pipeline).await);
+    }
+    let prompts = eventually(DEADLINE, "every prompt", || async {
+        let prompts = bot.prompts();
+        (prompts.len() == BACKLOG).then_some(prompts)
+    })
+    .await;
+    let blocks: Vec<String> = prompts.iter().map(|p| p.blocks.to_string()).collect();
+    for execution in &executions {
+        let naming = blocks
+            .iter()
+            .filter(|b| b.contains(&format!("*Execution* `{execution}`")))
+            .count();
+        assert_eq!(naming, 1, "one prompt names {execution}");
+    }
+    // Shared between the prompts: far fewer than the three pages each lookup alone reads.
+    let pages = bot.codepipeline.requests("ListActionExecutions");
+    eprintln!("{BACKLOG} PARALLEL approvals prompted with {pages} ListActionExecutions requests");
+    assert!(pages < BACKLOG, "{pages} ListActionExecutions requests");
 }
 
 /// The AWS SDK pointed at the simulator, as an operator's CLI would be.

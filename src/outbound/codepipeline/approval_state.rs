@@ -4,6 +4,7 @@
 //! belongs to.
 
 use aws_sdk_codepipeline::error::DisplayErrorContext;
+use aws_sdk_codepipeline::operation::list_action_executions::ListActionExecutionsOutput;
 use aws_sdk_codepipeline::types::{
     ActionExecutionDetail, ActionExecutionFilter, ActionExecutionStatus, PipelineExecutionStatus,
 };
@@ -13,6 +14,21 @@ use crate::ids::PipelineName;
 
 /// Pages of `ListActionExecutions` read when looking for a PARALLEL-mode token.
 const MAX_PAGES: usize = 3;
+
+/// Pages read when they are shared between the prompts of a burst ([`Pages::Shared`]): one
+/// read serves them all, so it may go as deep as a backlog of several hundred approvals
+/// waiting at once.
+const MAX_SHARED_PAGES: usize = 20;
+
+/// How the pages of `ListActionExecutions` are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pages {
+    /// Read now: what a decision or a reconcile round relies on ("not waiting" must be true).
+    Fresh,
+    /// Shared with the lookups of the last second: only a run found there is used (a token's
+    /// execution never changes); not finding it says nothing.
+    Shared,
+}
 
 /// Where an approval stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,8 +132,11 @@ impl CodePipeline {
             let state = self.pipeline_state(approval.pipeline).await?;
             // In PARALLEL mode the state shows only the newest execution at each stage; an
             // older one may still wait there.
-            let waiting =
-                state.still_waiting(approval) || self.waiting_execution(approval).await?.is_some();
+            let waiting = state.still_waiting(approval)
+                || self
+                    .waiting_execution(approval, Pages::Fresh)
+                    .await?
+                    .is_some();
             return Ok(if waiting {
                 ApprovalState::Open
             } else {
@@ -189,17 +208,15 @@ impl CodePipeline {
     pub(super) async fn waiting_execution(
         &self,
         approval: ApprovalAt<'_>,
+        pages: Pages,
     ) -> anyhow::Result<Option<String>> {
+        let most = match pages {
+            Pages::Fresh => MAX_PAGES,
+            Pages::Shared => MAX_SHARED_PAGES,
+        };
         let mut next: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let out = self
-                .client
-                .list_action_executions()
-                .pipeline_name(approval.pipeline.as_str())
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))?;
+        for _ in 0..most {
+            let out = self.action_executions(approval, next.take(), pages).await?;
             let found = out.action_execution_details().iter().find(|d| {
                 at_approval(d, approval)
                     && d.status() == Some(&ActionExecutionStatus::InProgress)
@@ -218,8 +235,36 @@ impl CodePipeline {
         }
         // Not seen, but not every run was read: nobody can say it ended.
         anyhow::bail!(
-            "the approval's run is not among the {MAX_PAGES} newest pages of action executions"
+            "the approval's run is not among the {most} newest pages of action executions"
         )
+    }
+
+    /// One page of the pipeline's action runs, newest first, from `next`.
+    async fn action_executions(
+        &self,
+        approval: ApprovalAt<'_>,
+        next: Option<String>,
+        pages: Pages,
+    ) -> anyhow::Result<std::sync::Arc<ListActionExecutionsOutput>> {
+        let pipeline = approval.pipeline.as_str();
+        let fetch = || async {
+            let page = self
+                .client
+                .list_action_executions()
+                .pipeline_name(pipeline)
+                .set_next_token(next.clone())
+                .send();
+            page.await
+                .map(std::sync::Arc::new)
+                .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))
+        };
+        match pages {
+            Pages::Fresh => fetch().await,
+            Pages::Shared => {
+                let key = format!("{pipeline}#{}", next.as_deref().unwrap_or_default());
+                self.pages.get(&key, fetch).await
+            }
+        }
     }
 }
 
