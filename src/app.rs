@@ -108,7 +108,8 @@ impl App {
                 slack_client.clone(),
                 tokens.clone(),
                 settings.timeouts.slack(),
-            ),
+            )
+            .observed_by(marks.clone()),
             codepipeline: CodePipeline::new(codepipeline_client(
                 &aws,
                 &settings.aws,

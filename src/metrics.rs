@@ -78,7 +78,8 @@ impl Mark {
     }
 }
 
-/// The outcomes of the calls to a dependency called on demand (CodePipeline): when one last
+/// The outcomes of the calls to a dependency called on demand (CodePipeline, the Slack Web
+/// API): when one last
 /// got an answer and when one last failed for want of one (throttled past the SDK's retries,
 /// timed out, unreachable, a server error), in milliseconds since the Unix epoch (0 = never).
 #[derive(Debug, Default)]
@@ -198,6 +199,8 @@ pub struct Health {
     pub events_polled: Mark,
     /// CodePipeline's calls, observed by the client itself (`outbound::codepipeline`).
     pub codepipeline: Calls,
+    /// The Slack Web API's calls, observed by the client itself (`outbound::slack`).
+    pub slack_api: Calls,
 }
 
 /// Every metric of the process, and the registry that renders them.

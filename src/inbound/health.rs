@@ -1,7 +1,8 @@
 //! The health and metrics listener, on axum (off unless `[health] listen` is set; loopback
 //! unless configured otherwise): `GET /healthz` answers 200 when Socket Mode is connected, the
-//! approval queue answers, the Slack tokens are fresh, CodePipeline answers its calls and (with
-//! `[state]`) the state table answers a read now, else 503, with one line per check;
+//! approval queue answers, the Slack tokens are fresh, the Slack Web API and CodePipeline answer
+//! their calls and (with `[state]`) the state table answers a read now, else 503, with one line
+//! per check;
 //! `GET /metrics` is the Prometheus text exposition of [`METRICS`]; anything else is 404. It
 //! stops with the app's cancellation token, letting requests in flight finish. [`probe`] is the
 //! client side, for `chatops healthcheck` (a container health check: the image has no curl).
@@ -41,6 +42,8 @@ pub struct Freshness {
     /// A CodePipeline call that failed for want of an answer fails the check until a call is
     /// answered, or for this long when nothing calls again.
     pub codepipeline: Duration,
+    /// The same for the Slack Web API.
+    pub slack_api: Duration,
     /// The shared state table, read on every `/healthz` when `[state]` is configured: without
     /// it the bot refuses every decision, so it is not healthy.
     pub state: Option<Records>,
@@ -61,6 +64,7 @@ impl Freshness {
             events: settings.events.as_ref().map(|e| polls(e.wait_time_secs)),
             // Two whole operations: a CodePipeline that hangs fails a call per operation timeout.
             codepipeline: 2 * settings.timeouts.aws_operation(),
+            slack_api: 2 * settings.timeouts.slack(),
             state: settings.state.as_ref().map(|_| records.clone()),
         }
     }
@@ -80,6 +84,10 @@ pub fn checks(health: &Health, freshness: &Freshness) -> Vec<(&'static str, bool
         (
             "parameters_fresh",
             freshness.tokens.last_read().within(freshness.parameters),
+        ),
+        (
+            "slack_api_answering",
+            health.slack_api.answering(freshness.slack_api),
         ),
         (
             "codepipeline_answering",

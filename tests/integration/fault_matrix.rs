@@ -1,12 +1,14 @@
-//! The fault matrix of issue 12: CodePipeline throttling, CodePipeline hanging, and a SIGTERM
-//! with prompts and clicks in flight, each over [`APPROVALS`] approvals and each held to the
-//! same end condition ([`assert_end_condition`]): every notification became exactly one
-//! prompt, every click was acked within [`ACK_LIMIT`], every approval was decided at most
-//! once, every decided prompt was restamped, and `/healthz` is 200 once the fault is over.
+//! The fault matrix of issue 12: CodePipeline throttling, CodePipeline hanging, Slack answering
+//! 500s, ministack restarted, and a SIGTERM with prompts and clicks in flight, each over
+//! [`APPROVALS`] approvals and each held to the same end condition ([`assert_end_condition`]):
+//! every notification became exactly one prompt or one dead letter, every click was acked
+//! within [`ACK_LIMIT`], every approval was decided at most once, every decided prompt was
+//! restamped, and `/healthz`, 503 while the fault kept the bot from its work, is 200 once it is
+//! over.
 //! Each test prints its figures (`FAULT-MATRIX | …`) for the issue's table.
 
 use emulators::codepipeline::{ExecutionMode, PipelineDef};
-use emulators::slack::{Envelope, Message};
+use emulators::slack::{Envelope, Failure, Message};
 use emulators::testing::eventually;
 use futures_util::future::join_all;
 use std::collections::HashSet;
@@ -223,6 +225,52 @@ async fn codepipeline_throttling_loses_no_notification_and_decides_each_approval
             bot.codepipeline.requests(read)
         );
     }
+}
+
+#[tokio::test]
+async fn slack_answering_500s_loses_no_prompt_and_restamps_every_decision_once_it_answers() {
+    /// More refused calls than the test makes while Slack is down: it ends when cleared.
+    const DOWN: u32 = 100_000;
+    let bot = parallel_bot(
+        Bot::prepare(false).await,
+        &[
+            ("CHATOPS__APPROVALS__RETRY_BASE_SECS", "1"),
+            ("CHATOPS__APPROVALS__RETRY_MAX_SECS", "2"),
+            NO_RECONCILE,
+        ],
+    )
+    .await;
+    let mut figures = Figures::new("Slack answers 500s");
+    wait_until_healthy(&bot).await;
+
+    // Every prompt's post refused: `/healthz` says so, the messages come back until Slack
+    // takes the posts, and each approval is prompted once.
+    bot.slack
+        .fail_next("chat.postMessage", Failure::ServerError, DOWN);
+    let executions = start_executions(&bot).await;
+    let body = once_status(&bot, 503).await;
+    assert!(body.contains("slack_api_answering failing"), "{body}");
+    assert!(bot.prompts().is_empty());
+    bot.slack.clear_failures("chat.postMessage");
+    let up = Instant::now();
+    wait_for_prompts(&bot, APPROVALS).await;
+
+    // Every restamp refused: the decisions stand, each is restamped once Slack takes it.
+    bot.slack
+        .fail_next("chat.update", Failure::ServerError, DOWN);
+    figures.click_all(&bot, &bot.prompts(), ALICE).await;
+    eventually(DEADLINE, "every decision recorded", || async {
+        (bot.codepipeline.approval_results().len() == APPROVALS).then_some(())
+    })
+    .await;
+    assert!(
+        bot.prompts().iter().all(has_buttons),
+        "nothing restamped yet"
+    );
+    bot.slack.clear_failures("chat.update");
+    figures.fault_over = Some(up);
+
+    assert_end_condition(&bot, &executions, &figures).await;
 }
 
 #[tokio::test]

@@ -85,6 +85,7 @@ async fn healthz_is_ok_once_connected_polled_and_read_and_metrics_count_clicks()
         "socket_mode_connected ok",
         "approval_queue_reachable ok",
         "parameters_fresh ok",
+        "slack_api_answering ok",
         "codepipeline_answering ok",
     ] {
         assert!(body.contains(check), "{body}");

@@ -181,6 +181,11 @@ impl SlackEmulator {
         queue.extend(std::iter::repeat_n(failure, times as usize));
     }
 
+    /// Drops the failures still queued for `method`: Slack answers it again.
+    pub fn clear_failures(&self, method: &str) {
+        self.shared.lock().failures.remove(method);
+    }
+
     /// How many calls reached `method`, failed ones included.
     pub fn calls(&self, method: &str) -> usize {
         self.shared.lock().calls.get(method).copied().unwrap_or(0)

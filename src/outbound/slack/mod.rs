@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::ids::{ChannelId, UserGroupId, UserId};
+use crate::metrics::Health;
 use crate::outbound::parameter_store::{TokenStore, Tokens};
 
 /// The hyper connector type, http-capable when an emulator URL is configured.
@@ -123,6 +124,8 @@ pub struct SlackWeb {
     timeout: Duration,
     /// Methods (and channels) Slack told us to leave alone for a while.
     pauses: pace::Pauses,
+    /// Where each call's outcome is marked for `/healthz` ([`Health::slack_api`]).
+    health: Arc<Health>,
 }
 
 /// A file to share with [`SlackWeb::upload_file`].
@@ -245,7 +248,17 @@ impl SlackWeb {
             tokens,
             timeout,
             pauses: pace::Pauses::default(),
+            health: Arc::default(),
         }
+    }
+
+    /// Marks each call's outcome in `health` (the app's `/healthz` marks): an answer, or none
+    /// (no answer in time, a network or HTTP failure such as a 5xx). A `429` or an `ok: false`
+    /// is an answer.
+    #[must_use]
+    pub fn observed_by(mut self, health: Arc<Health>) -> Self {
+        self.health = health;
+        self
     }
 
     /// Runs `call` once `key` is not paused; after a `429` pauses `key` as long as Slack said
@@ -279,13 +292,18 @@ impl SlackWeb {
         &self,
         call: impl std::future::Future<Output = Result<T, SlackClientError>>,
     ) -> Result<T, SlackError> {
-        match tokio::time::timeout(self.timeout, call).await {
+        let answer = match tokio::time::timeout(self.timeout, call).await {
             Ok(answer) => answer.map_err(SlackError::from),
             Err(_) => Err(SlackError::Transport(format!(
                 "timed out: no answer within {} s",
                 self.timeout.as_secs_f32()
             ))),
+        };
+        match &answer {
+            Err(SlackError::Transport(_)) => self.health.slack_api.failed(),
+            _ => self.health.slack_api.answered(),
         }
+        answer
     }
 
     /// Whether a call that failed with `error` under `used` should be tried again: an auth
@@ -535,12 +553,17 @@ mod tests {
         let client = build_client(Some(&api)).expect("client");
         let web = SlackWeb::new(client, tokens(), Duration::from_millis(200));
 
+        let health = Arc::new(Health::default());
+        let web = web.observed_by(health.clone());
+
         let err = web.auth_test().await.err().expect("no answer");
 
         assert!(
             matches!(&err, SlackError::Transport(m) if m.contains("timed out")),
             "{err}"
         );
+        let window = Duration::from_secs(60);
+        assert!(!health.slack_api.answering(window), "marked for /healthz");
     }
 
     #[tokio::test]
