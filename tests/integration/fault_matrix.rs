@@ -273,6 +273,51 @@ async fn slack_answering_500s_loses_no_prompt_and_restamps_every_decision_once_i
     assert_end_condition(&bot, &executions, &figures).await;
 }
 
+/// [`APPROVALS`] approvals under a Slack fault that `inject` sets up before the prompts and
+/// again before the clicks, with fast SQS retries and `env`; held to the end condition.
+async fn under_slack_fault(fault: &'static str, env: &[(&str, &str)], inject: impl Fn(&Bot)) {
+    let mut env = env.to_vec();
+    env.extend([
+        ("CHATOPS__APPROVALS__RETRY_BASE_SECS", "1"),
+        ("CHATOPS__APPROVALS__RETRY_MAX_SECS", "2"),
+    ]);
+    let bot = parallel_bot(Bot::prepare(false).await, &env).await;
+    let mut figures = Figures::new(fault);
+    inject(&bot);
+    let executions = start_executions(&bot).await;
+    wait_for_prompts(&bot, APPROVALS).await;
+    inject(&bot);
+    figures.click_all(&bot, &bot.prompts(), ALICE).await;
+    assert_end_condition(&bot, &executions, &figures).await;
+}
+
+#[tokio::test]
+async fn slack_hanging_costs_a_call_its_timeout_and_loses_no_prompt_or_restamp() {
+    under_slack_fault(
+        "Slack hangs chat.postMessage and chat.update for 60 s",
+        &[("CHATOPS__TIMEOUTS__SLACK_SECS", "2")],
+        |bot| {
+            for method in ["chat.postMessage", "chat.update"] {
+                bot.slack.fail_next(method, Failure::Stall { secs: 60 }, 3);
+            }
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn slack_rate_limiting_pauses_and_loses_no_prompt_or_restamp() {
+    under_slack_fault("Slack answers 429 with Retry-After", &[], |bot| {
+        for method in ["chat.postMessage", "chat.update"] {
+            let limited = Failure::RateLimited {
+                retry_after_secs: 2,
+            };
+            bot.slack.fail_next(method, limited, 3);
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_hanging_codepipeline_costs_a_call_its_timeout_and_decides_each_approval_once() {
     let bot = parallel_bot(
