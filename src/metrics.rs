@@ -79,9 +79,9 @@ impl Mark {
 }
 
 /// The outcomes of the calls to a dependency called on demand (CodePipeline, the Slack Web
-/// API): when one last
-/// got an answer and when one last failed for want of one (throttled past the SDK's retries,
-/// timed out, unreachable, a server error), in milliseconds since the Unix epoch (0 = never).
+/// API): when one last got an answer and when one last failed for want of one (throttled past
+/// the SDK's retries, timed out, unreachable, a server error), in milliseconds since the Unix
+/// epoch (0 = never).
 #[derive(Debug, Default)]
 pub struct Calls {
     answered: AtomicU64,
@@ -121,10 +121,7 @@ fn unix_now_ms() -> u64 {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    unix_now_ms() / 1000
 }
 
 /// The Socket Mode connections that said `hello`, each with when it was last heard from: a

@@ -190,30 +190,70 @@ async fn assert_end_condition(bot: &Bot, executions: &[String], figures: &Figure
     );
 }
 
-#[tokio::test]
-async fn codepipeline_throttling_loses_no_notification_and_decides_each_approval_once() {
-    let bot = parallel_bot(Bot::prepare(false).await, &[NO_RECONCILE]).await;
-    let mut figures = Figures::new("CodePipeline throttles");
-    // More throttles on each read than the SDK's three attempts absorb.
+/// How CodePipeline fails a request in a fault.
+#[derive(Clone, Copy)]
+enum CodePipelineFault {
+    /// Answers `ThrottlingException`.
+    Throttles,
+    /// Holds the request for [`STALL_SECS`].
+    Hangs,
+}
+
+impl CodePipelineFault {
+    /// Fails the next `times` requests of `operation`.
+    fn next(self, bot: &Bot, operation: &str, times: u32) {
+        match self {
+            Self::Throttles => bot.codepipeline.fail_next(operation, THROTTLED, times),
+            Self::Hangs => bot.codepipeline.stall_next(operation, STALL_SECS, times),
+        }
+    }
+}
+
+/// [`APPROVALS`] approvals while CodePipeline fails in the way of `fault` (with `env`): the
+/// first `reads` requests of each read behind a prompt; every attempt of the first decision
+/// (the user is told it was not recorded and the prompt stays live); then `retried` attempts
+/// among the twenty decisions, which the SDK's retries take. Held to the end condition; the
+/// bot, for more.
+async fn under_codepipeline_fault(
+    fault: CodePipelineFault,
+    name: &'static str,
+    env: &[(&str, &str)],
+    reads: u32,
+    retried: u32,
+) -> Bot {
+    let bot = parallel_bot(Bot::prepare(false).await, env).await;
+    let mut figures = Figures::new(name);
     for read in READS {
-        bot.codepipeline.fail_next(read, THROTTLED, 4);
+        fault.next(&bot, read, reads);
     }
     let executions = start_executions(&bot).await;
     wait_for_prompts(&bot, APPROVALS).await;
     let prompts = bot.prompts();
 
-    // A decision throttled on every attempt: the click is answered, the user told, and the
-    // prompt stays live for another click.
-    bot.codepipeline
-        .fail_next("PutApprovalResult", THROTTLED, 3);
+    // A decision failed on every attempt (the SDK makes three): the click is answered, the
+    // user told, and the prompt stays live for another click.
+    fault.next(&bot, "PutApprovalResult", 3);
     figures.click_unrecorded(&bot, &prompts[0]).await;
 
-    // Two throttles among twenty decisions: the SDK's retries take them.
-    bot.codepipeline
-        .fail_next("PutApprovalResult", THROTTLED, 2);
+    fault.next(&bot, "PutApprovalResult", retried);
     figures.click_all(&bot, &prompts, ALICE).await;
 
     assert_end_condition(&bot, &executions, &figures).await;
+    bot
+}
+
+#[tokio::test]
+async fn codepipeline_throttling_loses_no_notification_and_decides_each_approval_once() {
+    // More throttles on each read than the SDK's three attempts absorb; two throttled
+    // decisions among twenty.
+    let bot = under_codepipeline_fault(
+        CodePipelineFault::Throttles,
+        "CodePipeline throttles",
+        &[NO_RECONCILE],
+        4,
+        2,
+    )
+    .await;
     assert_eq!(
         bot.codepipeline.put_approval_calls(),
         APPROVALS + 5,
@@ -320,36 +360,21 @@ async fn slack_rate_limiting_pauses_and_loses_no_prompt_or_restamp() {
 
 #[tokio::test]
 async fn a_hanging_codepipeline_costs_a_call_its_timeout_and_decides_each_approval_once() {
-    let bot = parallel_bot(
-        Bot::prepare(false).await,
+    // The operation timeout ends a decision that hangs on every attempt long before the stall
+    // would (the waits have DEADLINE, a tenth of it); the attempt timeout cuts the one attempt
+    // that hangs among twenty decisions, and the retry lands.
+    under_codepipeline_fault(
+        CodePipelineFault::Hangs,
+        "CodePipeline hangs",
         &[
             ("CHATOPS__TIMEOUTS__AWS_ATTEMPT_SECS", "2"),
             ("CHATOPS__TIMEOUTS__AWS_OPERATION_SECS", "5"),
             NO_RECONCILE,
         ],
+        2,
+        1,
     )
     .await;
-    let mut figures = Figures::new("CodePipeline hangs");
-    for read in READS {
-        bot.codepipeline.stall_next(read, STALL_SECS, 2);
-    }
-    let executions = start_executions(&bot).await;
-    wait_for_prompts(&bot, APPROVALS).await;
-    let prompts = bot.prompts();
-
-    // A decision that hangs on every attempt: the operation timeout ends it long before the
-    // stall would (the wait below has DEADLINE, a tenth of it), the user is told, and the
-    // prompt stays live.
-    bot.codepipeline
-        .stall_next("PutApprovalResult", STALL_SECS, 3);
-    figures.click_unrecorded(&bot, &prompts[0]).await;
-
-    // One attempt hangs among twenty decisions: the attempt timeout cuts it, the retry lands.
-    bot.codepipeline
-        .stall_next("PutApprovalResult", STALL_SECS, 1);
-    figures.click_all(&bot, &prompts, ALICE).await;
-
-    assert_end_condition(&bot, &executions, &figures).await;
 }
 
 #[tokio::test]
